@@ -1,0 +1,23 @@
+//! RFC 3261 message syntax: zero-copy parsing over bytes, stream framing for TCP, the
+//! structured header values the stack needs (URIs, name-addr, Via, CSeq, digest parameters),
+//! validation, and a serializer. No sockets, no runtime: everything here is pure.
+
+mod error;
+mod header;
+mod lex;
+mod message;
+mod params;
+mod parser;
+
+pub mod auth;
+pub mod name_addr;
+pub mod serialize;
+pub mod stream;
+pub mod uri;
+pub mod validate;
+pub mod via;
+
+pub use error::{ErrorKind, ParseError};
+pub use header::HeaderName;
+pub use message::{CSeq, HeaderEntry, Message, StartLine};
+pub use parser::{parse, Framing, Limits};
