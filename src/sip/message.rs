@@ -190,7 +190,7 @@ impl<'a> Message<'a> {
     /// The `tag` parameter of From or To, if any.
     pub fn tag(&self, which: HeaderName) -> Option<&'a [u8]> {
         let v = self.header(which)?;
-        super::name_addr::NameAddr::parse(v).ok()?.param(b"tag").flatten()
+        super::params::find(super::name_addr::header_params(v), b"tag").flatten()
     }
 }
 

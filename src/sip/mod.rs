@@ -5,6 +5,7 @@
 mod error;
 mod header;
 mod lex;
+mod index;
 mod message;
 mod params;
 mod parser;
@@ -19,5 +20,6 @@ pub mod via;
 
 pub use error::{ErrorKind, ParseError};
 pub use header::HeaderName;
+pub use index::{FIXED_WORDS, FOLDED_BIT, HEADER_WORDS, LAYOUT_VERSION};
 pub use message::{CSeq, HeaderEntry, Message, StartLine};
 pub use parser::{parse, Framing, Limits};

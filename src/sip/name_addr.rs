@@ -81,6 +81,24 @@ impl<'a> NameAddr<'a> {
     }
 }
 
+/// The raw header parameters of a name-addr or addr-spec value, found without parsing the
+/// URI: the cheap path for reading a tag on every message (full checks are in `parse`).
+pub fn header_params(v: &[u8]) -> &[u8] {
+    let mut i = 0;
+    while i < v.len() {
+        match v[i] {
+            b'"' => match quoted_end(v, i) {
+                Some(e) => i = e,
+                None => return &[],
+            },
+            b'<' => return memchr(b'>', &v[i..]).map_or(&[][..], |gt| &v[i + gt + 1..]),
+            b';' => return &v[i..],
+            _ => i += 1,
+        }
+    }
+    &[]
+}
+
 /// A Contact header value: `*` or a list of name-addrs (RFC 3261 §20.10).
 pub fn parse_contacts(v: &[u8]) -> Result<Option<Vec<NameAddr<'_>>>, &'static str> {
     if trim_lws(v) == b"*" {
@@ -120,6 +138,13 @@ mod tests {
         ] {
             assert!(NameAddr::parse(bad.as_bytes()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn header_params_without_uri_parsing() {
+        assert_eq!(header_params(br#""a;b>" <sip:x;lr>;tag=1"#), b";tag=1");
+        assert_eq!(header_params(b"sip:x@y;tag=2"), b";tag=2");
+        assert_eq!(header_params(b"<sip:x@y>"), b"");
     }
 
     #[test]

@@ -1,0 +1,183 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { sharedDir } from './helpers/shared.mjs';
+
+const require = createRequire(import.meta.url);
+const Srf = require('../index.js');
+const { SipMessage, SipRequest, SipResponse } = Srf;
+
+const SDP = 'v=0\r\ns=é ünïcödé\r\nt=0 0\r\n';
+const INVITE = [
+  'INVITE sip:+15551234567;npdi@example.com:5060;transport=udp SIP/2.0',
+  'v: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-1;rport',
+  'Via: SIP/2.0/TCP [2001:db8::1]:5070;branch=z9hG4bK-2',
+  'f: "Smith, John" <sip:+15550001111@example.org>;tag=abc',
+  't: <sip:+15551234567@example.com>',
+  'i: 1234@10.0.0.1',
+  'CSeq: 101 INVITE',
+  'm: <sip:john@10.0.0.1:5060>;expires=60, "B" <sip:b@10.0.0.2>',
+  'X-Custom-Header: one',
+  'x-custom-header: two',
+  'Subject: folded',
+  '  subject line',
+  'P-Asserted-Identity: "Caller Name" <sip:+15559998888@example.org>',
+  'Content-Type: application/sdp',
+  `Content-Length: ${Buffer.byteLength(SDP)}`,
+  '',
+  SDP,
+].join('\r\n');
+
+test('request line, headers by name, compact forms, repeats and folds', () => {
+  const m = new SipMessage(INVITE);
+  assert.equal(m.type, 'request');
+  assert.equal(m.method, 'INVITE');
+  assert.equal(m.uri, 'sip:+15551234567;npdi@example.com:5060;transport=udp');
+  assert.equal(m.get('Call-ID'), '1234@10.0.0.1');
+  assert.equal(m.get('call-id'), m.get('i'));
+  assert.equal(m.get('VIA'), 'SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-1;rport,SIP/2.0/TCP [2001:db8::1]:5070;branch=z9hG4bK-2');
+  assert.equal(m.get('x-custom-header'), 'one,two');
+  assert.equal(m.get('subject'), 'folded subject line');
+  assert.equal(m.get('nope'), undefined);
+  assert.equal(m.has('contact'), true);
+  assert.equal(m.has('Record-Route'), false);
+  assert.equal(m.body, SDP);
+});
+
+test('the headers object uses drachtio-srf keys', () => {
+  const m = new SipMessage(INVITE);
+  assert.deepEqual(Object.keys(m.headers), ['via', 'from', 'to', 'call-id', 'cseq', 'contact',
+    'X-Custom-Header', 'x-custom-header', 'subject', 'p-asserted-identity', 'content-type', 'content-length']);
+  assert.equal(m.getHeaderName('CALL-ID'), 'call-id');
+  assert.equal(m.get('X-CUSTOM-HEADER'), 'one,two', 'names are case-insensitive');
+});
+
+test('getParsedHeader gives structured values', () => {
+  const m = new SipMessage(INVITE);
+  const from = m.getParsedHeader('From');
+  assert.equal(from.uri, 'sip:+15550001111@example.org');
+  assert.equal(from.params.tag, 'abc');
+  const contact = m.getParsedHeader('contact');
+  assert.equal(contact.length, 2);
+  assert.equal(contact[0].params.expires, '60');
+  const via = m.getParsedHeader('via');
+  assert.equal(via.length, 2);
+  assert.equal(via[0].host, '10.0.0.1');
+  assert.equal(via[0].port, 5060);
+  assert.equal(via[1].protocol, 'TCP');
+  assert.deepEqual(m.getParsedHeader('CSeq'), { seq: 101, method: 'INVITE' });
+  assert.throws(() => m.getParsedHeader('Route'), /header 'Route' not available in SIP message with Call-ID: 1234@10.0.0.1/);
+});
+
+test('calling and called numbers, names, canFormDialog', () => {
+  const m = new SipMessage(INVITE);
+  assert.equal(m.calledNumber, '+15551234567');
+  assert.equal(m.callingNumber, '+15559998888');
+  assert.equal(m.callingName, 'Caller Name');
+  assert.equal(m.canFormDialog, true);
+  const inDialog = new SipMessage(INVITE.replace('t: <sip:+15551234567@example.com>', 't: <sip:x@y>;tag=9'));
+  assert.equal(inDialog.canFormDialog, false);
+});
+
+test('responses', () => {
+  const m = new SipMessage('SIP/2.0 486 Busy Here\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n');
+  assert.equal(m.type, 'response');
+  assert.equal(m.status, 486);
+  assert.equal(m.reason, 'Busy Here');
+  assert.equal(m.body, '');
+});
+
+test('set appends, and toString writes a valid message with a byte Content-Length', () => {
+  const m = new SipMessage(INVITE);
+  assert.equal(m.toString(), INVITE, 'an untouched message is its raw text');
+  m.set('X-Custom-Header', 'three');
+  m.set({ 'Record-Route': '<sip:proxy;lr>' });
+  assert.equal(m.get('x-custom-header'), 'one,three,two');
+  const text = m.toString();
+  assert.ok(text.includes(`\r\nContent-Length: ${Buffer.byteLength(SDP)}\r\n\r\nv=0`));
+  assert.match(text, /\r\nRecord-Route: <sip:proxy;lr>\r\n/);
+  const again = new SipMessage(text);
+  assert.equal(again.get('record-route'), '<sip:proxy;lr>');
+  assert.equal(again.body, m.body);
+});
+
+test('messages built from objects', () => {
+  const m = new SipMessage({ method: 'OPTIONS', uri: 'sip:a@b', headers: { 'Call-ID': 'c', From: '<sip:x@y>;tag=1' }, body: 'hi' });
+  assert.equal(m.get('call-id'), 'c');
+  assert.equal(m.type, 'request');
+  const parsed = new SipMessage(m.toString());
+  assert.equal(parsed.method, 'OPTIONS');
+  assert.equal(parsed.get('Content-Length'), '2');
+  assert.equal(parsed.body, 'hi');
+});
+
+test('Request and Response read like their message', () => {
+  const req = new SipRequest(new SipMessage(INVITE));
+  assert.equal(req.method, 'INVITE');
+  assert.equal(req.url, req.uri);
+  assert.equal(req.get('cseq'), '101 INVITE');
+  assert.equal(req.isNewInvite, true);
+  assert.equal(req.callingNumber, '+15559998888');
+  assert.equal(req.set('X-A', '1'), req, 'set chains on the request');
+  const res = new SipResponse(new SipMessage('SIP/2.0 180 Ringing\r\nContent-Length: 0\r\n\r\n'));
+  assert.equal(res.status, 180);
+  assert.equal(res.statusCode, 180);
+  assert.equal(res.finalResponseSent, false);
+});
+
+test('bad input gives a clear error, never a crash', () => {
+  for (const bad of ['', 'garbage', 'INVITE sip:a@b\r\n\r\n', 'SIP/2.0 99999 x\r\n\r\n', 'INVITE sip:a@b SIP/2.0\r\nno colon\r\n\r\n',
+    'OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 5\r\n\r\nab', Buffer.alloc(70000, 65)]) {
+    assert.throws(() => new SipMessage(bad), (err) => err.message === 'failed to parse sip message' && /at byte/.test(err.cause.message));
+  }
+  const m = new SipMessage(INVITE);
+  assert.equal(m.get(undefined), undefined);
+  assert.equal(m.has(42), false);
+});
+
+test('multipart payloads are split by boundary', (t) => {
+  const { dir, skip } = sharedDir('testdata/sip/samples');
+  if (skip) return t.skip(skip);
+  for (const file of ['invite-siprec-multipart.sip', 'invite-siprec-multipart-quoted-boundary.sip']) {
+    const m = new SipMessage(readFileSync(join(dir, file)));
+    assert.equal(m.payload.length, 2, file);
+    assert.equal(m.payload[0].type, 'application/sdp');
+    assert.match(m.payload[0].content, /^v=0/);
+    assert.match(m.payload[1].type, /rs-metadata\+xml/);
+  }
+});
+
+test('every shared sample and RFC 4475 message parses or fails cleanly', (t) => {
+  const samples = sharedDir('testdata/sip/samples');
+  const torture = sharedDir('testdata/sip/rfc4475');
+  if (samples.skip || torture.skip) return t.skip(samples.skip || torture.skip);
+  const files = [
+    ...readdirSync(samples.dir).filter((f) => f.endsWith('.sip')).map((f) => join(samples.dir, f)),
+    ...readdirSync(join(samples.dir, 'as-published')).map((f) => join(samples.dir, 'as-published', f)),
+    ...['valid', 'invalid'].flatMap((d) => readdirSync(join(torture.dir, d)).map((f) => join(torture.dir, d, f))),
+  ];
+  let parsed = 0;
+  for (const f of files) {
+    let m;
+    try { m = new SipMessage(readFileSync(f)); } catch (err) { assert.equal(err.message, 'failed to parse sip message'); continue; }
+    parsed++;
+    void m.headers; void m.body; void m.callingNumber; void m.calledNumber; void m.callingName; void m.payload;
+    for (const h of ['from', 'to', 'via', 'contact', 'cseq']) {
+      if (m.has(h)) try { m.getParsedHeader(h); } catch (err) { assert.ok(!(err instanceof TypeError), `${f} ${h}: ${err}`); }
+    }
+  }
+  assert.ok(parsed > 40, `${parsed} of ${files.length} parsed`);
+});
+
+test('validateMessage answers like the engine will', () => {
+  const binding = require('../lib/binding.js');
+  const bad = Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCSeq: 1 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\n\r\n');
+  const failure = binding.validateMessage(bad);
+  assert.equal(failure.status, 400);
+  assert.match(failure.reason, /CSeq/);
+  const v7 = binding.validateMessage(Buffer.from('OPTIONS sip:a@b SIP/7.0\r\n\r\n'));
+  assert.equal(v7.status, 505);
+  assert.equal(binding.validateMessage(Buffer.from(INVITE)), null);
+});
