@@ -24,7 +24,7 @@ export declare function indexLayout(): Array<number>
  * array on the Rust side costs several times the parse itself. `stream` selects TCP framing
  * (Content-Length required); otherwise the buffer is one datagram.
  */
-export declare function parseMessage(buf: Uint8Array, out: IndexOut, stream?: boolean | undefined | null): number
+export declare function parseMessage(buf: Uint8Array, out: Uint32Array, stream?: boolean): number
 
 /** Checks a message the way the engine does before acting on it: `null` when it is valid. */
 export declare function validateMessage(buf: Uint8Array): ValidationFailure | null

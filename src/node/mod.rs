@@ -16,7 +16,7 @@ type IndexOut<'a> = &'a mut [u32];
 /// returning the number of words written. JS passes a reusable scratch array: creating a typed
 /// array on the Rust side costs several times the parse itself. `stream` selects TCP framing
 /// (Content-Length required); otherwise the buffer is one datagram.
-#[napi]
+#[napi(ts_args_type = "buf: Uint8Array, out: Uint32Array, stream?: boolean")]
 pub fn parse_message(buf: &[u8], out: IndexOut<'_>, stream: Option<bool>) -> napi::Result<u32> {
     let framing = if stream.unwrap_or(false) { Framing::Stream } else { Framing::Datagram };
     let msg = sip::parse(buf, framing, &Limits::default()).map_err(parse_error)?;
