@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod sip;
+pub mod wire;
 
 #[cfg(feature = "node")]
 mod node;
