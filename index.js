@@ -3,11 +3,15 @@
 // drachtio-srf; the helpers hang off it as static getters.
 const assert = require('node:assert');
 const { EventEmitter } = require('node:events');
+const debug = require('debug')('drachtio:srf');
 const SipMessage = require('./lib/message.js');
 const Request = require('./lib/request.js');
 const Response = require('./lib/response.js');
 const SipError = require('./lib/sip-error.js');
+const RemoteLink = require('./lib/link.js');
 const { parseUri, stringifyUri } = require('./lib/parse.js');
+const { MiddlewareStack, endOfStack, addVerbs } = require('./lib/middleware.js');
+const { nativeConnectOptions } = require('./lib/connect-options.js');
 
 const DialogState = Object.freeze({
   Trying: 'trying', Proceeding: 'proceeding', Early: 'early', Confirmed: 'confirmed',
@@ -18,6 +22,7 @@ const DialogDirection = Object.freeze({ Initiator: 'initiator', Recipient: 'reci
 const TAG = /^[a-zA-Z0-9\-_+@:]+$/;
 const MAX_TAGS = 20;
 const MAX_TAG_LENGTH = 32;
+const CDR_EVENTS = new Set(['cdr:attempt', 'cdr:start', 'cdr:stop']);
 
 function validateTags(tags) {
   assert.ok(tags.length <= MAX_TAGS, `Srf: at most ${MAX_TAGS} tags`);
@@ -28,19 +33,170 @@ function validateTags(tags) {
 }
 
 class Srf extends EventEmitter {
-  /** @param {string|string[]|object} [arg] a tag, tags, or connect() options */
+  /** @param {string|string[]|object|function} [arg] a tag, tags, connect() options, or an app */
   constructor(arg) {
     super();
     this.locals = Object.create(null);
     this._settings = new Map();
     this.tags = [];
+    this._link = null;
+    this._routes = new Set();
+    // Incoming INVITEs not yet answered with a final response, by Call-ID (CANCEL, UPDATE).
+    this._pendingInvites = new Map();
+    // fnAck callbacks of res.send, by dialog id: the ACK or PRACK they wait for.
+    this._ackWaiters = new Map();
+    this._stack = new MiddlewareStack({ onRoute: (verb) => this._route(verb), app: this });
+    this.on('newListener', (event) => {
+      if (CDR_EVENTS.has(event)) this._route(event);
+    });
     if (typeof arg === 'string') this.tags = [arg];
     else if (Array.isArray(arg)) this.tags = arg.filter((t) => typeof t === 'string');
     validateTags(this.tags);
+    if (typeof arg === 'function') this.use(arg);
+    else if (arg && typeof arg === 'object' && !Array.isArray(arg)) {
+      assert.ok(typeof arg.host === 'string', 'Srf: connection options need a host');
+      this.connect(arg);
+    }
   }
+
+  /** The app holding the middleware; drachtio-srf apps reach a few helpers through it. */
+  get app() { return this; }
 
   set(key, value) { this._settings.set(key, value); return this; }
   get(key) { return this._settings.get(key); }
+
+  /** True when nothing is waiting on the server: no reply pending, no ACK awaited. */
+  get idle() {
+    return (!this._link || this._link.idle) && this._ackWaiters.size === 0;
+  }
+
+  /**
+   * Connects to a drachtio server (`{host, port, secret, tls, enablePing, pingInterval,
+   * reconnect}`). `cb(err, hostport, serverVersion, localHostports)` runs on every (re)connect.
+   */
+  connect(opts = {}, cb) {
+    const native = nativeConnectOptions(opts, this.tags);
+    if (typeof cb === 'function') this.on('connect', cb);
+    if (opts.logger) emitOnce('logger', 'srf.connect: the logger option is not supported yet; use DEBUG=drachtio:* or DRACHTIO_RS_LOG=debug');
+    if (this._link) this._link.disconnect();
+    const link = new RemoteLink();
+    this._link = link;
+    this._server = { address: native.host, hostport: undefined };
+    link.on('connect', (hostport, version, localHostports) => {
+      this._server.hostport = hostport;
+      setImmediate(() => this.emit('connect', null, hostport, version, localHostports));
+    });
+    link.on('auth-failed', (reason) => {
+      const err = new Error('failed to authenticate to server');
+      err.reason = reason;
+      setImmediate(() => this.emit('connect', err));
+    });
+    link.on('error', (err) => setImmediate(() => this._error(err)));
+    link.on('close', () => setImmediate(() => this.emit('close')));
+    link.on('reconnecting', (info) => setImmediate(() => this.emit('reconnecting', info)));
+    link.on('sip', (msg, meta) => this._onSip(msg, meta));
+    link.on('cdr', (kind, source, time, extra, msg) => {
+      if (kind === 'cdr:attempt') this.emit(kind, source, time, msg);
+      else this.emit(kind, source, time, extra, msg);
+    });
+    link.connect(native);
+    for (const verb of this._routes) link.route(verb);
+    return this;
+  }
+
+  listen() {
+    throw new Error('srf.listen (outbound connections from the server) is not supported yet; use srf.connect');
+  }
+
+  disconnect() {
+    if (this._link) this._link.disconnect();
+  }
+
+  /** Closes the session a message came on: only meaningful in listen mode. */
+  endSession() {}
+
+  use(...args) {
+    this._stack.use(...args);
+    return this;
+  }
+
+  _route(verb) {
+    const lower = verb.toLowerCase();
+    if (this._routes.has(lower)) return;
+    this._routes.add(lower);
+    if (this._link) this._link.route(lower);
+  }
+
+  // An 'error' nobody listens for would throw; warn instead (the link keeps reconnecting).
+  _error(err) {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else {
+      debug(`error: ${err.message}`);
+      emitOnce('error', `drachtio-srf-rs: ${err.message} (listen for 'error' on the Srf instance to handle this)`);
+    }
+  }
+
+  _onSip(msg, meta) {
+    if (msg.type !== 'request') return; // responses to our own requests: srf.request()
+    const req = new Request(msg, { ...meta, server: this._server, srf: this, app: this });
+    const callId = req.get('call-id');
+    switch (req.method) {
+      case 'CANCEL': {
+        // The server has answered 200 to the CANCEL and 487 to the INVITE already.
+        const invite = this._pendingInvites.get(callId);
+        if (invite) {
+          this._pendingInvites.delete(callId);
+          invite.canceled = true;
+          invite.emit('cancel', req);
+        }
+        return;
+      }
+      case 'ACK':
+      case 'PRACK': {
+        const waiter = this._ackWaiters.get(req.stackDialogId);
+        if (waiter && (req.method === 'ACK' ? waiter.status >= 200 : waiter.status < 200)) {
+          this._ackWaiters.delete(req.stackDialogId);
+          waiter.fnAck(req);
+        }
+        break;
+      }
+      default:
+    }
+    const res = new Response(new SipMessage({}), { srf: this });
+    res.req = req;
+    req.res = res;
+    res._send = req.stackTxnId === 'unsolicited'
+      ? (raw, { cb }) => cb && cb(null) // a BYE the server sent itself: nothing to answer
+      : (raw, opts) => this._sendResponse(req, raw, opts);
+    if (req.method === 'UPDATE' && this._pendingInvites.has(callId)) {
+      const invite = this._pendingInvites.get(callId);
+      if (invite.listenerCount('update') > 0) invite.emit('update', req, res);
+      else res.send(500, { headers: { 'Retry-After': '5' } });
+      return;
+    }
+    if (req.method === 'INVITE' && req.isNewInvite) {
+      this._pendingInvites.set(callId, req);
+      res.once('end', () => this._pendingInvites.delete(callId));
+    }
+    this._stack.handle(req, res, (err, reason) => endOfStack(err, req, res, { reason, endSession: () => this.endSession(res) }));
+  }
+
+  _sendResponse(req, raw, { cb, fnAck, status }) {
+    const link = this._link;
+    if (!link) {
+      if (cb) cb(new Error('not connected to a drachtio server'));
+      return;
+    }
+    link.sendSip({ txnId: req.stackTxnId, raw }).then(({ msg, meta }) => {
+      if (fnAck && meta.stackDialogId && (status === 200 || (msg && msg.has('rseq')))) {
+        this._ackWaiters.set(meta.stackDialogId, { fnAck, status });
+      }
+      if (cb) cb(null, msg);
+    }, (err) => {
+      debug(`sending ${status} for ${req.method} failed: ${err.message}`);
+      if (cb) cb(err);
+    });
+  }
 
   static get SipError() { return SipError; }
   static get parseUri() { return parseUri; }
@@ -50,6 +206,15 @@ class Srf extends EventEmitter {
   static get SipResponse() { return Response; }
   static get DialogState() { return DialogState; }
   static get DialogDirection() { return DialogDirection; }
+}
+
+addVerbs(Srf.prototype);
+
+const warned = new Set();
+function emitOnce(key, message) {
+  if (warned.has(key)) return;
+  warned.add(key);
+  process.emitWarning(message, 'DrachtioWarning');
 }
 
 module.exports = Srf;

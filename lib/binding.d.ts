@@ -9,6 +9,36 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class NativeClient {
+  constructor()
+  /** Starts connecting; events arrive in batches on `on_events`. */
+  connect(opts: ConnectOptions, onEvents: EventCallback): void
+  route(verb: string): void
+  removeRoute(verb: string): void
+  /**
+   * Sends a SIP request or response; its outcome arrives as a `reply` or `failed` event
+   * carrying `cmd`.
+   */
+  sendSip(cmd: number, txnId: string, dialogId: string, routeUri: string | undefined | null, raw: string): void
+  sendProxy(cmd: number, txnId: string, opts: ProxyOptions, raw: string): void
+  /** Closes the connection and stops reconnecting; the process may exit afterwards. */
+  disconnect(): void
+}
+
+export interface ConnectOptions {
+  host: string
+  port: number
+  secret: string
+  tags?: Array<string>
+  tls?: TlsConnectOptions
+  /** Milliseconds between pings; no pings when absent. */
+  pingInterval?: number
+  reconnect?: boolean
+  retryMaxDelay?: number
+  maxAttempts?: number
+  connectTimeout?: number
+}
+
 /**
  * The known header names, indexed by the ids in the message index, each with its compact
  * form ('' when none), so JS and Rust share one table.
@@ -19,12 +49,46 @@ export declare function headerTable(): Array<Array<string>>
 export declare function indexLayout(): Array<number>
 
 /**
+ * One event as JS receives it. `tokens` holds the event's string fields in wire order (for
+ * `sip`: source, bytes, protocol, address, port, time, txnId, dialogId, receivedOn address,
+ * port, session token); `raw` and `index` carry a SIP message for lib/message.js.
+ */
+export interface JsEvent {
+  kind: string
+  cmd?: number
+  status?: string
+  tokens: Array<string>
+  raw?: Buffer
+  index?: Uint32Array
+  more?: boolean
+  /** Why `raw` could not be parsed, when it could not. */
+  error?: string
+}
+
+/**
  * Parses one SIP message and writes its index (see `sip::index` for the layout) into `out`,
  * returning the number of words written. JS passes a reusable scratch array: creating a typed
  * array on the Rust side costs several times the parse itself. `stream` selects TCP framing
  * (Content-Length required); otherwise the buffer is one datagram.
  */
 export declare function parseMessage(buf: Uint8Array, out: Uint32Array, stream?: boolean): number
+
+export interface ProxyOptions {
+  recordRoute: boolean
+  followRedirects: boolean
+  simultaneous: boolean
+  provisionalTimeout: string
+  finalTimeout: string
+  destinations: Array<string>
+}
+
+export interface TlsConnectOptions {
+  ca?: string
+  cert?: string
+  key?: string
+  servername?: string
+  rejectUnauthorized?: boolean
+}
 
 /** Checks a message the way the engine does before acting on it: `null` when it is valid. */
 export declare function validateMessage(buf: Uint8Array): ValidationFailure | null

@@ -7,6 +7,9 @@
 
 pub mod sip;
 pub mod wire;
+pub mod app;
+pub mod client;
+pub mod log;
 
 #[cfg(feature = "node")]
 mod node;

@@ -1,0 +1,67 @@
+//! The internal interface between the JS-facing front and a backend (a drachtio-server
+//! connection now; the embedded engine later). Shaped after the drachtio protocol's semantics,
+//! which drachtio-srf apps already rely on, but typed. One ordered event stream carries both
+//! traffic and command outcomes, so a reply (say, the echo of a sent 200 OK) always reaches JS
+//! before the traffic that follows it (the ACK).
+
+use crate::wire::{CdrKind, ProxySpec, ReplyStatus, SipMeta};
+
+/// Identifies a command so its outcome can be matched; chosen by the front (JS).
+pub type CmdId = u32;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Ask for new requests of this method (lower-case), or for `cdr:*` events.
+    Route(String),
+    RemoveRoute(String),
+    /// A request or response. `txn_id` names the transaction being answered (or the INVITE
+    /// being cancelled); `dialog_id` an existing dialog; both empty for a new request.
+    Sip { cmd: CmdId, txn_id: String, dialog_id: String, route_uri: Option<String>, raw: Vec<u8> },
+    Proxy { cmd: CmdId, txn_id: String, spec: ProxySpec, raw: Vec<u8> },
+    Disconnect,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Authenticated: the server's SIP addresses, its version, and its bound addresses.
+    Connected { hostports: String, version: String, local_hostports: String },
+    /// The server refused us (e.g. a wrong secret).
+    AuthFailed { reason: String },
+    /// A socket or protocol error; the connection is closed after it.
+    Error { message: String },
+    Closed,
+    Reconnecting { delay_ms: u64, attempt: u32 },
+    /// A SIP message from the server: a new or in-dialog request, or a response to ours.
+    Sip { meta: SipMeta, raw: Vec<u8> },
+    /// The server's answer to a command; `more` when further answers follow (proxy).
+    Reply { cmd: CmdId, status: ReplyStatus, args: Vec<String>, raw: Option<Vec<u8>>, more: bool },
+    /// A command failed before the server could answer it.
+    Failed { cmd: CmdId, code: FailureCode, reason: String },
+    Cdr { kind: CdrKind, source: String, time: String, extra: Option<String>, raw: Vec<u8> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureCode {
+    NotConnected,
+    ConnectionClosed,
+    FrameTooLarge,
+    Timeout,
+}
+
+impl FailureCode {
+    /// The stable `code` a JS Error carries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureCode::NotConnected => "ERR_NOT_CONNECTED",
+            FailureCode::ConnectionClosed => "ERR_CONNECTION_CLOSED",
+            FailureCode::FrameTooLarge => "ERR_FRAME_TOO_LARGE",
+            FailureCode::Timeout => "ERR_TIMEOUT",
+        }
+    }
+}
+
+/// Where a backend delivers its events. Implementations must not block for long: the front
+/// applies its own bound (a full sink slows the backend down instead of growing memory).
+pub trait EventSink: Send + Sync + 'static {
+    fn emit(&self, event: Event) -> impl std::future::Future<Output = ()> + Send;
+}

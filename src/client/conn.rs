@@ -1,0 +1,359 @@
+//! One app's connection to drachtio-server (wire-protocol.md §3.1): connect over TCP or TLS,
+//! authenticate, register routes, ping, and reconnect with drachtio-srf's backoff when the
+//! link drops. Every command waiting for a reply fails at once when the link goes.
+
+use super::pending::{Pending, REPLY_DEADLINE};
+use super::tls::TlsOptions;
+use crate::app::{Command, Event, EventSink, FailureCode};
+use crate::wire::{encode_frame, AppMsg, FrameDecoder, ReplyStatus, ServerMsg, MAX_RECEIVE_FRAME};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::{timeout, Instant};
+
+#[derive(Debug, Clone)]
+pub struct Reconnect {
+    /// Upper bound on one delay; none by default, as in drachtio-srf.
+    pub retry_max_delay: Option<Duration>,
+    pub max_attempts: Option<u32>,
+    /// Stop once the delays waited add up to this.
+    pub connect_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub host: String,
+    pub port: u16,
+    pub secret: String,
+    pub tags: Vec<String>,
+    pub tls: Option<TlsOptions>,
+    pub ping_interval: Option<Duration>,
+    /// `None`: do not reconnect after the link drops.
+    pub reconnect: Option<Reconnect>,
+    pub max_frame: usize,
+}
+
+impl ClientConfig {
+    pub fn new(host: impl Into<String>, port: u16, secret: impl Into<String>) -> Self {
+        ClientConfig {
+            host: host.into(),
+            port,
+            secret: secret.into(),
+            tags: Vec::new(),
+            tls: None,
+            ping_interval: None,
+            reconnect: Some(Reconnect { retry_max_delay: None, max_attempts: None, connect_timeout: None }),
+            max_frame: MAX_RECEIVE_FRAME,
+        }
+    }
+}
+
+/// drachtio-srf's backoff: start at 150 ms and grow by 1.7 each attempt (first wait 255 ms).
+const FIRST_DELAY_MS: u64 = 150;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Unanswered pings in a row after which the link counts as dead.
+const MISSED_PINGS: u32 = 2;
+const READ_CHUNK: usize = 64 * 1024;
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Starts the connection task on `rt`; commands go in through the returned sender.
+pub fn spawn<S: EventSink>(rt: &tokio::runtime::Handle, config: ClientConfig, sink: Arc<S>) -> mpsc::Sender<Command> {
+    let (tx, rx) = mpsc::channel(4096);
+    rt.spawn(run(config, sink, rx));
+    tx
+}
+
+/// State that outlives one TCP connection.
+struct Client<S> {
+    config: ClientConfig,
+    sink: Arc<S>,
+    commands: mpsc::Receiver<Command>,
+    routes: BTreeSet<String>,
+    closing: bool,
+}
+
+enum SessionEnd {
+    /// The app asked to disconnect.
+    Disconnect,
+    /// The link dropped (or was closed for a protocol error); maybe reconnect.
+    Lost,
+}
+
+async fn run<S: EventSink>(config: ClientConfig, sink: Arc<S>, commands: mpsc::Receiver<Command>) {
+    let mut client = Client { config, sink, commands, routes: BTreeSet::new(), closing: false };
+    let mut delay_ms = FIRST_DELAY_MS;
+    let mut attempt = 0u32;
+    let mut waited = Duration::ZERO;
+    loop {
+        match client.open().await {
+            Ok(stream) => {
+                delay_ms = FIRST_DELAY_MS;
+                attempt = 0;
+                waited = Duration::ZERO;
+                let end = client.session(stream).await;
+                client.sink.emit(Event::Closed).await;
+                if matches!(end, SessionEnd::Disconnect) {
+                    return;
+                }
+            }
+            Err(message) => client.sink.emit(Event::Error { message }).await,
+        }
+        let Some(policy) = client.config.reconnect.clone() else { return };
+        if client.closing {
+            return;
+        }
+        delay_ms = delay_ms * 17 / 10;
+        if let Some(max) = policy.retry_max_delay {
+            delay_ms = delay_ms.min(max.as_millis() as u64);
+        }
+        attempt += 1;
+        let exhausted = policy.max_attempts.is_some_and(|m| attempt > m)
+            || policy.connect_timeout.is_some_and(|t| waited >= t);
+        if exhausted {
+            let message = format!("giving up reconnecting to {}:{} after {} attempts", client.config.host, client.config.port, attempt - 1);
+            client.sink.emit(Event::Error { message }).await;
+            return;
+        }
+        client.sink.emit(Event::Reconnecting { delay_ms, attempt }).await;
+        let delay = Duration::from_millis(delay_ms);
+        waited += delay;
+        if !client.idle_for(delay).await {
+            return;
+        }
+    }
+}
+
+impl<S: EventSink> Client<S> {
+    /// Connects (TCP, then TLS if configured) with a time limit.
+    async fn open(&self) -> Result<Box<dyn Stream>, String> {
+        let c = &self.config;
+        let target = format!("{}:{}", c.host, c.port);
+        let tcp = match timeout(CONNECT_TIMEOUT, TcpStream::connect((c.host.as_str(), c.port))).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(format!("connect to {target} failed: {e}")),
+            Err(_) => return Err(format!("connect to {target} timed out")),
+        };
+        // As drachtio-srf does: no Nagle delay on small frames, and keepalive probes so a
+        // vanished peer is noticed even without pings.
+        let _ = tcp.set_nodelay(true);
+        let _ = socket2::SockRef::from(&tcp).set_keepalive(true);
+        let Some(tls) = &c.tls else { return Ok(Box::new(tcp)) };
+        let config = tls.client_config()?;
+        let name = tls.server_name(&c.host)?;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        match timeout(CONNECT_TIMEOUT, connector.connect(name, tcp)).await {
+            Ok(Ok(s)) => Ok(Box::new(s)),
+            Ok(Err(e)) => Err(format!("TLS handshake with {target} failed: {e}")),
+            Err(_) => Err(format!("TLS handshake with {target} timed out")),
+        }
+    }
+
+    /// Waits out a reconnect delay while still taking commands. False when told to stop.
+    async fn idle_for(&mut self, delay: Duration) -> bool {
+        let deadline = Instant::now() + delay;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return true,
+                cmd = self.commands.recv() => match cmd {
+                    None | Some(Command::Disconnect) => return false,
+                    Some(other) => self.offline(other).await,
+                },
+            }
+        }
+    }
+
+    /// A command while there is no authenticated link: routes are remembered, the rest fail.
+    async fn offline(&mut self, cmd: Command) {
+        match cmd {
+            Command::Route(verb) => {
+                self.routes.insert(verb);
+            }
+            Command::RemoveRoute(verb) => {
+                self.routes.remove(&verb);
+            }
+            Command::Sip { cmd, .. } | Command::Proxy { cmd, .. } => {
+                let reason = "not connected to a drachtio server".to_owned();
+                self.sink.emit(Event::Failed { cmd, code: FailureCode::NotConnected, reason }).await;
+            }
+            Command::Disconnect => self.closing = true,
+        }
+    }
+
+    async fn session(&mut self, stream: Box<dyn Stream>) -> SessionEnd {
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        let mut link = Link { decoder: FrameDecoder::new(self.config.max_frame), pending: Pending::default(), out: Vec::new() };
+        let auth_id = new_id();
+        let auth = AppMsg::Authenticate { id: auth_id.clone(), secret: self.config.secret.clone(), tags: self.config.tags.clone() };
+        link.queue(&auth);
+        if let Err(e) = link.flush(&mut writer).await {
+            self.sink.emit(Event::Error { message: e }).await;
+            return SessionEnd::Lost;
+        }
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut authenticated = false;
+        let auth_deadline = Instant::now() + AUTH_TIMEOUT;
+        let ping_every = self.config.ping_interval.unwrap_or(Duration::from_secs(3600));
+        let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+        let mut unanswered_pings = 0u32;
+        let mut sweep = tokio::time::interval(Duration::from_secs(1));
+        let end = loop {
+            tokio::select! {
+                read = reader.read(&mut buf) => {
+                    let n = match read {
+                        Ok(0) => {
+                            self.sink.emit(Event::Error { message: "connection closed by the drachtio server".into() }).await;
+                            break SessionEnd::Lost;
+                        }
+                        Ok(n) => n,
+                        Err(e) => {
+                            self.sink.emit(Event::Error { message: format!("read from drachtio server failed: {e}") }).await;
+                            break SessionEnd::Lost;
+                        }
+                    };
+                    unanswered_pings = 0;
+                    link.decoder.feed(&buf[..n]);
+                    match self.drain_frames(&mut link, &auth_id, &mut authenticated).await {
+                        Ok(()) => {}
+                        Err(message) => {
+                            self.sink.emit(Event::Error { message }).await;
+                            break SessionEnd::Lost;
+                        }
+                    }
+                }
+                cmd = self.commands.recv() => match cmd {
+                    None | Some(Command::Disconnect) => break SessionEnd::Disconnect,
+                    Some(cmd) if !authenticated => self.offline(cmd).await,
+                    Some(cmd) => self.online(&mut link, cmd).await,
+                },
+                _ = ping.tick(), if authenticated && self.config.ping_interval.is_some() => {
+                    if unanswered_pings >= MISSED_PINGS {
+                        self.sink.emit(Event::Error { message: format!("no answer to {MISSED_PINGS} pings: the link to the drachtio server is dead") }).await;
+                        break SessionEnd::Lost;
+                    }
+                    unanswered_pings += 1;
+                    link.queue(&AppMsg::Ping { id: new_id() });
+                }
+                _ = sweep.tick() => {
+                    if !authenticated && Instant::now() >= auth_deadline {
+                        self.sink.emit(Event::Error { message: "no answer to authenticate from the drachtio server".into() }).await;
+                        break SessionEnd::Lost;
+                    }
+                    for cmd in link.pending.expired(Instant::now()) {
+                        let reason = format!("no reply from the drachtio server within {} s", REPLY_DEADLINE.as_secs());
+                        self.sink.emit(Event::Failed { cmd, code: FailureCode::Timeout, reason }).await;
+                    }
+                }
+            }
+            if let Err(message) = link.flush(&mut writer).await {
+                self.sink.emit(Event::Error { message }).await;
+                break SessionEnd::Lost;
+            }
+        };
+        if matches!(end, SessionEnd::Disconnect) {
+            self.closing = true;
+            let _ = writer.shutdown().await;
+        }
+        for cmd in link.pending.drain().collect::<Vec<_>>() {
+            let reason = "the connection to the drachtio server closed before it answered".to_owned();
+            self.sink.emit(Event::Failed { cmd, code: FailureCode::ConnectionClosed, reason }).await;
+        }
+        end
+    }
+
+    async fn drain_frames(&mut self, link: &mut Link, auth_id: &str, authenticated: &mut bool) -> Result<(), String> {
+        while let Some(frame) = link.decoder.next_frame().map_err(|e| format!("drachtio protocol error: {e}"))? {
+            let msg = ServerMsg::parse(&frame).map_err(|e| format!("drachtio protocol error: {e}"))?;
+            match msg {
+                ServerMsg::Response { request_id, status, args, .. } if request_id == auth_id => {
+                    if status != ReplyStatus::Ok {
+                        let reason = args.first().cloned().unwrap_or_else(|| "authentication refused".into());
+                        self.sink.emit(Event::AuthFailed { reason }).await;
+                        continue;
+                    }
+                    *authenticated = true;
+                    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+                    for verb in &self.routes {
+                        link.queue(&AppMsg::Route { id: new_id(), verb: verb.clone() });
+                    }
+                    self.sink.emit(Event::Connected { hostports: arg(0), version: arg(1), local_hostports: arg(2) }).await;
+                }
+                ServerMsg::Response { request_id, status, args, body, .. } => {
+                    // A proxy's per-target answers carry `continue` (absolute token 12).
+                    let more = args.get(8).is_some_and(|a| a == "continue");
+                    if let Some(cmd) = link.pending.resolve(&request_id, more) {
+                        self.sink.emit(Event::Reply { cmd, status, args, raw: body, more }).await;
+                    }
+                }
+                ServerMsg::Sip { meta, body, .. } => self.sink.emit(Event::Sip { meta, raw: body }).await,
+                ServerMsg::Cdr { kind, source, time, extra, body, .. } => {
+                    self.sink.emit(Event::Cdr { kind, source, time, extra, raw: body }).await
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn online(&mut self, link: &mut Link, cmd: Command) {
+        let (msg, cmd_id, deadline) = match cmd {
+            Command::Route(verb) => {
+                if self.routes.insert(verb.clone()) {
+                    link.queue(&AppMsg::Route { id: new_id(), verb });
+                }
+                return;
+            }
+            Command::RemoveRoute(verb) => {
+                self.routes.remove(&verb);
+                link.queue(&AppMsg::RemoveRoute { id: new_id(), verb });
+                return;
+            }
+            Command::Sip { cmd, txn_id, dialog_id, route_uri, raw } => {
+                (AppMsg::Sip { id: new_id(), txn_id, dialog_id, route_uri, body: raw }, cmd, Some(Instant::now() + REPLY_DEADLINE))
+            }
+            Command::Proxy { cmd, txn_id, spec, raw } => (AppMsg::Proxy { id: new_id(), txn_id, spec, body: raw }, cmd, None),
+            Command::Disconnect => return,
+        };
+        match link.try_queue(&msg) {
+            Ok(()) => link.pending.insert(msg.id().to_owned(), cmd_id, deadline),
+            Err(reason) => self.sink.emit(Event::Failed { cmd: cmd_id, code: FailureCode::FrameTooLarge, reason }).await,
+        }
+    }
+}
+
+/// Per-connection state: the frame decoder, commands awaiting replies, and bytes to write.
+struct Link {
+    decoder: FrameDecoder,
+    pending: Pending,
+    out: Vec<u8>,
+}
+
+impl Link {
+    fn try_queue(&mut self, msg: &AppMsg) -> Result<(), String> {
+        encode_frame(&msg.to_payload(), &mut self.out).map_err(|e| e.to_string())
+    }
+
+    /// Control frames are small and always fit.
+    fn queue(&mut self, msg: &AppMsg) {
+        if let Err(e) = self.try_queue(msg) {
+            tracing::error!(error = %e, "control frame over the size limit");
+        }
+    }
+
+    async fn flush<W: AsyncWrite + Unpin>(&mut self, w: &mut W) -> Result<(), String> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let result = w.write_all(&self.out).await;
+        self.out.clear();
+        result.map_err(|e| format!("write to drachtio server failed: {e}"))
+    }
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,110 @@
+//! TLS for the connection to drachtio-server, with the options of Node's `tls.connect` that
+//! apps pass to `srf.connect({ tls })`: ca, cert, key, servername, rejectUnauthorized.
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// PEM text of trusted CA certificates; the Mozilla roots when absent.
+    pub ca: Option<String>,
+    /// PEM client certificate chain and key, for servers that ask for one.
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    /// Name to send as SNI and to verify; the host when absent.
+    pub servername: Option<String>,
+    /// As in Node: `false` accepts any server certificate (test setups only).
+    pub reject_unauthorized: bool,
+}
+
+fn certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let list: Result<Vec<_>, _> = rustls_pemfile::certs(&mut pem.as_bytes()).collect();
+    let list = list.map_err(|e| format!("invalid PEM certificate: {e}"))?;
+    if list.is_empty() {
+        return Err("no certificate found in PEM text".into());
+    }
+    Ok(list)
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+impl TlsOptions {
+    pub fn client_config(&self) -> Result<ClientConfig, String> {
+        let builder = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup failed: {e}"))?;
+        let builder = if self.reject_unauthorized {
+            let mut roots = RootCertStore::empty();
+            match &self.ca {
+                Some(pem) => {
+                    for cert in certs(pem)? {
+                        roots.add(cert).map_err(|e| format!("unusable CA certificate: {e}"))?;
+                    }
+                }
+                None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+            }
+            builder.with_root_certificates(roots)
+        } else {
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider())))
+        };
+        match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => {
+                let key = rustls_pemfile::private_key(&mut key.as_bytes())
+                    .map_err(|e| format!("invalid PEM key: {e}"))?
+                    .ok_or("no private key found in PEM text")?;
+                builder.with_client_auth_cert(certs(cert)?, key).map_err(|e| format!("unusable client certificate: {e}"))
+            }
+            (None, None) => Ok(builder.with_no_client_auth()),
+            _ => Err("tls.cert and tls.key must be given together".into()),
+        }
+    }
+
+    pub fn server_name(&self, host: &str) -> Result<ServerName<'static>, String> {
+        let name = self.servername.as_deref().unwrap_or(host);
+        ServerName::try_from(name.to_owned()).map_err(|_| format!("invalid TLS server name '{name}'"))
+    }
+}
+
+/// `rejectUnauthorized: false`: the handshake still runs (so the link is encrypted) but the
+/// server's certificate is not checked.
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,272 @@
+//! `NativeClient`: the remote backend as JS sees it. Commands go in through cheap synchronous
+//! calls (a full queue is an immediate error, never a blocking wait); events come out in
+//! batches through one thread-safe function, with at most two batches in flight so a stalled
+//! event loop slows the connection down instead of growing memory.
+
+use super::runtime;
+use crate::app::{Command, Event, EventSink};
+use crate::client::{self, ClientConfig, Reconnect, TlsOptions};
+use crate::sip::{self, Framing, Limits};
+use crate::wire::{ProxySpec, ReplyStatus};
+use napi::bindgen_prelude::{Buffer, Uint32Array};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
+
+const EVENT_QUEUE: usize = 4096;
+const JS_BATCH: usize = 64;
+const JS_BATCHES_IN_FLIGHT: usize = 2;
+
+#[napi(object)]
+pub struct TlsConnectOptions {
+    pub ca: Option<String>,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    pub servername: Option<String>,
+    pub reject_unauthorized: Option<bool>,
+}
+
+#[napi(object)]
+pub struct ConnectOptions {
+    pub host: String,
+    pub port: u32,
+    pub secret: String,
+    pub tags: Option<Vec<String>>,
+    pub tls: Option<TlsConnectOptions>,
+    /// Milliseconds between pings; no pings when absent.
+    pub ping_interval: Option<u32>,
+    pub reconnect: Option<bool>,
+    pub retry_max_delay: Option<u32>,
+    pub max_attempts: Option<u32>,
+    pub connect_timeout: Option<u32>,
+}
+
+#[napi(object)]
+pub struct ProxyOptions {
+    pub record_route: bool,
+    pub follow_redirects: bool,
+    pub simultaneous: bool,
+    pub provisional_timeout: String,
+    pub final_timeout: String,
+    pub destinations: Vec<String>,
+}
+
+/// One event as JS receives it. `tokens` holds the event's string fields in wire order (for
+/// `sip`: source, bytes, protocol, address, port, time, txnId, dialogId, receivedOn address,
+/// port, session token); `raw` and `index` carry a SIP message for lib/message.js.
+#[napi(object)]
+pub struct JsEvent {
+    pub kind: String,
+    pub cmd: Option<u32>,
+    pub status: Option<String>,
+    pub tokens: Vec<String>,
+    pub raw: Option<Buffer>,
+    pub index: Option<Uint32Array>,
+    pub more: Option<bool>,
+    /// Why `raw` could not be parsed, when it could not.
+    pub error: Option<String>,
+}
+
+type EventCallback = ThreadsafeFunction<Vec<JsEvent>, napi::bindgen_prelude::Unknown<'static>, Vec<JsEvent>, napi::Status, false>;
+
+struct NodeSink(mpsc::Sender<Event>);
+
+impl EventSink for NodeSink {
+    async fn emit(&self, event: Event) {
+        // Fails only when the pump has stopped, i.e. nobody listens any more.
+        let _ = self.0.send(event).await;
+    }
+}
+
+#[napi]
+pub struct NativeClient {
+    commands: Option<mpsc::Sender<Command>>,
+}
+
+fn err(msg: impl Into<String>) -> napi::Error {
+    napi::Error::from_reason(msg.into())
+}
+
+#[napi]
+impl NativeClient {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        NativeClient { commands: None }
+    }
+
+    /// Starts connecting; events arrive in batches on `on_events`.
+    #[napi]
+    pub fn connect(&mut self, opts: ConnectOptions, on_events: EventCallback) -> napi::Result<()> {
+        if self.commands.is_some() {
+            return Err(err("already connected or connecting"));
+        }
+        let port = u16::try_from(opts.port).map_err(|_| err(format!("invalid port {}", opts.port)))?;
+        let mut config = ClientConfig::new(opts.host, port, opts.secret);
+        config.tags = opts.tags.unwrap_or_default();
+        config.ping_interval = opts.ping_interval.map(|ms| Duration::from_millis(u64::from(ms)));
+        config.tls = opts.tls.map(|t| TlsOptions {
+            ca: t.ca,
+            cert: t.cert,
+            key: t.key,
+            servername: t.servername,
+            reject_unauthorized: t.reject_unauthorized.unwrap_or(true),
+        });
+        config.reconnect = opts.reconnect.unwrap_or(true).then(|| Reconnect {
+            retry_max_delay: opts.retry_max_delay.map(|ms| Duration::from_millis(u64::from(ms))),
+            max_attempts: opts.max_attempts,
+            connect_timeout: opts.connect_timeout.map(|ms| Duration::from_millis(u64::from(ms))),
+        });
+        let rt = runtime::handle()?;
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+        rt.spawn(pump(rx, on_events));
+        self.commands = Some(client::spawn(&rt, config, Arc::new(NodeSink(tx))));
+        Ok(())
+    }
+
+    fn send(&self, cmd: Command) -> napi::Result<()> {
+        let tx = self.commands.as_ref().ok_or_else(|| err("not connected: call connect() first"))?;
+        tx.try_send(cmd).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                napi::Error::new(napi::Status::GenericFailure, "ERR_BACKPRESSURE: too many commands queued for the drachtio server")
+            }
+            mpsc::error::TrySendError::Closed(_) => err("the connection has been closed"),
+        })
+    }
+
+    #[napi]
+    pub fn route(&self, verb: String) -> napi::Result<()> {
+        self.send(Command::Route(verb))
+    }
+
+    #[napi]
+    pub fn remove_route(&self, verb: String) -> napi::Result<()> {
+        self.send(Command::RemoveRoute(verb))
+    }
+
+    /// Sends a SIP request or response; its outcome arrives as a `reply` or `failed` event
+    /// carrying `cmd`.
+    #[napi]
+    pub fn send_sip(&self, cmd: u32, txn_id: String, dialog_id: String, route_uri: Option<String>, raw: String) -> napi::Result<()> {
+        self.send(Command::Sip { cmd, txn_id, dialog_id, route_uri, raw: raw.into_bytes() })
+    }
+
+    #[napi]
+    pub fn send_proxy(&self, cmd: u32, txn_id: String, opts: ProxyOptions, raw: String) -> napi::Result<()> {
+        let spec = ProxySpec {
+            record_route: opts.record_route,
+            full_response: true,
+            follow_redirects: opts.follow_redirects,
+            simultaneous: opts.simultaneous,
+            provisional_timeout: opts.provisional_timeout,
+            final_timeout: opts.final_timeout,
+            destinations: opts.destinations,
+        };
+        self.send(Command::Proxy { cmd, txn_id, spec, raw: raw.into_bytes() })
+    }
+
+    /// Closes the connection and stops reconnecting; the process may exit afterwards.
+    #[napi]
+    pub fn disconnect(&mut self) -> napi::Result<()> {
+        if let Some(tx) = self.commands.take() {
+            if tx.try_send(Command::Disconnect).is_err() {
+                // Queue full: deliver the disconnect as soon as there is room.
+                runtime::handle()?.spawn(async move { tx.send(Command::Disconnect).await });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for NativeClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Moves events to JS in batches. Ends (releasing the thread-safe function, so Node may exit)
+/// when the connection task has finished and dropped its sender.
+async fn pump(mut rx: mpsc::Receiver<Event>, callback: EventCallback) {
+    let permits = Arc::new(Semaphore::new(JS_BATCHES_IN_FLIGHT));
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![to_js(first)];
+        while batch.len() < JS_BATCH {
+            match rx.try_recv() {
+                Ok(e) => batch.push(to_js(e)),
+                Err(_) => break,
+            }
+        }
+        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+        callback.call_with_return_value(batch, ThreadsafeFunctionCallMode::NonBlocking, move |_, _| {
+            drop(permit);
+            Ok(())
+        });
+    }
+    // Let the last batches reach JS before the function is released.
+    let _ = permits.acquire_many(JS_BATCHES_IN_FLIGHT as u32).await;
+}
+
+fn event(kind: &str) -> JsEvent {
+    JsEvent { kind: kind.to_owned(), cmd: None, status: None, tokens: Vec::new(), raw: None, index: None, more: None, error: None }
+}
+
+/// Attaches a SIP message and its index, or the reason it does not parse.
+fn with_sip(mut e: JsEvent, raw: Vec<u8>) -> JsEvent {
+    match sip::parse(&raw, Framing::Datagram, &Limits::default()) {
+        Ok(msg) => e.index = Some(Uint32Array::new(msg.index_words())),
+        Err(parse_error) => e.error = Some(parse_error.to_string()),
+    }
+    e.raw = Some(Buffer::from(raw));
+    e
+}
+
+fn to_js(ev: Event) -> JsEvent {
+    match ev {
+        Event::Connected { hostports, version, local_hostports } => {
+            JsEvent { tokens: vec![hostports, version, local_hostports], ..event("connected") }
+        }
+        Event::AuthFailed { reason } => JsEvent { tokens: vec![reason], ..event("auth-failed") },
+        Event::Error { message } => JsEvent { tokens: vec![message], ..event("error") },
+        Event::Closed => event("closed"),
+        Event::Reconnecting { delay_ms, attempt } => {
+            JsEvent { tokens: vec![delay_ms.to_string(), attempt.to_string()], ..event("reconnecting") }
+        }
+        Event::Sip { meta, raw } => {
+            let (ra, rp) = meta.received_on.unwrap_or_default();
+            let tokens = vec![
+                meta.source,
+                meta.bytes,
+                meta.protocol,
+                meta.address,
+                meta.port,
+                meta.time,
+                meta.txn_id,
+                meta.dialog_id,
+                ra,
+                rp,
+                meta.session_token.unwrap_or_default(),
+            ];
+            with_sip(JsEvent { tokens, ..event("sip") }, raw)
+        }
+        Event::Reply { cmd, status, args, raw, more } => {
+            let status = match status {
+                ReplyStatus::Ok => "OK",
+                ReplyStatus::No => "NO",
+                ReplyStatus::Nok => "NOK",
+            };
+            let e = JsEvent { cmd: Some(cmd), status: Some(status.to_owned()), tokens: args, more: Some(more), ..event("reply") };
+            match raw {
+                Some(raw) if !raw.is_empty() => with_sip(e, raw),
+                _ => e,
+            }
+        }
+        Event::Failed { cmd, code, reason } => {
+            JsEvent { cmd: Some(cmd), status: Some(code.as_str().to_owned()), tokens: vec![reason], ..event("failed") }
+        }
+        Event::Cdr { kind, source, time, extra, raw } => {
+            let tokens = vec![kind.as_str().to_owned(), source, time, extra.unwrap_or_default()];
+            with_sip(JsEvent { tokens, ..event("cdr") }, raw)
+        }
+    }
+}
