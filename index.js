@@ -12,6 +12,7 @@ const RemoteLink = require('./lib/link.js');
 const { parseUri, stringifyUri } = require('./lib/parse.js');
 const { MiddlewareStack, endOfStack, addVerbs } = require('./lib/middleware.js');
 const { nativeConnectOptions } = require('./lib/connect-options.js');
+const { Uac, requestArgs } = require('./lib/uac.js');
 
 const DialogState = Object.freeze({
   Trying: 'trying', Proceeding: 'proceeding', Early: 'early', Confirmed: 'confirmed',
@@ -46,6 +47,7 @@ class Srf extends EventEmitter {
     // fnAck callbacks of res.send, by dialog id: the ACK or PRACK they wait for.
     this._ackWaiters = new Map();
     this._stack = new MiddlewareStack({ onRoute: (verb) => this._route(verb), app: this });
+    this._uac = new Uac(this);
     this.on('newListener', (event) => {
       if (CDR_EVENTS.has(event)) this._route(event);
     });
@@ -115,6 +117,18 @@ class Srf extends EventEmitter {
   /** Closes the session a message came on: only meaningful in listen mode. */
   endSession() {}
 
+  /**
+   * Sends a request outside a dialog: `request(uri, opts[, cb])` or `request(opts[, cb])`.
+   * Resolves (or calls back) with the Request as sent; its 'response' events follow.
+   */
+  request(...args) {
+    const { uri, opts, cb } = requestArgs(args);
+    const sent = this._uac.send(uri, opts);
+    if (typeof cb !== 'function') return sent;
+    sent.then((req) => cb(null, req), (err) => cb(err));
+    return this;
+  }
+
   use(...args) {
     this._stack.use(...args);
     return this;
@@ -137,7 +151,10 @@ class Srf extends EventEmitter {
   }
 
   _onSip(msg, meta) {
-    if (msg.type !== 'request') return; // responses to our own requests: srf.request()
+    if (msg.type !== 'request') {
+      if (!this._uac.onResponse(msg, meta)) debug(`response for unknown transaction ${meta.stackTxnId}`);
+      return;
+    }
     const req = new Request(msg, { ...meta, server: this._server, srf: this, app: this });
     const callId = req.get('call-id');
     switch (req.method) {

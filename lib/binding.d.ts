@@ -12,7 +12,7 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeClient {
   constructor()
   /** Starts connecting; events arrive in batches on `on_events`. */
-  connect(opts: ConnectOptions, onEvents: EventCallback): void
+  connect(opts: ConnectOptions, onEvents: (events: JsEvent[]) => void): void
   route(verb: string): void
   removeRoute(verb: string): void
   /**
@@ -51,7 +51,9 @@ export declare function indexLayout(): Array<number>
 /**
  * One event as JS receives it. `tokens` holds the event's string fields in wire order (for
  * `sip`: source, bytes, protocol, address, port, time, txnId, dialogId, receivedOn address,
- * port, session token); `raw` and `index` carry a SIP message for lib/message.js.
+ * port, session token). A SIP message travels in `raw` packed with its index: the message
+ * bytes (`raw_length` of them), zero padding to a multiple of 4, then the index words
+ * (sip::index, little-endian), so one allocation carries both.
  */
 export interface JsEvent {
   kind: string
@@ -59,7 +61,7 @@ export interface JsEvent {
   status?: string
   tokens: Array<string>
   raw?: Buffer
-  index?: Uint32Array
+  rawLength?: number
   more?: boolean
   /** Why `raw` could not be parsed, when it could not. */
   error?: string

@@ -25,9 +25,18 @@ function keepsSpelling(name) {
     (name.startsWith('P-') && !name.startsWith('P-Asserted')) || name === 'Diversion';
 }
 
+// Apps ask for the same few spellings over and over ('Call-ID', 'via'): remember their ids
+// rather than lower-casing on every get(). Bounded like the key cache below.
+const idCache = new Map();
+
 /** Id of a header name (any case, compact forms included); 0 for extension headers. */
 function idOf(name) {
-  return idByLower.get(name.toLowerCase()) || 0;
+  let id = idCache.get(name);
+  if (id === undefined) {
+    id = idByLower.get(name.toLowerCase()) || 0;
+    if (idCache.size < KEY_CACHE_MAX) idCache.set(name, id);
+  }
+  return id;
 }
 
 // Spellings repeat across messages, so their keys are memoised (bounded: a peer can send

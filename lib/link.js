@@ -14,7 +14,7 @@ const SOURCE = 0, PROTOCOL = 2, ADDRESS = 3, PORT = 4, TIME = 5, TXN = 6, DIALOG
 const R_SOURCE = 0, R_PROTOCOL = 2, R_ADDRESS = 3, R_PORT = 4, R_TIME = 5, R_TXN = 6, R_DIALOG = 7;
 
 function messageOf(ev) {
-  return ev.index ? SipMessage.fromIndex(ev.raw, ev.index) : null;
+  return ev.rawLength === undefined || ev.rawLength === null ? null : SipMessage.fromPacked(ev.raw, ev.rawLength);
 }
 
 /** Meta fields of a received SIP message, as drachtio-srf names them on Request/Response. */

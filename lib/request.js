@@ -3,6 +3,9 @@ const { EventEmitter } = require('node:events');
 const SipMessage = require('./message.js');
 const { delegateProps, delegateMethods } = require('./delegate.js');
 
+// Responses held for a request nobody listens to yet; a call has a handful at most.
+const MAX_HELD = 64;
+
 /** A SIP request, received from the network or sent by the app. */
 class Request extends EventEmitter {
   constructor(msg, meta) {
@@ -15,6 +18,44 @@ class Request extends EventEmitter {
 
   get isNewInvite() {
     return this.method === 'INVITE' && !/;\s*tag\s*=/i.test(this.get('to') || '');
+  }
+
+  get meta() {
+    return { source: this.source, source_address: this.source_address, source_port: this.source_port,
+      protocol: this.protocol, time: this.stackTime, transactionId: this.stackTxnId, dialogId: this.stackDialogId };
+  }
+
+  /** CANCEL this INVITE (one the app sent). `cb(err, cancelRequest)` once it is sent. */
+  cancel(opts, cb) {
+    if (this.source !== 'application' || !this._uac) throw new Error('Request#cancel can only be used for uac Request');
+    if (typeof opts === 'function') [opts, cb] = [{}, opts];
+    this._uac.uac.cancel(this, opts || {}).then((req) => cb && cb(null, req), (err) => cb && cb(err));
+  }
+
+  /**
+   * Delivers a response to the 'response' listeners. One that arrives before anybody listens
+   * (e.g. before the app's `await srf.request()` resumes) is held until a listener is added.
+   */
+  _emitResponse(res, ack) {
+    if (this._held) {
+      if (this._held.length < MAX_HELD) this._held.push([res, ack]);
+      return;
+    }
+    if (this.listenerCount('response') > 0) {
+      this.emit('response', res, ack);
+      return;
+    }
+    this._held = [[res, ack]];
+    const onListener = (event) => {
+      if (event !== 'response') return;
+      this.off('newListener', onListener);
+      setImmediate(() => {
+        const held = this._held;
+        this._held = null;
+        for (const [r, a] of held) this.emit('response', r, a);
+      });
+    };
+    this.on('newListener', onListener);
   }
 
   toJSON() {

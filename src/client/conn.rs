@@ -6,7 +6,6 @@ use super::pending::{Pending, REPLY_DEADLINE};
 use super::tls::TlsOptions;
 use crate::app::{Command, Event, EventSink, FailureCode};
 use crate::wire::{encode_frame, AppMsg, FrameDecoder, ReplyStatus, ServerMsg, MAX_RECEIVE_FRAME};
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -74,7 +73,8 @@ struct Client<S> {
     config: ClientConfig,
     sink: Arc<S>,
     commands: mpsc::Receiver<Command>,
-    routes: BTreeSet<String>,
+    /// Verbs routed so far, in the order the app registered them (re-sent on reconnect).
+    routes: Vec<String>,
     closing: bool,
 }
 
@@ -86,7 +86,7 @@ enum SessionEnd {
 }
 
 async fn run<S: EventSink>(config: ClientConfig, sink: Arc<S>, commands: mpsc::Receiver<Command>) {
-    let mut client = Client { config, sink, commands, routes: BTreeSet::new(), closing: false };
+    let mut client = Client { config, sink, commands, routes: Vec::new(), closing: false };
     let mut delay_ms = FIRST_DELAY_MS;
     let mut attempt = 0u32;
     let mut waited = Duration::ZERO;
@@ -172,17 +172,24 @@ impl<S: EventSink> Client<S> {
     async fn offline(&mut self, cmd: Command) {
         match cmd {
             Command::Route(verb) => {
-                self.routes.insert(verb);
+                self.add_route(verb);
             }
-            Command::RemoveRoute(verb) => {
-                self.routes.remove(&verb);
-            }
+            Command::RemoveRoute(verb) => self.routes.retain(|v| *v != verb),
             Command::Sip { cmd, .. } | Command::Proxy { cmd, .. } => {
                 let reason = "not connected to a drachtio server".to_owned();
                 self.sink.emit(Event::Failed { cmd, code: FailureCode::NotConnected, reason }).await;
             }
             Command::Disconnect => self.closing = true,
         }
+    }
+
+    /// Remembers a verb; false when it was routed already.
+    fn add_route(&mut self, verb: String) -> bool {
+        let new = !self.routes.contains(&verb);
+        if new {
+            self.routes.push(verb);
+        }
+        new
     }
 
     async fn session(&mut self, stream: Box<dyn Stream>) -> SessionEnd {
@@ -302,13 +309,13 @@ impl<S: EventSink> Client<S> {
     async fn online(&mut self, link: &mut Link, cmd: Command) {
         let (msg, cmd_id, deadline) = match cmd {
             Command::Route(verb) => {
-                if self.routes.insert(verb.clone()) {
+                if self.add_route(verb.clone()) {
                     link.queue(&AppMsg::Route { id: new_id(), verb });
                 }
                 return;
             }
             Command::RemoveRoute(verb) => {
-                self.routes.remove(&verb);
+                self.routes.retain(|v| *v != verb);
                 link.queue(&AppMsg::RemoveRoute { id: new_id(), verb });
                 return;
             }

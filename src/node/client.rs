@@ -8,7 +8,7 @@ use crate::app::{Command, Event, EventSink};
 use crate::client::{self, ClientConfig, Reconnect, TlsOptions};
 use crate::sip::{self, Framing, Limits};
 use crate::wire::{ProxySpec, ReplyStatus};
-use napi::bindgen_prelude::{Buffer, Uint32Array};
+use napi::bindgen_prelude::Buffer;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use std::sync::Arc;
@@ -55,7 +55,10 @@ pub struct ProxyOptions {
 
 /// One event as JS receives it. `tokens` holds the event's string fields in wire order (for
 /// `sip`: source, bytes, protocol, address, port, time, txnId, dialogId, receivedOn address,
-/// port, session token); `raw` and `index` carry a SIP message for lib/message.js.
+/// port, session token). A SIP message travels in `raw` packed with its index: the message
+/// bytes (`raw_length` of them), zero padding to a multiple of 4, then the index words
+/// (sip::index, native byte order, as a JS Uint32Array reads them), so one allocation
+/// carries both.
 #[napi(object)]
 pub struct JsEvent {
     pub kind: String,
@@ -63,7 +66,7 @@ pub struct JsEvent {
     pub status: Option<String>,
     pub tokens: Vec<String>,
     pub raw: Option<Buffer>,
-    pub index: Option<Uint32Array>,
+    pub raw_length: Option<u32>,
     pub more: Option<bool>,
     /// Why `raw` could not be parsed, when it could not.
     pub error: Option<String>,
@@ -97,7 +100,7 @@ impl NativeClient {
     }
 
     /// Starts connecting; events arrive in batches on `on_events`.
-    #[napi]
+    #[napi(ts_args_type = "opts: ConnectOptions, onEvents: (events: JsEvent[]) => void")]
     pub fn connect(&mut self, opts: ConnectOptions, on_events: EventCallback) -> napi::Result<()> {
         if self.commands.is_some() {
             return Err(err("already connected or connecting"));
@@ -208,16 +211,28 @@ async fn pump(mut rx: mpsc::Receiver<Event>, callback: EventCallback) {
 }
 
 fn event(kind: &str) -> JsEvent {
-    JsEvent { kind: kind.to_owned(), cmd: None, status: None, tokens: Vec::new(), raw: None, index: None, more: None, error: None }
+    JsEvent { kind: kind.to_owned(), cmd: None, status: None, tokens: Vec::new(), raw: None, raw_length: None, more: None, error: None }
 }
 
-/// Attaches a SIP message and its index, or the reason it does not parse.
+/// Attaches a SIP message packed with its index, or the reason it does not parse.
 fn with_sip(mut e: JsEvent, raw: Vec<u8>) -> JsEvent {
-    match sip::parse(&raw, Framing::Datagram, &Limits::default()) {
-        Ok(msg) => e.index = Some(Uint32Array::new(msg.index_words())),
-        Err(parse_error) => e.error = Some(parse_error.to_string()),
+    let words = match sip::parse(&raw, Framing::Datagram, &Limits::default()) {
+        Ok(msg) => msg.index_words(),
+        Err(parse_error) => {
+            e.error = Some(parse_error.to_string());
+            e.raw = Some(Buffer::from(raw));
+            return e;
+        }
+    };
+    let raw_length = raw.len();
+    let mut packed = raw;
+    packed.resize(raw_length.next_multiple_of(4), 0);
+    packed.reserve(words.len() * 4);
+    for w in words {
+        packed.extend_from_slice(&w.to_ne_bytes());
     }
-    e.raw = Some(Buffer::from(raw));
+    e.raw_length = Some(raw_length as u32);
+    e.raw = Some(Buffer::from(packed));
     e
 }
 

@@ -1,0 +1,142 @@
+'use strict';
+// Requests the app sends outside a dialog (srf.request): sending, matching the responses that
+// come back on the server's transaction id, ACK and PRACK, CANCEL, and answering digest
+// challenges when the app gave credentials (api.md §3.1, §8).
+const assert = require('node:assert');
+const net = require('node:net');
+const debug = require('debug')('drachtio:srf');
+const SipMessage = require('./message.js');
+const Request = require('./request.js');
+const Response = require('./response.js');
+
+function noop() {}
+
+/** Normalises srf.request's argument forms to `{uri, opts, cb}`. */
+function requestArgs(args) {
+  if (args[0] instanceof net.Socket) args = args.slice(1); // listen-mode socket: one link here
+  let [uri, opts, cb] = args;
+  if (typeof uri === 'object' && uri !== null) {
+    [opts, cb] = [uri, opts];
+    uri = opts.uri;
+  }
+  if (typeof opts === 'function') [opts, cb] = [{}, opts];
+  assert.ok(typeof uri === 'string', 'srf.request: uri is required');
+  opts = opts || {};
+  assert.ok(typeof opts.method === 'string', 'srf.request: method is required');
+  return { uri, opts: { ...opts, method: opts.method.toUpperCase() }, cb };
+}
+
+class Uac {
+  constructor(srf) {
+    this.srf = srf;
+    this.byTxn = new Map(); // server transaction id -> sent Request
+  }
+
+  get link() {
+    const link = this.srf._link;
+    if (!link) throw Object.assign(new Error('not connected to a drachtio server'), { code: 'ERR_NOT_CONNECTED' });
+    return link;
+  }
+
+  /** Sends a new request; resolves with the Request as sent. */
+  async send(uri, opts) {
+    const msg = new SipMessage({ method: opts.method, uri, headers: opts.headers || {}, body: opts.body });
+    const raw = msg.toString();
+    const { msg: sent, meta } = await this.link.sendSip({ routeUri: opts.proxy, raw });
+    const req = new Request(sent || msg, { ...meta, source: 'application', srf: this.srf, app: this.srf });
+    req._uac = { uac: this, uri, opts, raw, challenged: false };
+    this.byTxn.set(meta.stackTxnId, req);
+    return req;
+  }
+
+  /** A response from the server; false when it belongs to no request we sent. */
+  onResponse(msg, meta) {
+    const req = this.byTxn.get(meta.stackTxnId);
+    if (!req) return false;
+    const res = new Response(msg, { ...meta, srf: this.srf });
+    res._req = req;
+    const status = msg.status;
+    if (status >= 200) this.byTxn.delete(meta.stackTxnId);
+    if ((status === 401 || status === 407) && req._uac.opts.auth && !req._uac.challenged) {
+      this.authenticate(req, res).catch((err) => {
+        debug(`digest authentication failed: ${err.message}`);
+        req._emitResponse(res, noop);
+      });
+      return true;
+    }
+    req._emitResponse(res, this.ackFor(req, res, meta.stackDialogId));
+    return true;
+  }
+
+  /** The `ack` handed to response listeners: ACK a final to INVITE, PRACK a reliable 1xx. */
+  ackFor(req, res, dialogId) {
+    if (req.method !== 'INVITE') return noop;
+    if (res.status >= 200) return (opts = {}) => this.inDialog(dialogId, 'ACK', req.uri, opts);
+    const rseq = res.get('rseq');
+    if (!rseq) return noop;
+    const cseq = res.get('cseq');
+    return (opts = {}) => this.inDialog(dialogId, 'PRACK', req.uri,
+      { ...opts, headers: { ...(opts.headers || {}), RAck: `${rseq.trim()} ${cseq}` } });
+  }
+
+  /** Sends ACK/PRACK (or another request) inside a dialog the server knows by id. */
+  inDialog(dialogId, method, uri, { headers = {}, body } = {}) {
+    const raw = new SipMessage({ method, uri, headers, body }).toString();
+    const sent = Promise.resolve().then(() => this.link.sendSip({ dialogId, raw })).then(({ msg }) => msg);
+    // Callers often ignore the result (`ack()`): a failure is logged, never unhandled.
+    sent.catch((err) => debug(`${method} on dialog ${dialogId} failed: ${err.message}`));
+    return sent;
+  }
+
+  /** CANCEL for a pending INVITE we sent. */
+  async cancel(req, { headers = {} } = {}) {
+    if (req._uac.authenticating) await req._uac.authenticating;
+    const raw = new SipMessage({ method: 'CANCEL', uri: req.uri, headers }).toString();
+    const { msg, meta } = await this.link.sendSip({ txnId: req.stackTxnId, raw });
+    return new Request(msg || new SipMessage(raw), { ...meta, source: 'application', srf: this.srf });
+  }
+
+  /** Answers a 401/407 with credentials and re-sends on the same Call-ID (api.md §3.1). */
+  async authenticate(req, res) {
+    const { DigestClient, resolveAuth } = require('./digest-client.js');
+    const state = req._uac;
+    state.challenged = true;
+    let done;
+    state.authenticating = new Promise((resolve) => { done = resolve; });
+    try {
+      const { username, password } = await resolveAuth(state.opts.auth, req, res);
+      state.digest = state.digest || new DigestClient();
+      const cred = state.digest.nextCredentials({ res, method: req.method, uri: req.uri, username, password });
+      const headers = { ...(state.opts.headers || {}), [cred.header]: cred.value };
+      const cseq = parseInt(req.get('cseq'), 10);
+      headers['Call-ID'] = req.get('call-id');
+      headers.From = req.get('from');
+      headers.CSeq = `${cseq + 1} ${req.method}`;
+      const opts = { ...state.opts, headers, auth: undefined, proxy: pinnedProxy(state.opts.proxy, state.uri, res) };
+      const next = await this.send(state.uri, opts);
+      next._uac.challenged = true; // a second challenge goes to the app (no loop)
+      next._uac.opts.auth = state.opts.auth;
+      for (const fn of req.listeners('response')) next.on('response', fn);
+      req.removeAllListeners('response');
+      req.stackTxnId = next.stackTxnId;
+      req._uac = { ...next._uac, authenticating: null };
+      this.byTxn.set(next.stackTxnId, req);
+      req.emit('authenticate', next);
+    } finally {
+      done();
+    }
+  }
+}
+
+/**
+ * After a challenge, the re-sent request goes to the hop that challenged, unless the next
+ * hop is already an IPv4 literal (so a DNS-balanced target does not switch servers).
+ */
+function pinnedProxy(proxy, uri, res) {
+  const hop = proxy || uri;
+  if (/^sips?:(?:[^@]*@)?\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?:[;>?]|$)/i.test(hop)) return proxy;
+  const transport = /;transport=(\w+)/i.exec(hop);
+  return `sip:${res.source_address}:${res.source_port}${transport ? `;transport=${transport[1]}` : ''}`;
+}
+
+module.exports = { Uac, requestArgs };
