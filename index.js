@@ -13,6 +13,7 @@ const { parseUri, stringifyUri } = require('./lib/parse.js');
 const { MiddlewareStack, endOfStack, addVerbs } = require('./lib/middleware.js');
 const { nativeConnectOptions } = require('./lib/connect-options.js');
 const { Uac, requestArgs } = require('./lib/uac.js');
+const digestAuth = require('./lib/digest-auth.js');
 
 const DialogState = Object.freeze({
   Trying: 'trying', Proceeding: 'proceeding', Early: 'early', Confirmed: 'confirmed',
@@ -223,6 +224,8 @@ class Srf extends EventEmitter {
   static get SipResponse() { return Response; }
   static get DialogState() { return DialogState; }
   static get DialogDirection() { return DialogDirection; }
+  /** Server-side digest authentication middleware (the drachtio-mw-digest-auth options). */
+  static get digestAuth() { return digestAuth; }
 }
 
 addVerbs(Srf.prototype);

@@ -411,6 +411,7 @@ describe('digestAuth middleware', () => {
     assert.throws(() => digestAuth({ passwordLookup: lookup, algorithms: [] }), /algorithms/);
     assert.throws(() => digestAuth({ passwordLookup: lookup, nonceExpiry: -1 }), /nonceExpiry/);
     assert.throws(() => digestAuth({ passwordLookup: lookup, qop: 'foo' }), /qop/);
+    assert.throws(() => digestAuth({ passwordLookup: lookup, nonceSecret: 42 }), /nonceSecret/);
     assert.equal(typeof digestAuth.digestAuth, 'function');
     assert.equal(digestAuth({ passwordLookup: lookup }).length, 3, 'arity 3: a normal (non-error) middleware');
   });

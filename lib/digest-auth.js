@@ -110,9 +110,11 @@ function digestAuth(opts) {
   const expirySeconds = opts.nonceExpiry === undefined ? 300 : Number(opts.nonceExpiry);
   assert(Number.isFinite(expirySeconds) && expirySeconds > 0, "'nonceExpiry' must be a positive number of seconds");
   const expiryMs = expirySeconds * 1000;
-  const secret = opts.nonceSecret !== undefined && opts.nonceSecret !== null
-    ? Buffer.from(opts.nonceSecret)
-    : crypto.randomBytes(32);
+  const hasSecret = opts.nonceSecret !== undefined && opts.nonceSecret !== null;
+  assert(!hasSecret || (typeof opts.nonceSecret === 'string' && opts.nonceSecret.length > 0) ||
+    (Buffer.isBuffer(opts.nonceSecret) && opts.nonceSecret.length > 0),
+  "'nonceSecret' must be a non-empty string or Buffer");
+  const secret = hasSecret ? Buffer.from(opts.nonceSecret) : crypto.randomBytes(32);
   const srf = opts.srf;
   const status = opts.proxy ? 407 : 401;
   const challengeHeader = opts.proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';

@@ -116,11 +116,11 @@ class Uac {
       const next = await this.send(state.uri, opts);
       next._uac.challenged = true; // a second challenge goes to the app (no loop)
       next._uac.opts.auth = state.opts.auth;
+      // The re-sent request carries on: its responses reach the listeners of the original,
+      // and cancel() on the original cancels it (api.md §3.1).
       for (const fn of req.listeners('response')) next.on('response', fn);
       req.removeAllListeners('response');
       req.stackTxnId = next.stackTxnId;
-      req._uac = { ...next._uac, authenticating: null };
-      this.byTxn.set(next.stackTxnId, req);
       req.emit('authenticate', next);
     } finally {
       done();
