@@ -8,10 +8,10 @@ const SipMessage = require('./lib/message.js');
 const Request = require('./lib/request.js');
 const Response = require('./lib/response.js');
 const SipError = require('./lib/sip-error.js');
-const RemoteLink = require('./lib/link.js');
+const Link = require('./lib/link.js');
 const { parseUri, stringifyUri } = require('./lib/parse.js');
 const { MiddlewareStack, endOfStack, addVerbs } = require('./lib/middleware.js');
-const { nativeConnectOptions } = require('./lib/connect-options.js');
+const { nativeConnectOptions, nativeEmbeddedOptions } = require('./lib/connect-options.js');
 const { Uac, requestArgs } = require('./lib/uac.js');
 const digestAuth = require('./lib/digest-auth.js');
 
@@ -75,16 +75,19 @@ class Srf extends EventEmitter {
 
   /**
    * Connects to a drachtio server (`{host, port, secret, tls, enablePing, pingInterval,
-   * reconnect}`). `cb(err, hostport, serverVersion, localHostports)` runs on every (re)connect.
+   * reconnect}`), or starts the embedded SIP engine in this process (`{embedded: {contacts,
+   * t1, t2, t4, externalIp}}`). `cb(err, hostport, serverVersion, localHostports)` runs on
+   * every (re)connect.
    */
   connect(opts = {}, cb) {
-    const native = nativeConnectOptions(opts, this.tags);
+    const embedded = opts && opts.embedded ? nativeEmbeddedOptions(opts.embedded) : null;
+    const native = embedded || nativeConnectOptions(opts, this.tags);
     if (typeof cb === 'function') this.on('connect', cb);
     if (opts.logger) emitOnce('logger', 'srf.connect: the logger option is not supported yet; use DEBUG=drachtio:* or DRACHTIO_RS_LOG=debug');
     if (this._link) this._link.disconnect();
-    const link = new RemoteLink();
+    const link = new Link();
     this._link = link;
-    this._server = { address: native.host, hostport: undefined };
+    this._server = { address: embedded ? hostOf(embedded.contacts[0]) : native.host, hostport: undefined };
     link.on('connect', (hostport, version, localHostports) => {
       this._server.hostport = hostport;
       setImmediate(() => this.emit('connect', null, hostport, version, localHostports));
@@ -102,7 +105,8 @@ class Srf extends EventEmitter {
       if (kind === 'cdr:attempt') this.emit(kind, source, time, msg);
       else this.emit(kind, source, time, extra, msg);
     });
-    link.connect(native);
+    if (embedded) link.startEmbedded(native);
+    else link.connect(native);
     for (const verb of this._routes) link.route(verb);
     return this;
   }
@@ -229,6 +233,11 @@ class Srf extends EventEmitter {
 }
 
 addVerbs(Srf.prototype);
+
+function hostOf(contact) {
+  const m = /^sips?:(?:[^@]*@)?(\[[^\]]+\]|[^:;>]+)/i.exec(contact);
+  return m ? m[1] : contact;
+}
 
 const warned = new Set();
 function emitOnce(key, message) {

@@ -13,6 +13,8 @@ export declare class NativeClient {
   constructor()
   /** Starts connecting; events arrive in batches on `on_events`. */
   connect(opts: ConnectOptions, onEvents: (events: JsEvent[]) => void): void
+  /** Starts an engine in this process and attaches to it; events arrive as with `connect`. */
+  startEmbedded(opts: EmbeddedOptions, onEvents: (events: JsEvent[]) => void): void
   route(verb: string): void
   removeRoute(verb: string): void
   /**
@@ -39,6 +41,16 @@ export interface ConnectOptions {
   connectTimeout?: number
 }
 
+/** `connect({ embedded })`: where the in-process engine listens, and its timers (ms). */
+export interface EmbeddedOptions {
+  /** e.g. `sip:127.0.0.1:5060;transport=udp` (IP literals; IPv6 in brackets). */
+  contacts: Array<string>
+  externalIp?: string
+  t1?: number
+  t2?: number
+  t4?: number
+}
+
 /**
  * The known header names, indexed by the ids in the message index, each with its compact
  * form ('' when none), so JS and Rust share one table.
@@ -53,7 +65,8 @@ export declare function indexLayout(): Array<number>
  * `sip`: source, bytes, protocol, address, port, time, txnId, dialogId, receivedOn address,
  * port, session token). A SIP message travels in `raw` packed with its index: the message
  * bytes (`raw_length` of them), zero padding to a multiple of 4, then the index words
- * (sip::index, little-endian), so one allocation carries both.
+ * (sip::index, native byte order, as a JS Uint32Array reads them), so one allocation
+ * carries both.
  */
 export interface JsEvent {
   kind: string

@@ -62,4 +62,19 @@ function nativeConnectOptions(opts, tags) {
   };
 }
 
-module.exports = { nativeConnectOptions };
+/** `connect({ embedded: { contacts, t1, t2, t4, externalIp } })` for the in-process engine. */
+function nativeEmbeddedOptions(embedded) {
+  assert.ok(embedded && typeof embedded === 'object', 'srf.connect: embedded must be an object');
+  const { contacts } = embedded;
+  assert.ok(Array.isArray(contacts) && contacts.length > 0 && contacts.every((c) => typeof c === 'string'),
+    "srf.connect: embedded.contacts must be a non-empty array of SIP URIs, e.g. ['sip:127.0.0.1:5060;transport=udp']");
+  const timer = (name) => {
+    const v = embedded[name];
+    assert.ok(v === undefined || (Number.isInteger(v) && v > 0), `srf.connect: embedded.${name} must be a positive number of ms`);
+    return v;
+  };
+  assert.ok(embedded.externalIp === undefined || typeof embedded.externalIp === 'string', 'srf.connect: embedded.externalIp must be a string');
+  return { contacts, externalIp: embedded.externalIp, t1: timer('t1'), t2: timer('t2'), t4: timer('t4') };
+}
+
+module.exports = { nativeConnectOptions, nativeEmbeddedOptions };

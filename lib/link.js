@@ -1,7 +1,9 @@
 'use strict';
-// RemoteLink: one connection to a drachtio server through the native client. It numbers
-// commands, keeps the callbacks waiting on them, and turns native event batches into events
-// with parsed SIP messages. Srf (index.js) listens to it; nothing here knows about middleware.
+// Link: the app's connection to a SIP server, through the native client: a drachtio server
+// over TCP/TLS, or an engine embedded in this process; both speak the same commands and
+// events. It numbers commands, keeps the callbacks waiting on them, and turns native event
+// batches into events with parsed SIP messages. Srf (index.js) listens to it; nothing here
+// knows about middleware.
 const { EventEmitter } = require('node:events');
 const debug = require('debug')('drachtio:agent');
 const { NativeClient } = require('./binding.js');
@@ -47,7 +49,7 @@ function replyMeta(t) {
   };
 }
 
-class RemoteLink extends EventEmitter {
+class Link extends EventEmitter {
   constructor() {
     super();
     this.native = new NativeClient();
@@ -58,6 +60,10 @@ class RemoteLink extends EventEmitter {
 
   connect(opts) {
     this.native.connect(opts, (batch) => this._onBatch(batch));
+  }
+
+  startEmbedded(opts) {
+    this.native.startEmbedded(opts, (batch) => this._onBatch(batch));
   }
 
   route(verb) { this.native.route(verb); }
@@ -180,4 +186,4 @@ class RemoteLink extends EventEmitter {
   }
 }
 
-module.exports = RemoteLink;
+module.exports = Link;

@@ -9,6 +9,7 @@ pub mod sip;
 pub mod wire;
 pub mod app;
 pub mod client;
+pub mod engine;
 pub mod log;
 
 #[cfg(feature = "node")]

@@ -6,6 +6,8 @@
 use super::runtime;
 use crate::app::{Command, Event, EventSink};
 use crate::client::{self, ClientConfig, Reconnect, TlsOptions};
+use crate::engine::{Engine, EngineConfig, Protocol, Timers};
+use std::net::SocketAddr;
 use crate::sip::{self, Framing, Limits};
 use crate::wire::{ProxySpec, ReplyStatus};
 use napi::bindgen_prelude::Buffer;
@@ -41,6 +43,17 @@ pub struct ConnectOptions {
     pub retry_max_delay: Option<u32>,
     pub max_attempts: Option<u32>,
     pub connect_timeout: Option<u32>,
+}
+
+/// `connect({ embedded })`: where the in-process engine listens, and its timers (ms).
+#[napi(object)]
+pub struct EmbeddedOptions {
+    /// e.g. `sip:127.0.0.1:5060;transport=udp` (IP literals; IPv6 in brackets).
+    pub contacts: Vec<String>,
+    pub external_ip: Option<String>,
+    pub t1: Option<u32>,
+    pub t2: Option<u32>,
+    pub t4: Option<u32>,
 }
 
 #[napi(object)]
@@ -128,6 +141,37 @@ impl NativeClient {
         Ok(())
     }
 
+    /// Starts an engine in this process and attaches to it; events arrive as with `connect`.
+    #[napi(ts_args_type = "opts: EmbeddedOptions, onEvents: (events: JsEvent[]) => void")]
+    pub fn start_embedded(&mut self, opts: EmbeddedOptions, on_events: EventCallback) -> napi::Result<()> {
+        if self.commands.is_some() {
+            return Err(err("already connected or connecting"));
+        }
+        let config = embedded_config(opts).map_err(err)?;
+        let rt = runtime::handle()?;
+        let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+        rt.spawn(pump(events_rx, on_events));
+        let (tx, mut rx) = mpsc::channel::<Command>(EVENT_QUEUE);
+        rt.spawn(async move {
+            let engine = match Engine::start(config).await {
+                Ok(e) => e,
+                Err(message) => {
+                    let _ = events_tx.send(Event::Error { message }).await;
+                    let _ = events_tx.send(Event::Closed).await;
+                    return;
+                }
+            };
+            let app = engine.attach(events_tx);
+            while let Some(cmd) = rx.recv().await {
+                if app.send(cmd).await.is_err() {
+                    break;
+                }
+            }
+        });
+        self.commands = Some(tx);
+        Ok(())
+    }
+
     fn send(&self, cmd: Command) -> napi::Result<()> {
         let tx = self.commands.as_ref().ok_or_else(|| err("not connected: call connect() first"))?;
         tx.try_send(cmd).map_err(|e| match e {
@@ -186,6 +230,33 @@ impl Default for NativeClient {
     fn default() -> Self {
         Self::new()
     }
+}
+
+fn embedded_config(opts: EmbeddedOptions) -> Result<EngineConfig, String> {
+    let ms = |v: Option<u32>, default: Duration| v.map_or(default, |ms| Duration::from_millis(u64::from(ms)));
+    let defaults = Timers::default();
+    let timers = Timers { t1: ms(opts.t1, defaults.t1), t2: ms(opts.t2, defaults.t2), t4: ms(opts.t4, defaults.t4) };
+    if timers.t1.is_zero() || timers.t2 < timers.t1 {
+        return Err("embedded: t1 must be positive and t2 at least t1".into());
+    }
+    let listen = opts.contacts.iter().map(|c| parse_contact(c)).collect::<Result<Vec<_>, _>>()?;
+    if listen.is_empty() {
+        return Err("embedded: at least one contact is required, e.g. 'sip:127.0.0.1:5060;transport=udp'".into());
+    }
+    Ok(EngineConfig { listen, external_ip: opts.external_ip, timers, limits: Limits::default(), exclusive: true })
+}
+
+/// `sip:host[:port][;transport=udp|tcp]` → a listening point (port 5060, UDP by default).
+pub(super) fn parse_contact(contact: &str) -> Result<(Protocol, SocketAddr), String> {
+    let bad = |why: &str| format!("embedded: invalid contact '{contact}': {why}");
+    let uri = crate::sip::uri::SipUri::parse(contact.as_bytes()).map_err(&bad)?;
+    let protocol = match uri.transport() {
+        None => Protocol::Udp,
+        Some(t) => Protocol::parse(&String::from_utf8_lossy(t)).ok_or_else(|| bad("transport must be udp or tcp"))?,
+    };
+    let host = String::from_utf8_lossy(uri.host);
+    let ip: std::net::IpAddr = host.trim_matches(|c| c == '[' || c == ']').parse().map_err(|_| bad("the host must be an IP address"))?;
+    Ok((protocol, SocketAddr::new(ip, uri.port.unwrap_or(5060))))
 }
 
 /// Moves events to JS in batches. Ends (releasing the thread-safe function, so Node may exit)

@@ -21,5 +21,7 @@ pub mod via;
 pub use error::{ErrorKind, ParseError};
 pub use header::HeaderName;
 pub use index::{FIXED_WORDS, FOLDED_BIT, HEADER_WORDS, LAYOUT_VERSION};
-pub use message::{CSeq, HeaderEntry, Message, StartLine};
+pub use message::{unfold, CSeq, HeaderEntry, Message, StartLine};
+pub use lex::split_commas;
+pub use params::find as params_find;
 pub use parser::{parse, Framing, Limits};

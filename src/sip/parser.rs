@@ -229,7 +229,7 @@ fn parse_header_line(buf: &[u8], pos: usize, limits: &Limits) -> Result<(HeaderE
     }
     let name = HeaderName::from_bytes(&buf[pos..name_end]);
     // A fold that was only leading white space leaves no fold inside the trimmed value.
-    let folded = folded && buf[vs..ve].iter().any(|&b| b == b'\n');
+    let folded = folded && buf[vs..ve].contains(&b'\n');
     let entry = HeaderEntry {
         name,
         name_range: (pos as u32, name_end as u32),

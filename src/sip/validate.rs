@@ -102,12 +102,11 @@ fn check_header(msg: &Message<'_>, h: &HeaderEntry) -> Result<(), ParseError> {
                 check_warning(trim_lws(w)).ok_or(bad("expected a 3-digit warn-code, agent and text"))?;
             }
         }
-        HeaderName::Date => {
+        HeaderName::Date
             // SIP-date is RFC 1123 in GMT only (RFC 3261 §20.17, RFC 4475 §3.1.2.12).
-            if !unfold(v, h.folded).trim_end().ends_with(" GMT") {
+            if !unfold(v, h.folded).trim_end().ends_with(" GMT") => {
                 return Err(bad("Date must be in GMT"));
             }
-        }
         _ => {}
     }
     Ok(())

@@ -1,0 +1,375 @@
+//! The core task: owns the transaction and dialog tables and every timer, and is the only
+//! place they change. Messages from transports and commands from apps are handled one at a
+//! time, in order; sending never waits (transports queue), so one slow peer cannot stall it.
+//! Server-side handling is in server.rs, client-side in client.rs.
+
+use super::apps::{AppId, Apps};
+use super::build::Draft;
+use super::client::ClientTxn;
+use super::dialog::Dialog;
+use super::server::ServerTxn;
+use super::transport::{Inbound, Protocol, Transports};
+use super::{util, CoreMsg, EngineConfig, VERSION};
+use crate::app::{CmdId, Command, Event};
+use crate::sip::{parse, validate::validate, Framing, HeaderName, Message};
+use crate::wire::{ReplyStatus, SipMeta};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::time::{delay_queue, DelayQueue};
+
+/// Where a message came from, and so where its answers go.
+#[derive(Debug, Clone, Copy)]
+pub struct Source {
+    pub protocol: Protocol,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+}
+
+#[derive(Debug, Clone)]
+pub enum Timer {
+    /// Timer G (INVITE non-2xx final, reliable 1xx) on UDP.
+    ServerRetransmit(String),
+    /// Timers H and L, and the wait for an app that never answers.
+    ServerTimeout(String),
+    /// Timers I and J: the absorbing period is over.
+    ServerCleanup(String),
+    /// Timers A and E.
+    ClientRetransmit(String),
+    /// Timers B and F.
+    ClientTimeout(String),
+    /// Timers D and K.
+    ClientCleanup(String),
+    /// Our 2xx to an INVITE, until the ACK (§13.3.1.4).
+    Retransmit2xx(String),
+    /// No ACK for our 2xx within 64×T1: the call is torn down.
+    AckTimeout(String),
+}
+
+pub struct Core {
+    pub(super) config: EngineConfig,
+    pub(super) transports: Transports,
+    pub(super) bound: Vec<(Protocol, SocketAddr)>,
+    hostports: String,
+    pub(super) apps: Apps,
+    pub(super) timers: DelayQueue<Timer>,
+    pub(super) server: HashMap<String, ServerTxn>,
+    /// (branch, sent-by, method) → server transaction id (§17.2.3).
+    pub(super) server_keys: HashMap<(String, String, String), String>,
+    pub(super) client: HashMap<String, ClientTxn>,
+    /// (branch, method) → client transaction id (§17.1.3).
+    pub(super) client_keys: HashMap<(String, String), String>,
+    pub(super) dialogs: HashMap<String, Dialog>,
+    /// (Call-ID, our tag) → dialog id, to match requests arriving inside a dialog.
+    pub(super) dialog_keys: HashMap<(String, String), String>,
+}
+
+impl Core {
+    pub fn new(config: EngineConfig, transports: Transports, bound: Vec<(Protocol, SocketAddr)>, hostports: String) -> Core {
+        Core {
+            config,
+            transports,
+            bound,
+            hostports,
+            apps: Apps::default(),
+            timers: DelayQueue::new(),
+            server: HashMap::new(),
+            server_keys: HashMap::new(),
+            client: HashMap::new(),
+            client_keys: HashMap::new(),
+            dialogs: HashMap::new(),
+            dialog_keys: HashMap::new(),
+        }
+    }
+
+    pub async fn run(mut self, mut control: mpsc::Receiver<CoreMsg>, mut inbound: mpsc::Receiver<Inbound>) {
+        let mut flush = tokio::time::interval(Duration::from_millis(5));
+        loop {
+            tokio::select! {
+                msg = control.recv() => match msg {
+                    None | Some(CoreMsg::Shutdown) => break,
+                    Some(CoreMsg::Attach { id, events }) => self.attach(id, events),
+                    Some(CoreMsg::Command { id, cmd }) => self.on_command(id, cmd),
+                    Some(CoreMsg::Detach { id }) => {
+                        self.detach(id);
+                        if self.config.exclusive && self.apps.is_empty() {
+                            break;
+                        }
+                    }
+                },
+                Some(inb) = inbound.recv() => self.on_inbound(inb),
+                Some(expired) = std::future::poll_fn(|cx| self.timers.poll_expired(cx)), if !self.timers.is_empty() => {
+                    self.on_timer(expired.into_inner());
+                }
+                _ = flush.tick(), if self.apps.has_overflow() => {}
+            }
+            self.apps.flush();
+        }
+        self.transports.close();
+        tracing::info!(hostports = %self.hostports, "engine stopped");
+    }
+
+    fn attach(&mut self, id: AppId, events: mpsc::Sender<Event>) {
+        self.apps.attach(id, events);
+        let hostports = self.advertised_hostports();
+        self.apps.deliver(id, Event::Connected { hostports, version: VERSION.to_owned(), local_hostports: self.hostports.clone() });
+    }
+
+    /// The app is gone: answer what it left unanswered and end its calls, so nothing hangs.
+    fn detach(&mut self, id: AppId) {
+        self.apps.deliver(id, Event::Closed);
+        self.apps.flush();
+        self.apps.detach(id);
+        let pending: Vec<String> = self.server.values().filter(|t| t.app == Some(id) && !t.final_sent).map(|t| t.id.clone()).collect();
+        for txn in pending {
+            self.respond_engine(&txn, 480, "Temporarily Unavailable");
+        }
+        let dialogs: Vec<String> = self.dialogs.values().filter(|d| d.app == id).map(|d| d.id.clone()).collect();
+        for dialog in dialogs {
+            self.end_dialog(&dialog, "application gone");
+        }
+    }
+
+    fn on_command(&mut self, app: AppId, cmd: Command) {
+        match cmd {
+            Command::Route(verb) => self.apps.route(app, verb),
+            Command::RemoveRoute(_) => self.apps.unroute_all(app),
+            Command::Sip { cmd, txn_id, dialog_id, route_uri, raw } => {
+                let draft = match Draft::from_app(&raw) {
+                    Ok(d) => d,
+                    Err(reason) => return self.nok(app, cmd, reason),
+                };
+                if draft.is_response() {
+                    self.respond(app, cmd, &txn_id, draft);
+                } else if !dialog_id.is_empty() {
+                    self.in_dialog_request(app, cmd, &dialog_id, draft);
+                } else if !txn_id.is_empty() && draft.method() == "CANCEL" {
+                    self.cancel_request(app, cmd, &txn_id, draft);
+                } else {
+                    self.new_request(app, cmd, route_uri.as_deref(), draft);
+                }
+            }
+            Command::Proxy { cmd, .. } => self.nok(app, cmd, "proxying is not supported by the embedded engine yet".into()),
+            Command::Disconnect => {}
+        }
+    }
+
+    fn on_inbound(&mut self, inb: Inbound) {
+        let Inbound { protocol, local, remote, bytes } = inb;
+        let src = Source { protocol, local, remote };
+        let msg = match parse(&bytes, Framing::Datagram, &self.config.limits) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(peer = %remote, error = %e, "dropping unparseable message");
+                self.transports.drops.malformed.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        if let Err(e) = validate(&msg) {
+            self.transports.drops.malformed.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(peer = %remote, error = %e, "invalid message");
+            // A request that parsed far enough is answered (400/505); responses are dropped.
+            if msg.is_request() && msg.method() != Some(b"ACK") && has_response_headers(&msg) {
+                let reason = e.reason();
+                self.stateless(&msg, src, e.status(), &reason);
+            }
+            return;
+        }
+        if msg.is_request() {
+            self.on_request(&msg, src);
+        } else {
+            self.on_response(&msg, src);
+        }
+    }
+
+    fn on_timer(&mut self, timer: Timer) {
+        match timer {
+            Timer::ServerRetransmit(id) => self.server_retransmit(&id),
+            Timer::ServerTimeout(id) => self.server_timeout(&id),
+            Timer::ServerCleanup(id) => self.remove_server(&id),
+            Timer::ClientRetransmit(id) => self.client_retransmit(&id),
+            Timer::ClientTimeout(id) => self.client_timeout(&id),
+            Timer::ClientCleanup(id) => self.remove_client(&id),
+            Timer::Retransmit2xx(id) => self.retransmit_2xx(&id),
+            Timer::AckTimeout(id) => self.ack_timeout(&id),
+        }
+    }
+
+    // ---- helpers shared by server.rs and client.rs ----
+
+    pub(super) fn t1(&self) -> Duration {
+        self.config.timers.t1
+    }
+
+    pub(super) fn arm(&mut self, timer: Timer, after: Duration) -> delay_queue::Key {
+        self.timers.insert(timer, after)
+    }
+
+    pub(super) fn disarm(&mut self, key: Option<delay_queue::Key>) {
+        if let Some(k) = key {
+            self.timers.try_remove(&k);
+        }
+    }
+
+    pub(super) fn send(&self, protocol: Protocol, to: SocketAddr, local: Option<SocketAddr>, bytes: Vec<u8>) {
+        if let Err(e) = self.transports.send(protocol, to, local, bytes) {
+            tracing::warn!(peer = %to, error = %e, "send failed");
+        }
+    }
+
+    /// Our host:port as the far end should see it (the external address when configured).
+    pub(super) fn hostport(&self, local: SocketAddr) -> String {
+        match &self.config.external_ip {
+            Some(ip) => format!("{ip}:{}", local.port()),
+            None => local.to_string(),
+        }
+    }
+
+    fn advertised_hostports(&self) -> String {
+        self.bound.iter().map(|(p, a)| format!("{}/{}", p.as_str(), self.hostport(*a))).collect::<Vec<_>>().join(",")
+    }
+
+    /// True when `addr` is one of our own listening points (§4.4: never send to ourselves).
+    pub(super) fn is_own(&self, protocol: Protocol, addr: SocketAddr) -> bool {
+        self.bound.iter().any(|(p, a)| {
+            *p == protocol && a.port() == addr.port() && (a.ip() == addr.ip() || a.ip().is_unspecified())
+        })
+    }
+
+    pub(super) fn deliver_sip(&mut self, app: AppId, meta: SipMeta, raw: Vec<u8>) -> bool {
+        self.apps.deliver(app, Event::Sip { meta, raw })
+    }
+
+    pub(super) fn meta(&self, source: &str, src: Source, bytes: usize, txn_id: &str, dialog_id: &str) -> SipMeta {
+        SipMeta {
+            source: source.to_owned(),
+            bytes: bytes.to_string(),
+            protocol: src.protocol.as_str().to_owned(),
+            address: src.remote.ip().to_string(),
+            port: src.remote.port().to_string(),
+            time: util::wall_clock(),
+            txn_id: txn_id.to_owned(),
+            dialog_id: dialog_id.to_owned(),
+            received_on: None,
+            session_token: None,
+        }
+    }
+
+    /// `OK` for a command, with drachtio-server's meta tokens and the message as sent.
+    pub(super) fn ok_sent(&mut self, app: AppId, cmd: CmdId, dest: Source, bytes: Vec<u8>, txn_id: &str, dialog_id: Option<&str>) {
+        let mut args = vec![
+            "application".to_owned(),
+            bytes.len().to_string(),
+            dest.protocol.as_str().to_owned(),
+            dest.remote.ip().to_string(),
+            dest.remote.port().to_string(),
+            util::wall_clock(),
+            txn_id.to_owned(),
+        ];
+        // Echoes of responses carry the dialog id and an empty token before the marker.
+        if let Some(d) = dialog_id {
+            args.extend([d.to_owned(), String::new()]);
+        }
+        args.extend(["Msg sent:".to_owned(), String::new()]);
+        self.apps.deliver(app, Event::Reply { cmd, status: ReplyStatus::Ok, args, raw: Some(bytes), more: false });
+    }
+
+    pub(super) fn nok(&mut self, app: AppId, cmd: CmdId, reason: String) {
+        self.apps.deliver(app, Event::Reply { cmd, status: ReplyStatus::Nok, args: vec![reason], raw: None, more: false });
+    }
+
+    /// A response to `msg` built from its own headers (no transaction): 400s, 481, 482, 503.
+    pub(super) fn stateless(&self, msg: &Message<'_>, src: Source, status: u16, reason: &str) {
+        let draft = response_draft(msg, status, reason, Some(&util::tag()), &[], src);
+        self.send(src.protocol, src.remote, Some(src.local), draft.to_bytes());
+    }
+}
+
+/// True when a request has what a response must echo (§8.2.6.2).
+fn has_response_headers(msg: &Message<'_>) -> bool {
+    [HeaderName::Via, HeaderName::From, HeaderName::To, HeaderName::CallId, HeaderName::CSeq].iter().all(|h| msg.header(*h).is_some())
+}
+
+/// A response draft echoing a request's Via, From, To, Call-ID and CSeq (§8.2.6.2), with the
+/// top Via stamped with where the request really came from (§18.2.1, RFC 3581).
+pub(super) fn response_draft(msg: &Message<'_>, status: u16, reason: &str, to_tag: Option<&str>, extra: &[(&str, String)], src: Source) -> Draft {
+    let mut d = Draft { start_line: format!("SIP/2.0 {status} {reason}"), headers: Vec::new(), body: Vec::new() };
+    let mut first_via = true;
+    for h in msg.headers() {
+        let value = crate::sip::unfold(msg.raw_value(h), h.folded);
+        match h.name {
+            HeaderName::Via => {
+                for v in crate::sip::split_commas(value.as_bytes()) {
+                    let v = String::from_utf8_lossy(v);
+                    let v = if first_via { stamp_via(v.trim(), src) } else { v.trim().to_owned() };
+                    first_via = false;
+                    d.headers.push(("Via".into(), v));
+                }
+            }
+            HeaderName::To if status > 100 => {
+                let value = match to_tag {
+                    Some(tag) => super::build::with_tag(&value, tag),
+                    None => value.into_owned(),
+                };
+                d.headers.push(("To".into(), value));
+            }
+            HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq => {
+                d.headers.push((h.name.as_str().to_owned(), value.into_owned()));
+            }
+            _ => {}
+        }
+    }
+    for (n, v) in extra {
+        d.headers.push(((*n).to_owned(), v.clone()));
+    }
+    d
+}
+
+/// Adds `received` when the sent-by host is not where the request came from, and fills an
+/// empty `rport` (RFC 3581 §4), so responses find their way back through NAT.
+pub(super) fn stamp_via(via: &str, src: Source) -> String {
+    let ip = src.remote.ip().to_string();
+    let mut out = via.to_owned();
+    if let Ok(v) = crate::sip::via::Via::parse(via.as_bytes()) {
+        let host = String::from_utf8_lossy(v.host);
+        if host.trim_matches(|c| c == '[' || c == ']') != ip && v.param(b"received").is_none() {
+            out.push_str(&format!(";received={ip}"));
+        }
+        if v.param(b"rport") == Some(None) {
+            out = replace_bare_rport(&out, src.remote.port());
+        }
+    }
+    out
+}
+
+fn replace_bare_rport(via: &str, port: u16) -> String {
+    let lower = via.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find(";rport").map(|p| p + from) {
+        let end = pos + ";rport".len();
+        let next = lower[end..].chars().next();
+        if next.is_none_or(|c| c == ';' || c == ',' || c.is_whitespace()) {
+            return format!("{};rport={port}{}", &via[..pos], &via[end..]);
+        }
+        from = end;
+    }
+    via.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn via_stamping() {
+        let src = Source {
+            protocol: Protocol::Udp,
+            local: "127.0.0.1:5060".parse().expect("addr"),
+            remote: "10.1.1.1:5999".parse().expect("addr"),
+        };
+        assert_eq!(stamp_via("SIP/2.0/UDP host.example.com;branch=z9hG4bK1;rport", src), "SIP/2.0/UDP host.example.com;branch=z9hG4bK1;rport=5999;received=10.1.1.1");
+        assert_eq!(stamp_via("SIP/2.0/UDP 10.1.1.1:5999;branch=z9hG4bK1", src), "SIP/2.0/UDP 10.1.1.1:5999;branch=z9hG4bK1");
+    }
+}

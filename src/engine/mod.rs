@@ -1,0 +1,114 @@
+//! The embedded SIP engine: an in-process SIP stack that behaves toward apps as drachtio-server
+//! does. Transports read and frame (transport.rs); one core task owns every transaction, dialog
+//! and timer (core.rs, server.rs, client.rs), so state machines need no locks and tests can run
+//! them on a paused clock. Apps attach through the same `app::Command` / `app::Event` interface
+//! as the remote backend, so the JS layer cannot tell the two apart.
+
+mod apps;
+mod build;
+mod client;
+mod core;
+mod dialog;
+mod server;
+mod transport;
+mod util;
+
+pub use transport::Protocol;
+
+use crate::app::{Command, Event};
+use crate::sip::Limits;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The version apps see in 'connect': drachtio-srf code compares it with v0.8.2, and we speak
+/// the protocol of drachtio-server 0.9.10.
+pub const VERSION: &str = concat!("v0.9.10-drachtio-srf-rs-", env!("CARGO_PKG_VERSION"));
+
+/// RFC 3261 timer bases (§17.1.1.1): T1 RTT estimate, T2 maximum retransmit interval for
+/// non-INVITE requests and INVITE responses, T4 maximum time a message stays in the network.
+#[derive(Debug, Clone, Copy)]
+pub struct Timers {
+    pub t1: Duration,
+    pub t2: Duration,
+    pub t4: Duration,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers { t1: Duration::from_millis(500), t2: Duration::from_secs(4), t4: Duration::from_secs(5) }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub listen: Vec<(Protocol, SocketAddr)>,
+    /// Address to advertise in Via/Contact instead of the bound one (behind NAT).
+    pub external_ip: Option<String>,
+    pub timers: Timers,
+    pub limits: Limits,
+    /// Stop the engine when its last app leaves (the embedded case: one engine per Srf).
+    pub exclusive: bool,
+}
+
+pub(crate) enum CoreMsg {
+    Attach { id: apps::AppId, events: mpsc::Sender<Event> },
+    Command { id: apps::AppId, cmd: Command },
+    Detach { id: apps::AppId },
+    Shutdown,
+}
+
+/// A running engine. Dropping it does not stop it; `shutdown` (or, when exclusive, the last
+/// app leaving) does.
+#[derive(Clone)]
+pub struct Engine {
+    core: mpsc::Sender<CoreMsg>,
+    next_app: Arc<AtomicU64>,
+    /// The bound listening points, e.g. `udp/127.0.0.1:5060`.
+    pub hostports: String,
+}
+
+const CORE_QUEUE: usize = 8192;
+const APP_COMMAND_QUEUE: usize = 4096;
+
+impl Engine {
+    pub async fn start(config: EngineConfig) -> Result<Engine, String> {
+        if config.listen.is_empty() {
+            return Err("the engine needs at least one contact to listen on".into());
+        }
+        let (inbound_tx, inbound_rx) = mpsc::channel(CORE_QUEUE);
+        let (transports, bound) = transport::Transports::bind(&config.listen, inbound_tx, config.limits).await?;
+        let hostports = bound.iter().map(|(p, a)| format!("{}/{}", p.as_str(), a)).collect::<Vec<_>>().join(",");
+        let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE);
+        let core = core::Core::new(config, transports, bound, hostports.clone());
+        tokio::spawn(core.run(core_rx, inbound_rx));
+        Ok(Engine { core: core_tx, next_app: Arc::new(AtomicU64::new(1)), hostports })
+    }
+
+    /// Attaches one application: its events go to `events`; its commands to the returned
+    /// sender. Dropping the sender detaches it.
+    pub fn attach(&self, events: mpsc::Sender<Event>) -> mpsc::Sender<Command> {
+        let id = self.next_app.fetch_add(1, Ordering::Relaxed);
+        let (tx, mut rx) = mpsc::channel(APP_COMMAND_QUEUE);
+        let core = self.core.clone();
+        tokio::spawn(async move {
+            if core.send(CoreMsg::Attach { id, events }).await.is_err() {
+                return;
+            }
+            while let Some(cmd) = rx.recv().await {
+                let disconnect = matches!(cmd, Command::Disconnect);
+                if core.send(CoreMsg::Command { id, cmd }).await.is_err() || disconnect {
+                    break;
+                }
+            }
+            let _ = core.send(CoreMsg::Detach { id }).await;
+        });
+        tx
+    }
+
+    pub async fn shutdown(&self) {
+        let _ = self.core.send(CoreMsg::Shutdown).await;
+    }
+}

@@ -1,0 +1,605 @@
+//! The UAS side: server transactions (RFC 3261 §17.2) for requests from the network, and the
+//! responses apps send on them, completed as drachtio-server completes them (§4.2 of
+//! wire-protocol.md): Via/From/To/Call-ID/CSeq from the request, the local tag, Contact,
+//! RSeq for reliable provisionals (RFC 3262), Content-Type for SDP.
+
+use super::apps::AppId;
+use super::build::{with_tag, Draft};
+use super::core::{response_draft, stamp_via, Core, Source, Timer};
+use super::dialog::{dialog_id, Dialog, Pending2xx};
+use super::transport::Protocol;
+use super::util;
+use crate::app::CmdId;
+use crate::sip::name_addr::parse_contacts;
+use crate::sip::via::Via;
+use crate::sip::{HeaderName, Message};
+use std::time::Duration;
+use tokio_util::time::delay_queue;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerState {
+    Proceeding,
+    Completed,
+    Confirmed,
+    /// A 2xx to INVITE was sent (RFC 6026): INVITE retransmissions get the 2xx again.
+    Accepted,
+}
+
+#[derive(Debug)]
+pub struct ServerTxn {
+    pub id: String,
+    pub key: (String, String, String),
+    /// None for transactions the engine answers itself (CANCEL).
+    pub app: Option<AppId>,
+    pub method: String,
+    pub src: Source,
+    pub vias: Vec<String>,
+    pub from: String,
+    pub to: String,
+    pub call_id: String,
+    pub cseq: String,
+    pub remote_tag: String,
+    pub remote_contact: Option<String>,
+    pub record_route: Vec<String>,
+    pub supports_100rel: bool,
+    pub state: ServerState,
+    pub final_sent: bool,
+    pub last: Option<Vec<u8>>,
+    pub local_tag: Option<String>,
+    pub dialog_id: Option<String>,
+    pub in_dialog: bool,
+    pub rseq: u32,
+    /// A reliable 1xx awaiting its PRACK (RSeq, bytes).
+    pub reliable: Option<(u32, Vec<u8>)>,
+    pub interval: Duration,
+    pub retransmit: Option<delay_queue::Key>,
+    pub timeout: Option<delay_queue::Key>,
+}
+
+/// drachtio-server drops a request the app never answers after 64 s; we answer it instead, so
+/// the caller is not left waiting.
+const APP_ANSWER_DEADLINE: Duration = Duration::from_secs(64);
+
+/// Methods that may start a transaction offered to apps (wire-protocol.md §4.1) besides
+/// extension methods an app routes explicitly.
+const OUT_OF_DIALOG_481: [&str; 3] = ["BYE", "UPDATE", "PRACK"];
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+
+impl Core {
+    pub(super) fn on_request(&mut self, msg: &Message<'_>, src: Source) {
+        let method = text(msg.method().unwrap_or_default());
+        let Some(top) = msg.header(HeaderName::Via).and_then(|v| crate::sip::via::parse_list(v).next()).and_then(Result::ok) else {
+            return;
+        };
+        let key = server_key(msg, &top, if method == "ACK" { "INVITE" } else { &method });
+        if let Some(id) = self.server_keys.get(&key).cloned() {
+            if method == "ACK" {
+                self.ack_for_final(&id);
+            } else {
+                self.retransmitted(&id);
+            }
+            return;
+        }
+        if method != "ACK" && self.is_loop(msg) {
+            return self.stateless(msg, src, 482, "Loop Detected");
+        }
+        match method.as_str() {
+            "ACK" => self.on_2xx_ack(msg, src),
+            "CANCEL" => self.on_cancel(msg, src, &top),
+            _ => match msg.tag(HeaderName::To) {
+                Some(tag) => self.in_dialog_from_network(msg, src, key, &method, &text(tag)),
+                None => self.new_from_network(msg, src, key, &method),
+            },
+        }
+    }
+
+    /// §16.3 step 4 and §8.2.2.2: a request carrying one of our own branches has looped.
+    fn is_loop(&self, msg: &Message<'_>) -> bool {
+        msg.values(HeaderName::Via).flat_map(|(_, v)| crate::sip::via::parse_list(v)).filter_map(Result::ok).any(|v| {
+            v.branch().is_some_and(|b| b.starts_with(util::BRANCH_PREFIX.as_bytes()))
+                && self.bound.iter().any(|(_, a)| v.host == a.ip().to_string().as_bytes() && v.port.unwrap_or(5060) == a.port())
+        })
+    }
+
+    fn new_from_network(&mut self, msg: &Message<'_>, src: Source, key: (String, String, String), method: &str) {
+        if OUT_OF_DIALOG_481.contains(&method) {
+            return self.stateless(msg, src, 481, "Call/Transaction Does Not Exist");
+        }
+        let Some(app) = self.apps.choose(&method.to_ascii_lowercase()) else {
+            return self.stateless(msg, src, 503, "Service Unavailable");
+        };
+        if !self.apps.has_room(app) {
+            // The app is behind: shed the new request rather than queue it (§21.5.4).
+            let draft = response_draft(msg, 503, "Service Unavailable", Some(&util::tag()), &[("Retry-After", "5".into())], src);
+            return self.send(src.protocol, src.remote, Some(src.local), draft.to_bytes());
+        }
+        let id = self.create_server_txn(msg, src, key, Some(app), method, None);
+        if method == "INVITE" {
+            self.respond_engine(&id, 100, "Trying");
+        }
+        let mut meta = self.meta("network", src, msg.as_bytes().len(), &id, "");
+        meta.received_on = Some((src.local.ip().to_string(), src.local.port().to_string()));
+        self.deliver_sip(app, meta, msg.as_bytes().to_vec());
+    }
+
+    fn in_dialog_from_network(&mut self, msg: &Message<'_>, src: Source, key: (String, String, String), method: &str, to_tag: &str) {
+        let call_id = text(msg.call_id().unwrap_or_default());
+        let Some(dialog_id) = self.dialog_keys.get(&(call_id, to_tag.to_owned())).cloned() else {
+            return self.stateless(msg, src, 481, "Call/Transaction Does Not Exist");
+        };
+        let Some(app) = self.dialogs.get(&dialog_id).map(|d| d.app) else { return };
+        if method == "PRACK" {
+            self.prack_received(msg, &dialog_id);
+        }
+        // A target-refresh request updates the remote target (§12.2.2).
+        if matches!(method, "INVITE" | "UPDATE" | "SUBSCRIBE" | "NOTIFY") {
+            if let (Some(d), Some(c)) = (self.dialogs.get_mut(&dialog_id), first_contact_uri(msg)) {
+                d.remote_target = c;
+            }
+        }
+        let id = self.create_server_txn(msg, src, key, Some(app), method, Some(dialog_id.clone()));
+        if method == "INVITE" {
+            self.respond_engine(&id, 100, "Trying");
+        }
+        if method == "BYE" {
+            // The far end has ended the dialog; only the BYE's own transaction remains.
+            self.forget_dialog(&dialog_id);
+        }
+        let meta = self.meta("network", src, msg.as_bytes().len(), &id, &dialog_id);
+        self.deliver_sip(app, meta, msg.as_bytes().to_vec());
+    }
+
+    fn create_server_txn(&mut self, msg: &Message<'_>, src: Source, key: (String, String, String), app: Option<AppId>, method: &str, dialog: Option<String>) -> String {
+        let id = util::txn_id();
+        let mut vias: Vec<String> = msg
+            .values(HeaderName::Via)
+            .flat_map(|(e, v)| crate::sip::split_commas(v).map(move |one| crate::sip::unfold(one, e.folded).trim().to_owned()))
+            .collect();
+        if let Some(top) = vias.first_mut() {
+            *top = stamp_via(top, src);
+        }
+        let header = |h: HeaderName| msg.header_str(h).map(|c| c.into_owned()).unwrap_or_default();
+        let supports = |h: HeaderName| msg.values(h).any(|(_, v)| String::from_utf8_lossy(v).split(',').any(|o| o.trim().eq_ignore_ascii_case("100rel")));
+        let txn = ServerTxn {
+            id: id.clone(),
+            key: key.clone(),
+            app,
+            method: method.to_owned(),
+            src,
+            vias,
+            from: header(HeaderName::From),
+            to: header(HeaderName::To),
+            call_id: header(HeaderName::CallId),
+            cseq: header(HeaderName::CSeq),
+            remote_tag: msg.tag(HeaderName::From).map(text).unwrap_or_default(),
+            remote_contact: first_contact_uri(msg),
+            record_route: msg.values(HeaderName::RecordRoute).flat_map(|(_, v)| crate::sip::split_commas(v).map(|r| text(r).trim().to_owned())).collect(),
+            supports_100rel: supports(HeaderName::Supported) || supports(HeaderName::Require),
+            state: ServerState::Proceeding,
+            final_sent: false,
+            last: None,
+            local_tag: msg.tag(HeaderName::To).map(text),
+            in_dialog: dialog.is_some(),
+            dialog_id: dialog,
+            rseq: 0,
+            reliable: None,
+            interval: self.t1(),
+            retransmit: None,
+            timeout: None,
+        };
+        self.server.insert(id.clone(), txn);
+        self.server_keys.insert(key, id.clone());
+        if app.is_some() {
+            let k = self.arm(Timer::ServerTimeout(id.clone()), APP_ANSWER_DEADLINE);
+            if let Some(t) = self.server.get_mut(&id) {
+                t.timeout = Some(k);
+            }
+        }
+        id
+    }
+
+    /// A retransmitted request: send the last response again (§17.2.1, §17.2.2).
+    fn retransmitted(&mut self, id: &str) {
+        if let Some(t) = self.server.get(id) {
+            if let Some(last) = t.last.clone() {
+                self.send(t.src.protocol, t.src.remote, Some(t.src.local), last);
+            }
+        }
+    }
+
+    /// ACK for our non-2xx final: stop retransmitting; Timer I absorbs further ACKs.
+    fn ack_for_final(&mut self, id: &str) {
+        let Some(t) = self.server.get_mut(id) else { return };
+        if t.state != ServerState::Completed {
+            return;
+        }
+        t.state = ServerState::Confirmed;
+        let (retransmit, timeout) = (t.retransmit.take(), t.timeout.take());
+        let wait = if t.src.protocol == Protocol::Udp { self.config.timers.t4 } else { Duration::ZERO };
+        self.disarm(retransmit);
+        self.disarm(timeout);
+        self.arm(Timer::ServerCleanup(id.to_owned()), wait);
+    }
+
+    /// ACK for a 2xx: its own transaction (§17.1.1.3), matched to the dialog, handed to the app.
+    fn on_2xx_ack(&mut self, msg: &Message<'_>, src: Source) {
+        let call_id = text(msg.call_id().unwrap_or_default());
+        let Some(tag) = msg.tag(HeaderName::To).map(text) else { return };
+        let Some(dialog_id) = self.dialog_keys.get(&(call_id, tag)).cloned() else { return };
+        let Some(d) = self.dialogs.get_mut(&dialog_id) else { return };
+        d.confirmed = true;
+        let app = d.app;
+        if let Some(p) = d.pending_2xx.take() {
+            self.disarm(p.retransmit);
+            self.disarm(Some(p.give_up));
+        }
+        let meta = self.meta("network", src, msg.as_bytes().len(), &util::txn_id(), &dialog_id);
+        self.deliver_sip(app, meta, msg.as_bytes().to_vec());
+    }
+
+    /// A CANCEL: 200 to it and 487 to the INVITE, then the app hears of it (§9.2).
+    fn on_cancel(&mut self, msg: &Message<'_>, src: Source, top: &Via<'_>) {
+        let invite_key = (text(top.branch().unwrap_or_default()), sent_by(top), "INVITE".to_owned());
+        let Some(invite) = self.server_keys.get(&invite_key).cloned() else {
+            return self.stateless(msg, src, 481, "Call/Transaction Does Not Exist");
+        };
+        let cancel_key = (invite_key.0.clone(), invite_key.1.clone(), "CANCEL".to_owned());
+        let cancel = self.create_server_txn(msg, src, cancel_key, None, "CANCEL", None);
+        self.respond_engine(&cancel, 200, "OK");
+        let Some(t) = self.server.get(&invite) else { return };
+        if t.final_sent {
+            return;
+        }
+        let (app, dialog) = (t.app, t.dialog_id.clone().unwrap_or_default());
+        self.respond_engine(&invite, 487, "Request Terminated");
+        if let Some(app) = app {
+            let meta = self.meta("network", src, msg.as_bytes().len(), &invite, &dialog);
+            self.deliver_sip(app, meta, msg.as_bytes().to_vec());
+        }
+    }
+
+    /// A response the engine sends itself (100 Trying, 487, 200 to CANCEL, 480 for a gone app).
+    pub(super) fn respond_engine(&mut self, id: &str, status: u16, reason: &str) {
+        let Some(t) = self.server.get(id) else { return };
+        let mut d = Draft { start_line: format!("SIP/2.0 {status} {reason}"), headers: Vec::new(), body: Vec::new() };
+        self.fill_response(t, &mut d, status);
+        let bytes = d.to_bytes();
+        self.after_response(id, status, bytes);
+    }
+
+    /// Via, From, To (with our tag past 100), Call-ID and CSeq from the request.
+    fn fill_response(&self, t: &ServerTxn, d: &mut Draft, status: u16) {
+        let mut head: Vec<(String, String)> = t.vias.iter().map(|v| ("Via".to_owned(), v.clone())).collect();
+        let to = match (&t.local_tag, status > 100) {
+            (Some(tag), true) => with_tag(&t.to, tag),
+            _ => t.to.clone(),
+        };
+        head.extend([
+            ("From".to_owned(), t.from.clone()),
+            ("To".to_owned(), to),
+            ("Call-ID".to_owned(), t.call_id.clone()),
+            ("CSeq".to_owned(), t.cseq.clone()),
+        ]);
+        head.append(&mut d.headers);
+        d.headers = head;
+    }
+
+    /// An app's response on transaction `txn_id`.
+    pub(super) fn respond(&mut self, app: AppId, cmd: CmdId, txn_id: &str, mut d: Draft) {
+        let Some(t) = self.server.get(txn_id) else {
+            return self.nok(app, cmd, "Response not sent due to unknown transaction".into());
+        };
+        if t.method == "CANCEL" {
+            return self.nok(app, cmd, "200 OK to incoming CANCEL is automatically generated by the stack".into());
+        }
+        if t.final_sent {
+            return self.nok(app, cmd, "a final response was already sent for this transaction".into());
+        }
+        let status: u16 = d.start_line.split(' ').nth(1).and_then(|s| s.parse().ok()).filter(|s| (100..700).contains(s)).unwrap_or(0);
+        if status == 0 {
+            return self.nok(app, cmd, "malformed status line".into());
+        }
+        let reliable = t.method == "INVITE" && (101..200).contains(&status) && requires_100rel(&d);
+        if reliable && !t.supports_100rel {
+            return self.nok(app, cmd, "Remote endpoint does not support 100rel".into());
+        }
+        // Only the tag of the app's To matters: it becomes our local tag (§4.2).
+        let app_tag = d.take(HeaderName::To).and_then(|v| {
+            crate::sip::name_addr::header_params(v.as_bytes())
+                .split(|&b| b == b';')
+                .find_map(|p| p.strip_prefix(b"tag=").map(text))
+                .filter(|t| !t.is_empty())
+        });
+        for h in [HeaderName::From, HeaderName::CallId, HeaderName::CSeq] {
+            d.take(h);
+        }
+        let local = t.src.local;
+        let hostport = self.hostport(local);
+        let dialog_forming = matches!(t.method.as_str(), "INVITE" | "SUBSCRIBE");
+        let wants_contact = dialog_forming && ((200..300).contains(&status) || reliable) || (t.in_dialog && dialog_forming && status < 300);
+        let contact = format!("<sip:{hostport}{}>", transport_param(t.src.protocol));
+        if wants_contact {
+            d.set_if_absent(HeaderName::Contact, || contact.clone());
+        }
+        d.replace_localhost(&hostport);
+        d.detect_sdp();
+        let Some(t) = self.server.get_mut(txn_id) else { return };
+        if status > 100 && t.local_tag.is_none() {
+            t.local_tag = Some(app_tag.unwrap_or_else(util::tag));
+        }
+        if reliable {
+            t.rseq += 1;
+            d.headers.push(("RSeq".into(), t.rseq.to_string()));
+        }
+        let rseq = t.rseq;
+        let t = &self.server[txn_id];
+        self.fill_response(t, &mut d, status);
+        let local_contact = d.get(HeaderName::Contact).map(str::to_owned).unwrap_or(contact);
+        let bytes = d.to_bytes();
+        let dialog = self.after_response(txn_id, status, bytes.clone());
+        if let (Some(dialog), true) = (&dialog, wants_contact) {
+            if let Some(dl) = self.dialogs.get_mut(dialog) {
+                dl.local_contact = local_contact;
+            }
+        }
+        if reliable {
+            if let Some(t) = self.server.get_mut(txn_id) {
+                t.reliable = Some((rseq, bytes.clone()));
+            }
+            let k = self.arm(Timer::ServerRetransmit(txn_id.to_owned()), self.t1());
+            if let Some(t) = self.server.get_mut(txn_id) {
+                t.retransmit = Some(k);
+            }
+        }
+        let dest = self.server.get(txn_id).map(|t| t.src).unwrap_or(Source { protocol: Protocol::Udp, local, remote: local });
+        self.ok_sent(app, cmd, dest, bytes, txn_id, Some(dialog.as_deref().unwrap_or("")));
+    }
+
+    /// Sends a response on a server transaction and moves its state machine; returns the
+    /// dialog the response created or belongs to.
+    fn after_response(&mut self, id: &str, status: u16, bytes: Vec<u8>) -> Option<String> {
+        let t1 = self.t1();
+        let t = self.server.get_mut(id)?;
+        let (protocol, remote, local) = (t.src.protocol, t.src.remote, t.src.local);
+        t.last = Some(bytes.clone());
+        let invite = t.method == "INVITE";
+        let dialog_forming = invite || t.method == "SUBSCRIBE";
+        let mut dialog = t.dialog_id.clone();
+        if status >= 200 {
+            t.final_sent = true;
+        }
+        if dialog_forming && !t.in_dialog && status > 100 && status < 300 && (status >= 200 || t.local_tag.is_some()) && dialog.is_none() {
+            dialog = Some(self.create_uas_dialog(id));
+        }
+        self.send(protocol, remote, Some(local), bytes.clone());
+        let Some(t) = self.server.get_mut(id) else { return dialog };
+        t.dialog_id = dialog.clone();
+        let udp = protocol == Protocol::Udp;
+        let (old_retransmit, old_timeout) = if status >= 200 { (t.retransmit.take(), t.timeout.take()) } else { (None, None) };
+        if status >= 200 {
+            t.reliable = None;
+        }
+        self.disarm(old_retransmit);
+        self.disarm(old_timeout);
+        match (invite, status) {
+            (_, 100..=199) => {}
+            (true, 200..=299) => {
+                if let Some(t) = self.server.get_mut(id) {
+                    t.state = ServerState::Accepted;
+                }
+                // Timer L: keep absorbing INVITE retransmissions for 64×T1 (RFC 6026).
+                self.arm(Timer::ServerCleanup(id.to_owned()), t1 * 64);
+                if let Some(d) = &dialog {
+                    self.start_2xx_retransmission(d, bytes, udp);
+                }
+            }
+            (true, _) => {
+                if let Some(t) = self.server.get_mut(id) {
+                    t.state = ServerState::Completed;
+                    t.interval = t1;
+                }
+                if let Some(d) = dialog.take() {
+                    self.forget_dialog(&d);
+                }
+                let retransmit = udp.then(|| self.arm(Timer::ServerRetransmit(id.to_owned()), t1));
+                let timeout = self.arm(Timer::ServerTimeout(id.to_owned()), t1 * 64);
+                if let Some(t) = self.server.get_mut(id) {
+                    t.retransmit = retransmit;
+                    t.timeout = Some(timeout);
+                }
+            }
+            (false, _) => {
+                if let Some(t) = self.server.get_mut(id) {
+                    t.state = ServerState::Completed;
+                }
+                // Timer J: absorb retransmitted requests over UDP.
+                self.arm(Timer::ServerCleanup(id.to_owned()), if udp { t1 * 64 } else { Duration::ZERO });
+                if status < 300 {
+                    self.after_non_invite_success(id);
+                }
+            }
+        }
+        dialog
+    }
+
+    /// A 2xx to BYE ends its dialog; a 2xx to a terminating NOTIFY ends a subscription dialog.
+    fn after_non_invite_success(&mut self, id: &str) {
+        let Some(t) = self.server.get(id) else { return };
+        if t.method == "BYE" {
+            if let Some(d) = t.dialog_id.clone() {
+                self.forget_dialog(&d);
+            }
+        }
+    }
+
+    fn create_uas_dialog(&mut self, id: &str) -> String {
+        let t = &self.server[id];
+        let local_tag = t.local_tag.clone().unwrap_or_else(util::tag);
+        let dialog_id = dialog_id(&t.call_id, &t.remote_tag);
+        let remote_target = t.remote_contact.clone().unwrap_or_else(|| format!("sip:{}", t.src.remote));
+        let dialog = Dialog {
+            id: dialog_id.clone(),
+            app: t.app.unwrap_or_default(),
+            call_id: t.call_id.clone(),
+            local_tag: local_tag.clone(),
+            remote_tag: t.remote_tag.clone(),
+            local_uri: with_tag(&t.to, &local_tag),
+            remote_uri: t.from.clone(),
+            local_seq: util::initial_cseq(),
+            remote_target,
+            route_set: t.record_route.clone(),
+            local_contact: String::new(),
+            protocol: t.src.protocol,
+            peer: t.src.remote,
+            invite_cseq: 0,
+            confirmed: false,
+            pending_2xx: None,
+            last_ack: None,
+        };
+        self.dialog_keys.insert((t.call_id.clone(), local_tag), dialog_id.clone());
+        self.dialogs.insert(dialog_id.clone(), dialog);
+        dialog_id
+    }
+
+    fn start_2xx_retransmission(&mut self, dialog: &str, bytes: Vec<u8>, udp: bool) {
+        let t1 = self.t1();
+        let retransmit = udp.then(|| self.arm(Timer::Retransmit2xx(dialog.to_owned()), t1));
+        let give_up = self.arm(Timer::AckTimeout(dialog.to_owned()), t1 * 64);
+        if let Some(d) = self.dialogs.get_mut(dialog) {
+            if let Some(old) = d.pending_2xx.replace(Pending2xx { bytes, interval: t1, retransmit, give_up }) {
+                self.disarm(old.retransmit);
+                self.disarm(Some(old.give_up));
+            }
+        }
+    }
+
+    pub(super) fn retransmit_2xx(&mut self, dialog: &str) {
+        let t2 = self.config.timers.t2;
+        let Some(d) = self.dialogs.get_mut(dialog) else { return };
+        let Some(p) = d.pending_2xx.as_mut() else { return };
+        p.interval = (p.interval * 2).min(t2);
+        let (bytes, interval, protocol, peer) = (p.bytes.clone(), p.interval, d.protocol, d.peer);
+        self.send(protocol, peer, None, bytes);
+        let k = self.arm(Timer::Retransmit2xx(dialog.to_owned()), interval);
+        if let Some(p) = self.dialogs.get_mut(dialog).and_then(|d| d.pending_2xx.as_mut()) {
+            p.retransmit = Some(k);
+        }
+    }
+
+    /// No ACK for our 2xx: end the call as drachtio-server does, telling the app with an
+    /// "unsolicited" BYE (wire-protocol.md §6).
+    pub(super) fn ack_timeout(&mut self, dialog: &str) {
+        let Some(d) = self.dialogs.get_mut(dialog) else { return };
+        if d.pending_2xx.take().is_none() {
+            return;
+        }
+        self.end_dialog(dialog, "ACK timeout");
+    }
+
+    pub(super) fn server_retransmit(&mut self, id: &str) {
+        let t2 = self.config.timers.t2;
+        let Some(t) = self.server.get_mut(id) else { return };
+        let bytes = match (&t.reliable, t.state) {
+            (Some((_, b)), _) => b.clone(),
+            (None, ServerState::Completed) => match &t.last {
+                Some(b) => b.clone(),
+                None => return,
+            },
+            _ => return,
+        };
+        // Reliable 1xx double without cap (RFC 3262 §3); finals cap at T2 (Timer G).
+        t.interval = if t.reliable.is_some() { t.interval * 2 } else { (t.interval * 2).min(t2) };
+        let (protocol, remote, local, interval) = (t.src.protocol, t.src.remote, t.src.local, t.interval);
+        if t.reliable.is_some() && interval > self.config.timers.t1 * 64 {
+            t.reliable = None; // RFC 3262: give up on the PRACK after 64×T1
+            return;
+        }
+        if protocol == Protocol::Udp {
+            self.send(protocol, remote, Some(local), bytes);
+        }
+        let k = self.arm(Timer::ServerRetransmit(id.to_owned()), interval);
+        if let Some(t) = self.server.get_mut(id) {
+            t.retransmit = Some(k);
+        }
+    }
+
+    pub(super) fn server_timeout(&mut self, id: &str) {
+        let Some(t) = self.server.get(id) else { return };
+        if t.final_sent {
+            // Timer H: no ACK for our final; the transaction is over.
+            self.remove_server(id);
+        } else {
+            // The app never answered.
+            self.respond_engine(id, 500, "Server Internal Error");
+        }
+    }
+
+    pub(super) fn remove_server(&mut self, id: &str) {
+        if let Some(t) = self.server.remove(id) {
+            if self.server_keys.get(&t.key).is_some_and(|k| k == id) {
+                self.server_keys.remove(&t.key);
+            }
+            self.disarm(t.retransmit);
+            self.disarm(t.timeout);
+        }
+    }
+
+    /// A PRACK acknowledges the reliable 1xx whose RSeq it names (RFC 3262 §3).
+    fn prack_received(&mut self, msg: &Message<'_>, dialog: &str) {
+        let rack = msg.values_by_name("RAck").next().map(text).unwrap_or_default();
+        let rseq: u32 = rack.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let found = self.server.values_mut().find(|t| t.dialog_id.as_deref() == Some(dialog) && t.reliable.as_ref().is_some_and(|(r, _)| *r == rseq)).map(|t| {
+            t.reliable = None;
+            t.retransmit.take()
+        });
+        if let Some(k) = found {
+            self.disarm(k);
+        }
+    }
+
+    pub(super) fn forget_dialog(&mut self, id: &str) {
+        if let Some(d) = self.dialogs.remove(id) {
+            self.dialog_keys.remove(&(d.call_id.clone(), d.local_tag.clone()));
+            if let Some(p) = d.pending_2xx {
+                self.disarm(p.retransmit);
+                self.disarm(Some(p.give_up));
+            }
+        }
+    }
+}
+
+fn requires_100rel(d: &Draft) -> bool {
+    d.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("Require") && v.split(',').any(|o| o.trim().eq_ignore_ascii_case("100rel")))
+}
+
+pub(super) fn transport_param(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Udp => "",
+        Protocol::Tcp => ";transport=tcp",
+    }
+}
+
+fn sent_by(v: &Via<'_>) -> String {
+    format!("{}:{}", text(v.host), v.port.unwrap_or(5060))
+}
+
+/// §17.2.3: branch + sent-by + method; RFC 2543 peers (no cookie) fall back to the dialog and
+/// sequence identifiers.
+fn server_key(msg: &Message<'_>, top: &Via<'_>, method: &str) -> (String, String, String) {
+    if top.has_rfc3261_branch() {
+        return (text(top.branch().unwrap_or_default()), sent_by(top), method.to_owned());
+    }
+    let cseq = msg.cseq().map(|c| c.seq).unwrap_or(0);
+    let legacy = format!("{}|{}|{}", text(msg.call_id().unwrap_or_default()), cseq, text(msg.tag(HeaderName::From).unwrap_or_default()));
+    (legacy, sent_by(top), method.to_owned())
+}
+
+fn first_contact_uri(msg: &Message<'_>) -> Option<String> {
+    let v = msg.header(HeaderName::Contact)?;
+    let list = parse_contacts(v).ok()??;
+    list.first().map(|c| text(c.uri_raw))
+}

@@ -1,0 +1,299 @@
+//! SIP transports (RFC 3261 §18): UDP sockets and TCP listeners/connections. Each socket or
+//! connection runs in its own task that reads, frames (TCP) and hands raw messages to the core;
+//! the core sends through `Transports`, which never blocks it.
+
+use crate::sip::stream::StreamDecoder;
+use crate::sip::Limits;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Udp,
+    Tcp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Udp => "udp",
+            Protocol::Tcp => "tcp",
+        }
+    }
+
+    pub fn via_token(self) -> &'static str {
+        match self {
+            Protocol::Udp => "UDP",
+            Protocol::Tcp => "TCP",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Protocol> {
+        if s.eq_ignore_ascii_case("udp") {
+            Some(Protocol::Udp)
+        } else if s.eq_ignore_ascii_case("tcp") {
+            Some(Protocol::Tcp)
+        } else {
+            None
+        }
+    }
+}
+
+/// A message read from the network.
+#[derive(Debug)]
+pub struct Inbound {
+    pub protocol: Protocol,
+    /// The listening point (UDP) or our end of the connection (TCP).
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub bytes: Vec<u8>,
+}
+
+/// Counters of what transports dropped, for tests and logs.
+#[derive(Debug, Default)]
+pub struct Drops {
+    pub oversized: std::sync::atomic::AtomicU64,
+    pub malformed: std::sync::atomic::AtomicU64,
+}
+
+/// Bounds on connections: one peer cannot exhaust the engine.
+const MAX_TCP_CONNECTIONS: usize = 4096;
+const TCP_WRITE_QUEUE: usize = 256;
+const UDP_MAX_DATAGRAM: usize = 65_535;
+
+struct TcpConn {
+    writer: mpsc::Sender<Vec<u8>>,
+}
+
+/// The engine's sockets. Cheap to clone; shared between the core and transport tasks.
+#[derive(Clone)]
+pub struct Transports {
+    udp: Arc<Vec<Arc<UdpSocket>>>,
+    tcp_listen: Arc<Vec<SocketAddr>>,
+    conns: Arc<Mutex<HashMap<SocketAddr, TcpConn>>>,
+    inbound: mpsc::Sender<Inbound>,
+    pub drops: Arc<Drops>,
+    limits: Limits,
+    /// Set when the engine stops: every socket task ends and its socket closes.
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Transports {
+    /// Binds every listening point; any failure aborts the whole start.
+    pub async fn bind(points: &[(Protocol, SocketAddr)], inbound: mpsc::Sender<Inbound>, limits: Limits) -> Result<(Transports, Vec<(Protocol, SocketAddr)>), String> {
+        let mut udp = Vec::new();
+        let mut listeners = Vec::new();
+        let mut bound = Vec::new();
+        for &(protocol, addr) in points {
+            match protocol {
+                Protocol::Udp => {
+                    let s = UdpSocket::bind(addr).await.map_err(|e| format!("cannot bind udp/{addr}: {e}"))?;
+                    let local = s.local_addr().map_err(|e| e.to_string())?;
+                    bound.push((Protocol::Udp, local));
+                    udp.push(Arc::new(s));
+                }
+                Protocol::Tcp => {
+                    let l = TcpListener::bind(addr).await.map_err(|e| format!("cannot bind tcp/{addr}: {e}"))?;
+                    let local = l.local_addr().map_err(|e| e.to_string())?;
+                    bound.push((Protocol::Tcp, local));
+                    listeners.push(l);
+                }
+            }
+        }
+        let t = Transports {
+            udp: Arc::new(udp),
+            tcp_listen: Arc::new(listeners.iter().filter_map(|l| l.local_addr().ok()).collect()),
+            conns: Arc::new(Mutex::new(HashMap::new())),
+            inbound,
+            drops: Arc::new(Drops::default()),
+            limits,
+            stop: tokio::sync::watch::channel(false).0,
+        };
+        for socket in t.udp.iter() {
+            tokio::spawn(udp_reader(socket.clone(), t.clone()));
+        }
+        for l in listeners {
+            tokio::spawn(tcp_acceptor(l, t.clone()));
+        }
+        Ok((t, bound))
+    }
+
+    /// The UDP socket to send from towards `to` (same address family), preferring `local`.
+    fn udp_for(&self, to: SocketAddr, local: Option<SocketAddr>) -> Option<&Arc<UdpSocket>> {
+        let same_family = |s: &&Arc<UdpSocket>| s.local_addr().is_ok_and(|a| a.is_ipv4() == to.is_ipv4());
+        local
+            .and_then(|l| self.udp.iter().find(|s| s.local_addr().is_ok_and(|a| a == l)))
+            .or_else(|| self.udp.iter().find(same_family))
+    }
+
+    /// Our address for messages sent over `protocol` towards `to`: what goes in Via and Contact.
+    pub fn local_for(&self, protocol: Protocol, to: SocketAddr) -> Option<SocketAddr> {
+        match protocol {
+            Protocol::Udp => self.udp_for(to, None).and_then(|s| s.local_addr().ok()),
+            Protocol::Tcp => self.tcp_listen.iter().find(|a| a.is_ipv4() == to.is_ipv4()).copied(),
+        }
+    }
+
+    /// Sends one message. UDP goes out at once; TCP reuses a connection to the peer or opens
+    /// one, without making the caller wait for the connect.
+    pub fn send(&self, protocol: Protocol, to: SocketAddr, local: Option<SocketAddr>, bytes: Vec<u8>) -> Result<(), String> {
+        match protocol {
+            Protocol::Udp => {
+                let socket = self.udp_for(to, local).ok_or("no UDP listening point for this address family")?;
+                match socket.try_send_to(&bytes, to) {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        let socket = socket.clone();
+                        tokio::spawn(async move { socket.send_to(&bytes, to).await });
+                        Ok(())
+                    }
+                    Err(e) => Err(format!("send to udp/{to} failed: {e}")),
+                }
+            }
+            Protocol::Tcp => self.send_tcp(to, bytes),
+        }
+    }
+
+    fn send_tcp(&self, to: SocketAddr, bytes: Vec<u8>) -> Result<(), String> {
+        let mut conns = self.conns.lock().map_err(|_| "connection table poisoned")?;
+        if let Some(c) = conns.get(&to) {
+            return c.writer.try_send(bytes).map_err(|_| format!("tcp/{to}: write queue full or closed"));
+        }
+        if conns.len() >= MAX_TCP_CONNECTIONS {
+            return Err("too many TCP connections".into());
+        }
+        let (tx, rx) = mpsc::channel(TCP_WRITE_QUEUE);
+        let _ = tx.try_send(bytes);
+        conns.insert(to, TcpConn { writer: tx });
+        let t = self.clone();
+        tokio::spawn(async move {
+            match TcpStream::connect(to).await {
+                Ok(stream) => run_tcp(stream, to, rx, t).await,
+                Err(e) => {
+                    tracing::warn!(peer = %to, error = %e, "tcp connect failed");
+                    t.forget(to);
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Closes every socket and connection.
+    pub fn close(&self) {
+        let _ = self.stop.send(true);
+        if let Ok(mut c) = self.conns.lock() {
+            c.clear();
+        }
+    }
+
+    fn stopped(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    fn forget(&self, peer: SocketAddr) {
+        if let Ok(mut c) = self.conns.lock() {
+            c.remove(&peer);
+        }
+    }
+}
+
+async fn udp_reader(socket: Arc<UdpSocket>, t: Transports) {
+    let Ok(local) = socket.local_addr() else { return };
+    let mut buf = vec![0u8; UDP_MAX_DATAGRAM + 1];
+    let mut stop = t.stopped();
+    loop {
+        let received = tokio::select! {
+            r = socket.recv_from(&mut buf) => r,
+            _ = stop.changed() => return,
+        };
+        let (n, remote) = match received {
+            Ok(r) => r,
+            // ICMP port-unreachable from an earlier send surfaces here on some systems.
+            Err(_) => continue,
+        };
+        if n > t.limits.max_message {
+            t.drops.oversized.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            continue;
+        }
+        if buf[..n].iter().all(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            continue; // keep-alive
+        }
+        let msg = Inbound { protocol: Protocol::Udp, local, remote, bytes: buf[..n].to_vec() };
+        if t.inbound.send(msg).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn tcp_acceptor(listener: TcpListener, t: Transports) {
+    let mut stop = t.stopped();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => return,
+        };
+        let Ok((stream, peer)) = accepted else { continue };
+        let (tx, rx) = mpsc::channel(TCP_WRITE_QUEUE);
+        {
+            let Ok(mut conns) = t.conns.lock() else { return };
+            if conns.len() >= MAX_TCP_CONNECTIONS {
+                continue; // dropping the stream closes it
+            }
+            conns.insert(peer, TcpConn { writer: tx });
+        }
+        tokio::spawn(run_tcp(stream, peer, rx, t.clone()));
+    }
+}
+
+/// One TCP connection: frames what it reads into messages, writes what the core queues.
+async fn run_tcp(stream: TcpStream, peer: SocketAddr, mut writes: mpsc::Receiver<Vec<u8>>, t: Transports) {
+    let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().unwrap_or(peer);
+    let (mut reader, mut writer) = stream.into_split();
+    let mut decoder = StreamDecoder::new(t.limits);
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut stop = t.stopped();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            read = reader.read(&mut buf) => {
+                let n = match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                decoder.feed(&buf[..n]);
+                loop {
+                    match decoder.next_message() {
+                        Ok(Some(bytes)) => {
+                            let msg = Inbound { protocol: Protocol::Tcp, local, remote: peer, bytes };
+                            if t.inbound.send(msg).await.is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            // Framing can no longer be trusted: close the connection (§18.3).
+                            tracing::warn!(peer = %peer, error = %e, "closing tcp connection");
+                            t.drops.malformed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            t.forget(peer);
+                            return;
+                        }
+                    }
+                }
+            }
+            out = writes.recv() => match out {
+                Some(bytes) => {
+                    if writer.write_all(&bytes).await.is_err() {
+                        break;
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+    t.forget(peer);
+}
