@@ -57,7 +57,7 @@ class Srf extends EventEmitter {
     validateTags(this.tags);
     if (typeof arg === 'function') this.use(arg);
     else if (arg && typeof arg === 'object' && !Array.isArray(arg)) {
-      assert.ok(typeof arg.host === 'string', 'Srf: connection options need a host');
+      assert.ok(typeof arg.host === 'string' || arg.embedded, 'Srf: connection options need a host (or embedded)');
       this.connect(arg);
     }
   }
@@ -81,7 +81,10 @@ class Srf extends EventEmitter {
    */
   connect(opts = {}, cb) {
     const embedded = opts && opts.embedded ? nativeEmbeddedOptions(opts.embedded) : null;
-    const native = embedded || nativeConnectOptions(opts, this.tags);
+    // Tags given to connect() apply when the constructor gave none, as in drachtio-srf.
+    const tags = this.tags.length ? this.tags : (Array.isArray(opts.tags) ? opts.tags : []);
+    if (!embedded) validateTags(tags);
+    const native = embedded || nativeConnectOptions(opts, tags);
     if (typeof cb === 'function') this.on('connect', cb);
     if (opts.logger) emitOnce('logger', 'srf.connect: the logger option is not supported yet; use DEBUG=drachtio:* or DRACHTIO_RS_LOG=debug');
     if (this._link) this._link.disconnect();
@@ -209,10 +212,16 @@ class Srf extends EventEmitter {
       if (cb) cb(new Error('not connected to a drachtio server'));
       return;
     }
-    link.sendSip({ txnId: req.stackTxnId, raw }).then(({ msg, meta }) => {
+    // The ACK (or PRACK) can arrive in the same batch as the confirmation: register its
+    // waiter synchronously.
+    const onSent = (result) => {
+      const { msg, meta } = result;
       if (fnAck && meta.stackDialogId && (status === 200 || (msg && msg.has('rseq')))) {
         this._ackWaiters.set(meta.stackDialogId, { fnAck, status });
       }
+      return result;
+    };
+    link.sendSip({ txnId: req.stackTxnId, raw, onSent }).then(({ msg }) => {
       if (cb) cb(null, msg);
     }, (err) => {
       debug(`sending ${status} for ${req.method} failed: ${err.message}`);

@@ -79,17 +79,21 @@ class Link extends EventEmitter {
   /**
    * Sends a SIP message; resolves with `{meta, msg, args}` once the server has sent it
    * (msg is the message as sent), rejects with an Error carrying `code` otherwise.
-   * `onMore` receives the intermediate replies of a multi-reply operation (proxy).
+   * `onSent(result)` runs synchronously when the confirmation arrives, before any later event
+   * of the same batch (the response to a request, the ACK for a 200): state that those
+   * events need must be recorded there, not in a promise continuation. Its return value is
+   * what the promise resolves with.
    */
-  sendSip({ txnId = '', dialogId = '', routeUri, raw }) {
-    return this._command((cmd) => this.native.sendSip(cmd, txnId, dialogId, routeUri || null, raw));
+  sendSip({ txnId = '', dialogId = '', routeUri, raw, onSent }) {
+    return this._command((cmd) => this.native.sendSip(cmd, txnId, dialogId, routeUri || null, raw), { onSent });
   }
 
+  /** `onMore` receives the intermediate replies of a multi-reply operation (proxy). */
   sendProxy(txnId, opts, raw, onMore) {
-    return this._command((cmd) => this.native.sendProxy(cmd, txnId, opts, raw), onMore);
+    return this._command((cmd) => this.native.sendProxy(cmd, txnId, opts, raw), { onMore });
   }
 
-  _command(send, onMore) {
+  _command(send, { onSent, onMore } = {}) {
     return new Promise((resolve, reject) => {
       const cmd = this.nextCmd;
       this.nextCmd = this.nextCmd >= 0xffffffff ? 1 : this.nextCmd + 1;
@@ -99,7 +103,7 @@ class Link extends EventEmitter {
         reject(err);
         return;
       }
-      this.pending.set(cmd, { resolve, reject, onMore });
+      this.pending.set(cmd, { resolve, reject, onSent, onMore });
     });
   }
 
@@ -175,7 +179,7 @@ class Link extends EventEmitter {
     }
     this.pending.delete(ev.cmd);
     if (ev.status === 'OK') {
-      p.resolve(result);
+      p.resolve(p.onSent ? p.onSent(result) : result);
       return;
     }
     // Anything but OK fails; the next token is the reason (wire-protocol.md §2.2).

@@ -115,7 +115,7 @@ class Response extends EventEmitter {
 }
 
 delegateProps(Response, ['headers', 'body', 'payload', 'status', 'reason']);
-delegateProps(Response, ['raw', 'type'], { readOnly: true });
+delegateProps(Response, ['raw', 'type', 'callingNumber', 'callingName', 'calledNumber', 'canFormDialog'], { readOnly: true });
 delegateMethods(Response, ['get', 'has', 'getHeaderName', 'getParsedHeader', 'set']);
 
 module.exports = Response;

@@ -39,14 +39,26 @@ class Uac {
   }
 
   /** Sends a new request; resolves with the Request as sent. */
-  async send(uri, opts) {
+  send(uri, opts) {
     const msg = new SipMessage({ method: opts.method, uri, headers: opts.headers || {}, body: opts.body });
     const raw = msg.toString();
-    const { msg: sent, meta } = await this.link.sendSip({ routeUri: opts.proxy, raw });
-    const req = new Request(sent || msg, { ...meta, source: 'application', srf: this.srf, app: this.srf });
-    req._uac = { uac: this, uri, opts, raw, challenged: false };
-    this.byTxn.set(meta.stackTxnId, req);
-    return req;
+    let link;
+    try {
+      link = this.link;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return link.sendSip({
+      routeUri: opts.proxy,
+      raw,
+      // Registered before any response of the same batch is dispatched.
+      onSent: ({ msg: sent, meta }) => {
+        const req = new Request(sent || msg, { ...meta, source: 'application', srf: this.srf, app: this.srf });
+        req._uac = { uac: this, uri, opts, raw, challenged: false };
+        this.byTxn.set(meta.stackTxnId, req);
+        return req;
+      },
+    });
   }
 
   /** A response from the server; false when it belongs to no request we sent. */

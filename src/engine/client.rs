@@ -51,7 +51,9 @@ fn text(b: &[u8]) -> String {
 /// Where a request to `uri` goes: transport from the URI (UDP by default), address from the
 /// host (IP literal, or a name resolved through the system resolver) and port (5060).
 pub(super) fn resolve(uri: &str) -> Result<(Protocol, SocketAddr), String> {
-    let inner = NameAddr::parse(uri.as_bytes()).map(|n| n.uri_raw).unwrap_or(uri.trim().as_bytes());
+    // A Route value is a name-addr; a Request-URI or outbound proxy is a bare URI, whose
+    // `;transport=` belongs to the URI.
+    let inner = if uri.contains('<') { NameAddr::parse(uri.as_bytes()).map(|n| n.uri_raw).unwrap_or(uri.trim().as_bytes()) } else { uri.trim().as_bytes() };
     let sip = SipUri::parse(inner).map_err(|e| format!("invalid request-uri: {uri} ({e})"))?;
     let protocol = match sip.transport().map(text) {
         None => Protocol::Udp,

@@ -1,0 +1,36 @@
+// ESM view of drachtio-srf-rs (index.mjs): the Srf class as the default export, and its
+// helpers as named exports. Types are shared with the CommonJS typings (index.d.ts).
+import Srf = require('./index.js');
+
+export default Srf;
+
+export import SipError = Srf.SipError;
+export import SipMessage = Srf.SipMessage;
+export import SipRequest = Srf.SipRequest;
+export import SipResponse = Srf.SipResponse;
+export import parseUri = Srf.parseUri;
+export import stringifyUri = Srf.stringifyUri;
+export import DialogState = Srf.DialogState;
+export import DialogDirection = Srf.DialogDirection;
+export import digestAuth = Srf.digestAuth;
+/** The Dialog class (undefined at run time until dialogs are implemented). */
+export import Dialog = Srf.Dialog;
+
+export type {
+  SipMethod, SipVerb, SipMessageHeaders, SipHeadersInit, Callback,
+  SipUri, TelUri, ParseUriResult, UriParts,
+  AOR, NameAddr, Via, CSeq, RouteEntry, AuthHeaderEntry, ParsedHeaders, ParsedHeader,
+  Payload, SipMessageInit, MessageMeta, AckOptions, AckFunction, DigestCredentials,
+  SrfRequest, SrfRequestEvents, SipRequestConstructor, SrfResponse, SrfResponseEvents, SipResponseConstructor, SendOptions, SendCallback, AckHandler,
+  NextFunction, Middleware, ErrorMiddleware, SubApp, MiddlewareArg,
+  ConnectTlsOptions, ReconnectOptions, ConnectOptions, EmbeddedOptions, EmbeddedConnectOptions,
+  ListenOptions, SrfConfig, ConnectCallback, CdrSource, CdrRole, SrfEvents,
+  AuthOption, RequestOptions, RequestCallback,
+  DialogStateValue, DialogDirectionValue, DialogStateInfo,
+  CreateUASOptions, CreateUACOptions, UacNoAckResult, UacProgressCallbacks, B2BUAProgressCallbacks,
+  CreateB2BUAOptions, B2BUAResult, DialogCallback,
+  ProxyRequestOptions, ProxyResponseInfo, ProxyResult,
+  DestroyOptions, ModifyOptions, ModifyNoAckResult, ModifyCallback,
+  DialogRequestOptions, DialogRequestCallback, DialogVerb, DialogEvents,
+  DigestAlgorithm, PasswordLookupResult, DigestAuthOptions,
+} from './index.js';
