@@ -14,6 +14,8 @@ const { MiddlewareStack, endOfStack, addVerbs } = require('./lib/middleware.js')
 const { nativeConnectOptions, nativeEmbeddedOptions } = require('./lib/connect-options.js');
 const { Uac, requestArgs } = require('./lib/uac.js');
 const digestAuth = require('./lib/digest-auth.js');
+const Dialog = require('./lib/dialog.js');
+const { createUAS, createUAC } = require('./lib/uas-uac.js');
 
 const DialogState = Object.freeze({
   Trying: 'trying', Proceeding: 'proceeding', Early: 'early', Confirmed: 'confirmed',
@@ -49,6 +51,14 @@ class Srf extends EventEmitter {
     this._ackWaiters = new Map();
     this._stack = new MiddlewareStack({ onRoute: (verb) => this._route(verb), app: this });
     this._uac = new Uac(this);
+    this._dialogs = new Map();
+    // First layer: requests inside a known dialog go to that Dialog, not to middleware.
+    this._stack.use((req, res, next) => {
+      const dialog = req.stackDialogId && this._dialogs.get(req.stackDialogId);
+      if (dialog) return dialog.handle(req, res);
+      req.srf = res.srf = this;
+      next();
+    });
     this.on('newListener', (event) => {
       if (CDR_EVENTS.has(event)) this._route(event);
     });
@@ -142,6 +152,14 @@ class Srf extends EventEmitter {
     return this;
   }
 
+  createUAS(req, res, opts, cb) { return createUAS(this, req, res, opts, cb); }
+  createUAC(uri, opts, progress, cb) { return createUAC(this, uri, opts, progress, cb); }
+
+  findDialogById(id) { return this._dialogs.get(id); }
+  findDialogByCallIDAndFromTag(callId, tag) { return this._dialogs.get(`${callId};from-tag=${tag}`); }
+  addDialog(dialog) { this._dialogs.set(dialog.id, dialog); }
+  removeDialog(dialog) { this._dialogs.delete(dialog.id); }
+
   _route(verb) {
     const lower = verb.toLowerCase();
     if (this._routes.has(lower)) return;
@@ -192,7 +210,7 @@ class Srf extends EventEmitter {
     req.res = res;
     res._send = req.stackTxnId === 'unsolicited'
       ? (raw, { cb }) => cb && cb(null) // a BYE the server sent itself: nothing to answer
-      : (raw, opts) => this._sendResponse(req, raw, opts);
+      : (raw, opts) => this._sendResponse(req, res, raw, opts);
     if (req.method === 'UPDATE' && this._pendingInvites.has(callId)) {
       const invite = this._pendingInvites.get(callId);
       if (invite.listenerCount('update') > 0) invite.emit('update', req, res);
@@ -206,7 +224,7 @@ class Srf extends EventEmitter {
     this._stack.handle(req, res, (err, reason) => endOfStack(err, req, res, { reason, endSession: () => this.endSession(res) }));
   }
 
-  _sendResponse(req, raw, { cb, fnAck, status }) {
+  _sendResponse(req, res, raw, { cb, fnAck, status }) {
     const link = this._link;
     if (!link) {
       if (cb) cb(new Error('not connected to a drachtio server'));
@@ -216,6 +234,7 @@ class Srf extends EventEmitter {
     // waiter synchronously.
     const onSent = (result) => {
       const { msg, meta } = result;
+      res._sentDialogId = meta.stackDialogId;
       if (fnAck && meta.stackDialogId && (status === 200 || (msg && msg.has('rseq')))) {
         this._ackWaiters.set(meta.stackDialogId, { fnAck, status });
       }
@@ -230,6 +249,7 @@ class Srf extends EventEmitter {
   }
 
   static get SipError() { return SipError; }
+  static get Dialog() { return Dialog; }
   static get parseUri() { return parseUri; }
   static get stringifyUri() { return stringifyUri; }
   static get SipMessage() { return SipMessage; }

@@ -15,11 +15,7 @@ const Srf = require('../index.js');
 const traces = sharedDir('traces');
 
 // Scenarios that need APIs this package does not have yet, and which ones.
-const NOT_YET = {
-  'uas-invite-bye': 'createUAS / Dialog', 'uas-invite-bye-tcp': 'createUAS / Dialog', 'uas-cancel': 'createUAS / Dialog',
-  'uas-reinvite-info': 'createUAS / Dialog', cdr: 'createUAS / Dialog', uac: 'createUAC / Dialog',
-  proxy: 'proxyRequest', b2bua: 'createB2BUA',
-};
+const NOT_YET = { proxy: 'proxyRequest', b2bua: 'createB2BUA' };
 
 for (const [name, scenario] of Object.entries(scenarios)) {
   const opts = { timeout: (scenario.timeoutMs || 5000) + 10000 };

@@ -38,8 +38,13 @@ class Uac {
     return link;
   }
 
-  /** Sends a new request; resolves with the Request as sent. */
-  send(uri, opts) {
+  /** Sends a request inside a dialog; resolves with the Request as sent (responses follow). */
+  sendInDialog(dialogId, method, { headers = {}, body, auth } = {}) {
+    return this.send('sip:placeholder', { method, headers, body, auth }, dialogId);
+  }
+
+  /** Sends a new request (or one in `dialogId`); resolves with the Request as sent. */
+  send(uri, opts, dialogId) {
     const msg = new SipMessage({ method: opts.method, uri, headers: opts.headers || {}, body: opts.body });
     const raw = msg.toString();
     let link;
@@ -50,11 +55,12 @@ class Uac {
     }
     return link.sendSip({
       routeUri: opts.proxy,
+      dialogId,
       raw,
       // Registered before any response of the same batch is dispatched.
       onSent: ({ msg: sent, meta }) => {
         const req = new Request(sent || msg, { ...meta, source: 'application', srf: this.srf, app: this.srf });
-        req._uac = { uac: this, uri, opts, raw, challenged: false };
+        req._uac = { uac: this, uri: sent ? sent.uri : uri, opts, raw, challenged: false, dialogId };
         this.byTxn.set(meta.stackTxnId, req);
         return req;
       },
@@ -124,8 +130,8 @@ class Uac {
       headers['Call-ID'] = req.get('call-id');
       headers.From = req.get('from');
       headers.CSeq = `${cseq + 1} ${req.method}`;
-      const opts = { ...state.opts, headers, auth: undefined, proxy: pinnedProxy(state.opts.proxy, state.uri, res) };
-      const next = await this.send(state.uri, opts);
+      const proxy = state.dialogId ? undefined : pinnedProxy(state.opts.proxy, state.uri, res);
+      const next = await this.send(state.uri, { ...state.opts, headers, auth: undefined, proxy }, state.dialogId);
       next._uac.challenged = true; // a second challenge goes to the app (no loop)
       next._uac.opts.auth = state.opts.auth;
       // The re-sent request carries on: its responses reach the listeners of the original,
