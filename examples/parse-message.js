@@ -30,7 +30,7 @@ console.log('  Via', msg.getParsedHeader('Via'));
 console.log(`  Subject "${msg.get('subject')}", ${Buffer.byteLength(msg.body)} bytes of ${msg.get('content-type')}`);
 console.log('  Request-URI', parseUri(msg.uri));
 try {
-  new SipMessage('INVITE sip:bob@example.com SIP/7.0\r\n\r\n');
+  new SipMessage('INVITE sip:bob@example.com\r\n\r\n'); // no SIP version
 } catch (err) {
   console.log(`  a malformed message is refused: ${err.message} (${err.cause.message})`);
 }

@@ -27,6 +27,20 @@ export declare class NativeClient {
   disconnect(): void
 }
 
+export declare class NativeServer {
+  /**
+   * Parses drachtio-server style flags and starts listening (admin port and SIP contacts);
+   * throws with a message meant for the user on bad flags or a busy port.
+   */
+  static start(argv: Array<string>): NativeServer
+  /** The admin (control) address apps connect to. */
+  get admin(): string
+  /** The SIP listening points, e.g. `udp/127.0.0.1:5060,tcp/127.0.0.1:5060`. */
+  get sip(): string
+  /** Stops: apps are disconnected, their open transactions answered, sockets closed. */
+  stop(): void
+}
+
 export interface ConnectOptions {
   host: string
   port: number
@@ -96,6 +110,8 @@ export interface ProxyOptions {
   finalTimeout: string
   destinations: Array<string>
 }
+
+export declare function serveUsage(): string
 
 export interface TlsConnectOptions {
   ca?: string

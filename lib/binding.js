@@ -836,7 +836,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeClient = nativeBinding.NativeClient
+module.exports.NativeServer = nativeBinding.NativeServer
 module.exports.headerTable = nativeBinding.headerTable
 module.exports.indexLayout = nativeBinding.indexLayout
 module.exports.parseMessage = nativeBinding.parseMessage
+module.exports.serveUsage = nativeBinding.serveUsage
 module.exports.validateMessage = nativeBinding.validateMessage

@@ -10,6 +10,7 @@ pub mod wire;
 pub mod app;
 pub mod client;
 pub mod engine;
+pub mod server;
 pub mod log;
 
 #[cfg(feature = "node")]

@@ -6,8 +6,8 @@
 use super::runtime;
 use crate::app::{Command, Event, EventSink};
 use crate::client::{self, ClientConfig, Reconnect, TlsOptions};
-use crate::engine::{Engine, EngineConfig, Protocol, Timers};
-use std::net::SocketAddr;
+use crate::engine::{Engine, EngineConfig, Timers};
+use crate::server::args::parse_contact;
 use crate::sip::{self, Framing, Limits};
 use crate::wire::{ProxySpec, ReplyStatus};
 use napi::bindgen_prelude::Buffer;
@@ -239,24 +239,11 @@ fn embedded_config(opts: EmbeddedOptions) -> Result<EngineConfig, String> {
     if timers.t1.is_zero() || timers.t2 < timers.t1 {
         return Err("embedded: t1 must be positive and t2 at least t1".into());
     }
-    let listen = opts.contacts.iter().map(|c| parse_contact(c)).collect::<Result<Vec<_>, _>>()?;
+    let listen = opts.contacts.iter().map(|c| parse_contact(c).map_err(|e| format!("embedded: {e}"))).collect::<Result<Vec<_>, _>>()?;
     if listen.is_empty() {
         return Err("embedded: at least one contact is required, e.g. 'sip:127.0.0.1:5060;transport=udp'".into());
     }
     Ok(EngineConfig { listen, external_ip: opts.external_ip, timers, limits: Limits::default(), exclusive: true })
-}
-
-/// `sip:host[:port][;transport=udp|tcp]` → a listening point (port 5060, UDP by default).
-pub(super) fn parse_contact(contact: &str) -> Result<(Protocol, SocketAddr), String> {
-    let bad = |why: &str| format!("embedded: invalid contact '{contact}': {why}");
-    let uri = crate::sip::uri::SipUri::parse(contact.as_bytes()).map_err(&bad)?;
-    let protocol = match uri.transport() {
-        None => Protocol::Udp,
-        Some(t) => Protocol::parse(&String::from_utf8_lossy(t)).ok_or_else(|| bad("transport must be udp or tcp"))?,
-    };
-    let host = String::from_utf8_lossy(uri.host);
-    let ip: std::net::IpAddr = host.trim_matches(|c| c == '[' || c == ']').parse().map_err(|_| bad("the host must be an IP address"))?;
-    Ok((protocol, SocketAddr::new(ip, uri.port.unwrap_or(5060))))
 }
 
 /// Moves events to JS in batches. Ends (releasing the thread-safe function, so Node may exit)

@@ -4,3 +4,4 @@
 mod client;
 mod message;
 mod runtime;
+mod serve;

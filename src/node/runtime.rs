@@ -7,7 +7,7 @@ use tokio::runtime::{Builder, Handle, Runtime};
 pub fn handle() -> napi::Result<Handle> {
     static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
     let rt = RUNTIME.get_or_init(|| {
-        crate::log::init();
+        crate::log::init(None);
         Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("drachtio-rs")

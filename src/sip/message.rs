@@ -34,6 +34,8 @@ pub struct Message<'a> {
     start_line_end: usize,
     headers: Vec<HeaderEntry>,
     body: (usize, usize),
+    /// The start line names a SIP version other than 2.0 (answered with 505 by validation).
+    other_version: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +58,16 @@ impl<'a> Message<'a> {
         body_start: usize,
         body_end: usize,
     ) -> Self {
-        Message { buf, msg_start, start, start_line_end, headers, body: (body_start, body_end) }
+        Message { buf, msg_start, start, start_line_end, headers, body: (body_start, body_end), other_version: false }
+    }
+
+    pub(crate) fn set_other_version(&mut self, other: bool) {
+        self.other_version = other;
+    }
+
+    /// False when the start line names a SIP version other than 2.0.
+    pub fn is_sip_2_0(&self) -> bool {
+        !self.other_version
     }
 
     /// The whole input buffer; every span indexes into it.

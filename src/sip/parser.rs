@@ -57,7 +57,7 @@ pub fn parse<'a>(buf: &'a [u8], framing: Framing, limits: &Limits) -> Result<Mes
         return Err(incomplete_or_large(buf.len()));
     };
     let line_end = if nl > pos && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
-    let start = parse_start_line(buf, pos, line_end)?;
+    let (start, sip_2_0) = parse_start_line(buf, pos, line_end)?;
     let start_line_end = line_end;
     pos = nl + 1;
 
@@ -113,10 +113,14 @@ pub fn parse<'a>(buf: &'a [u8], framing: Framing, limits: &Limits) -> Result<Mes
         (None, Framing::Stream) => return Err(ParseError::new(ErrorKind::MissingContentLength, body_start)),
     };
 
-    Ok(Message::from_parts(buf, msg_start, start, start_line_end, headers, body_start, body_end))
+    let mut msg = Message::from_parts(buf, msg_start, start, start_line_end, headers, body_start, body_end);
+    msg.set_other_version(!sip_2_0);
+    Ok(msg)
 }
 
-fn parse_start_line(buf: &[u8], from: usize, to: usize) -> Result<StartLine, ParseError> {
+/// The start line, and whether its version is SIP/2.0. Another well-formed version still
+/// parses, so that validation can answer it with 505 (RFC 3261 §8.2.2.1... §21.5.6).
+fn parse_start_line(buf: &[u8], from: usize, to: usize) -> Result<(StartLine, bool), ParseError> {
     let line = &buf[from..to];
     let bad = |why, at| Err(ParseError::new(ErrorKind::BadStartLine(why), at));
     if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
@@ -124,7 +128,7 @@ fn parse_start_line(buf: &[u8], from: usize, to: usize) -> Result<StartLine, Par
         let Some(sp) = memchr(b' ', line) else {
             return bad("missing status code", to);
         };
-        check_version(&line[..sp], from)?;
+        let sip_2_0 = check_version(&line[..sp], from)?;
         let rest = &line[sp + 1..];
         let code_end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
         let code = &rest[..code_end];
@@ -136,7 +140,7 @@ fn parse_start_line(buf: &[u8], from: usize, to: usize) -> Result<StartLine, Par
             return bad("status code out of range", from + sp + 1);
         }
         let reason_start = (from + sp + 1 + code_end + 1).min(to);
-        return Ok(StartLine::Response { status, reason: (reason_start as u32, to as u32) });
+        return Ok((StartLine::Response { status, reason: (reason_start as u32, to as u32) }, sip_2_0));
     }
     // Request-Line = Method SP Request-URI SP SIP-Version, single spaces (RFC 4475 §3.1.2.9).
     let method_end = super::lex::token_end(line, 0);
@@ -158,26 +162,26 @@ fn parse_start_line(buf: &[u8], from: usize, to: usize) -> Result<StartLine, Par
     if line[uri_end] != b' ' {
         return bad("control character in Request-URI", from + uri_end);
     }
-    check_version(&line[uri_end + 1..], from + uri_end + 1)?;
-    Ok(StartLine::Request {
+    let sip_2_0 = check_version(&line[uri_end + 1..], from + uri_end + 1)?;
+    let start = StartLine::Request {
         method: (from as u32, (from + method_end) as u32),
         uri: ((from + uri_start) as u32, (from + uri_end) as u32),
-    })
+    };
+    Ok((start, sip_2_0))
 }
 
-fn check_version(v: &[u8], at: usize) -> Result<(), ParseError> {
+/// True for SIP/2.0, false for another `SIP/<digits>.<digits>`, an error for anything else.
+fn check_version(v: &[u8], at: usize) -> Result<bool, ParseError> {
     if v.eq_ignore_ascii_case(b"SIP/2.0") {
-        return Ok(());
+        return Ok(true);
     }
     let looks_like_version = v.len() > 4
         && v[..4].eq_ignore_ascii_case(b"SIP/")
         && v[4..].iter().all(|&b| b.is_ascii_digit() || b == b'.');
-    let kind = if looks_like_version {
-        ErrorKind::VersionNotSupported
-    } else {
-        ErrorKind::BadStartLine("expected SIP/2.0 at the end of the line")
-    };
-    Err(ParseError::new(kind, at))
+    if looks_like_version {
+        return Ok(false);
+    }
+    Err(ParseError::new(ErrorKind::BadStartLine("expected SIP/2.0 at the end of the line"), at))
 }
 
 /// Parses one header line starting at `pos`, following folds (a line break followed by SP or

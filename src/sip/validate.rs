@@ -27,6 +27,9 @@ pub(crate) fn missing_names(mask: u8) -> impl Iterator<Item = &'static str> {
 }
 
 pub fn validate(msg: &Message<'_>) -> Result<(), ParseError> {
+    if !msg.is_sip_2_0() {
+        return Err(ParseError::new(ErrorKind::VersionNotSupported, msg.start_line_range().0));
+    }
     let mut seen = [0u8; 64];
     for h in msg.headers() {
         let slot = &mut seen[usize::from(h.name.id()) % 64];

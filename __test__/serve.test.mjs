@@ -1,0 +1,118 @@
+// `drachtio-rs serve`: the engine behind the drachtio control protocol, with our Srf as the
+// app over TCP and another Srf (embedded engine) as the caller over UDP.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { embeddedSrf, Srf, SDP, waitFor } from './helpers/embedded.mjs';
+import { startServe } from './helpers/serve.mjs';
+
+const cli = fileURLToPath(new URL('../lib/cli.js', import.meta.url));
+
+async function appOn(serve, setup, secret = 'cymru') {
+  const srf = new Srf();
+  srf.on('error', () => {});
+  setup(srf);
+  srf.connect({ host: serve.admin.host, port: serve.admin.port, secret });
+  const [err, hostport, version] = await once(srf, 'connect');
+  return { srf, err, hostport, version };
+}
+
+function answering(calls) {
+  return (srf) => srf.invite(async (req, res) => {
+    const dialog = await srf.createUAS(req, res, { localSdp: SDP(4000) });
+    calls.push(dialog.id);
+  });
+}
+
+test('an app on serve answers a call placed through serve', async () => {
+  const serve = await startServe();
+  const calls = [];
+  const app = await appOn(serve, answering(calls));
+  const caller = await embeddedSrf();
+  try {
+    assert.equal(app.err, null);
+    assert.match(app.version, /^v0\.9\.10-drachtio-srf-rs/);
+    assert.equal(app.hostport, `udp/${serve.sip}`);
+    const dialog = await caller.srf.createUAC(`sip:svc@${serve.sip}`, { localSdp: SDP(5000) });
+    assert.equal(dialog.remote.sdp, SDP(4000));
+    await waitFor(() => calls.length === 1);
+    const destroyed = new Promise((resolve) => app.srf.findDialogById(calls[0]).on('destroy', resolve));
+    await dialog.destroy();
+    await destroyed;
+  } finally {
+    caller.srf.disconnect();
+    app.srf.disconnect();
+    assert.equal(await serve.stop(), 0, 'SIGTERM shuts down cleanly');
+  }
+});
+
+test('a wrong secret is refused; the right one still works', async () => {
+  const serve = await startServe();
+  try {
+    const bad = new Srf();
+    bad.on('error', () => {});
+    bad.connect({ host: serve.admin.host, port: serve.admin.port, secret: 'wrong', reconnect: { maxAttempts: 0 } });
+    const [err] = await once(bad, 'connect');
+    assert.match(err.message, /failed to authenticate/);
+    bad.disconnect();
+    const good = await appOn(serve, () => {});
+    assert.equal(good.err, null);
+    good.srf.disconnect();
+  } finally {
+    await serve.stop();
+  }
+});
+
+test('two apps share new calls round robin', async () => {
+  const serve = await startServe();
+  const a = [];
+  const b = [];
+  const appA = await appOn(serve, answering(a));
+  const appB = await appOn(serve, answering(b));
+  const caller = await embeddedSrf();
+  try {
+    await new Promise((r) => setTimeout(r, 100)); // both routes registered
+    for (let i = 0; i < 4; i++) {
+      const dialog = await caller.srf.createUAC(`sip:svc@${serve.sip}`, { localSdp: SDP(5000) });
+      await dialog.destroy();
+    }
+    await waitFor(() => a.length + b.length === 4);
+    assert.equal(a.length, 2);
+    assert.equal(b.length, 2);
+  } finally {
+    caller.srf.disconnect();
+    appA.srf.disconnect();
+    appB.srf.disconnect();
+    await serve.stop();
+  }
+});
+
+test('an app that goes away mid-call leaves nothing stuck: its pending INVITE gets 480', async () => {
+  const serve = await startServe();
+  let app;
+  app = await appOn(serve, (srf) => srf.invite((req, res) => {
+    res.send(180);
+    setTimeout(() => app.srf.disconnect(), 50); // vanish without a final response
+  }));
+  const caller = await embeddedSrf();
+  try {
+    await assert.rejects(caller.srf.createUAC(`sip:svc@${serve.sip}`, { localSdp: SDP(5000) }), (err) => err.status === 480);
+  } finally {
+    caller.srf.disconnect();
+    await serve.stop();
+  }
+});
+
+test('the CLI: --help, unknown and not-yet-supported flags, missing secret', () => {
+  const run = (...args) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  assert.match(run('--help').stdout, /drachtio-rs serve/);
+  assert.match(run('serve', '--help').stdout, /--contact/);
+  const tls = run('serve', '--secret', 's', '--tls-port', '5061');
+  assert.equal(tls.status, 2);
+  assert.match(tls.stderr, /--tls-port is not supported yet/);
+  assert.match(run('serve', '--port', '0').stderr, /--secret is required/);
+  assert.match(run('serve', '--secret', 's', '--bogus').stderr, /unknown option --bogus/);
+  assert.match(run('frobnicate').stderr, /unknown command/);
+});

@@ -1,0 +1,72 @@
+//! `drachtio-rs serve`: the embedded engine behind drachtio-server's TCP control protocol.
+//! Each app connection is a peer (peer.rs) attached to the one shared engine, so unmodified
+//! drachtio-srf apps, and many processes at once, use it as they would drachtio-server.
+
+pub mod args;
+mod peer;
+
+use crate::engine::{Engine, EngineConfig, Timers};
+use crate::sip::Limits;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Connections accepted on the admin port at most; further ones are closed at once.
+const MAX_APP_CONNECTIONS: usize = 1024;
+
+pub struct Server {
+    pub admin: SocketAddr,
+    pub sip: String,
+    stop: watch::Sender<bool>,
+    engine: Engine,
+}
+
+impl Server {
+    pub async fn start(config: args::ServeConfig) -> Result<Server, String> {
+        let defaults = Timers::default();
+        let timers = Timers { t1: config.t1.unwrap_or(defaults.t1), t2: config.t2.unwrap_or(defaults.t2), t4: config.t4.unwrap_or(defaults.t4) };
+        let engine = Engine::start(EngineConfig {
+            listen: config.contacts.clone(),
+            external_ip: config.external_ip.clone(),
+            timers,
+            limits: Limits::default(),
+            exclusive: false,
+        })
+        .await?;
+        let listener = TcpListener::bind(config.admin).await.map_err(|e| format!("cannot bind the admin port {}: {e}", config.admin))?;
+        let admin = listener.local_addr().map_err(|e| e.to_string())?;
+        let (stop, stopped) = watch::channel(false);
+        let secret = Arc::new(config.secret);
+        tokio::spawn(accept(listener, engine.clone(), secret, stopped));
+        tracing::info!(admin = %admin, sip = %engine.hostports, "drachtio-rs serve listening");
+        Ok(Server { admin, sip: engine.hostports.clone(), stop, engine })
+    }
+
+    /// Stops accepting apps, closes their connections and the engine's sockets.
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        self.engine.shutdown().await;
+    }
+}
+
+async fn accept(listener: TcpListener, engine: Engine, secret: Arc<String>, mut stopped: watch::Receiver<bool>) {
+    let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stopped.changed() => return,
+        };
+        let Ok((stream, peer)) = accepted else { continue };
+        if active.load(std::sync::atomic::Ordering::Relaxed) >= MAX_APP_CONNECTIONS {
+            tracing::warn!(peer = %peer, "too many app connections; closing");
+            continue;
+        }
+        active.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (engine, secret, stopped, active) = (engine.clone(), secret.clone(), stopped.clone(), active.clone());
+        tokio::spawn(async move {
+            peer::run(stream, peer, engine, secret, stopped).await;
+            active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+}

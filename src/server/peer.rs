@@ -1,0 +1,204 @@
+//! One app connected to `serve`: the server side of the wire protocol. Frames from the app
+//! become engine commands; engine events become the frames drachtio-server would send.
+
+use crate::app::{Command, Event};
+use crate::engine::Engine;
+use crate::wire::{AppMsg, FrameDecoder, ReplyStatus, ServerMsg, MAX_RECEIVE_FRAME};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+
+/// An app must authenticate this soon after connecting.
+const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause before answering a wrong secret, to slow down guessing.
+const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(500);
+const EVENT_QUEUE: usize = 4096;
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Compares secrets in time independent of where they differ.
+fn secret_matches(given: &str, expected: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+fn frame(msg: &ServerMsg, out: &mut Vec<u8>) {
+    // Frames to apps have no size limit of their own; encode_frame's limit is for app→server.
+    let payload = msg.to_payload();
+    out.extend_from_slice(payload.len().to_string().as_bytes());
+    out.push(b'#');
+    out.extend_from_slice(&payload);
+}
+
+fn reply(request_id: &str, status: ReplyStatus, args: Vec<String>, body: Option<Vec<u8>>) -> ServerMsg {
+    ServerMsg::Response { id: new_id(), request_id: request_id.to_owned(), status, args, body }
+}
+
+pub async fn run(stream: TcpStream, peer: SocketAddr, engine: Engine, secret: Arc<String>, mut stopped: watch::Receiver<bool>) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.into_split();
+    let mut decoder = FrameDecoder::new(MAX_RECEIVE_FRAME);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Vec::new();
+    let (events_tx, mut events) = mpsc::channel::<Event>(EVENT_QUEUE);
+    let mut events_tx = Some(events_tx);
+    let mut commands: Option<mpsc::Sender<Command>> = None;
+    // The authenticate msgId waits for the engine's Connected event to be answered.
+    let mut auth_id: Option<String> = None;
+    // Engine command ids → the app's wire msgIds.
+    let mut pending: HashMap<u32, String> = HashMap::new();
+    let mut next_cmd: u32 = 1;
+    let deadline = tokio::time::sleep(AUTH_TIMEOUT);
+    tokio::pin!(deadline);
+    loop {
+        let mut close = false;
+        tokio::select! {
+            _ = stopped.changed() => break,
+            _ = &mut deadline, if commands.is_none() => {
+                tracing::warn!(peer = %peer, "no authenticate within the time limit; closing");
+                break;
+            }
+            read = reader.read(&mut buf) => {
+                let n = match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                decoder.feed(&buf[..n]);
+                loop {
+                    let payload = match decoder.next_frame() {
+                        Ok(Some(p)) => p,
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::warn!(peer = %peer, error = %e, "closing app connection");
+                            close = true;
+                            break;
+                        }
+                    };
+                    let msg = match AppMsg::parse(&payload) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            let id = String::from_utf8_lossy(payload.split(|&b| b == b'|').next().unwrap_or_default()).into_owned();
+                            tracing::warn!(peer = %peer, error = %e, "bad message from app");
+                            frame(&reply(&id, ReplyStatus::No, vec!["Unknown message type".into()], None), &mut out);
+                            close = true;
+                            break;
+                        }
+                    };
+                    match (msg, commands.as_ref()) {
+                        (AppMsg::Authenticate { id, secret: given, .. }, None) => {
+                            if !secret_matches(&given, &secret) {
+                                tracing::warn!(peer = %peer, "app failed to authenticate");
+                                tokio::time::sleep(AUTH_FAILURE_DELAY).await;
+                                frame(&reply(&id, ReplyStatus::No, vec!["incorrect secret".into()], None), &mut out);
+                                close = true;
+                                break;
+                            }
+                            let Some(tx) = events_tx.take() else { break };
+                            commands = Some(engine.attach(tx));
+                            auth_id = Some(id);
+                        }
+                        (AppMsg::Authenticate { id, .. }, Some(_)) => {
+                            frame(&reply(&id, ReplyStatus::Ok, vec![], None), &mut out);
+                        }
+                        (other, None) => {
+                            frame(&reply(other.id(), ReplyStatus::No, vec!["authenticate first".into()], None), &mut out);
+                            close = true;
+                            break;
+                        }
+                        (AppMsg::Ping { id }, Some(_)) => frame(&reply(&id, ReplyStatus::Ok, vec!["pong".into()], None), &mut out),
+                        (AppMsg::Route { id, verb }, Some(tx)) => {
+                            let _ = tx.send(Command::Route(verb)).await;
+                            frame(&reply(&id, ReplyStatus::Ok, vec![], None), &mut out);
+                        }
+                        (AppMsg::RemoveRoute { id, verb }, Some(tx)) => {
+                            let _ = tx.send(Command::RemoveRoute(verb)).await;
+                            frame(&reply(&id, ReplyStatus::Ok, vec![], None), &mut out);
+                        }
+                        (AppMsg::Sip { id, txn_id, dialog_id, route_uri, body }, Some(tx)) => {
+                            if body.starts_with(b"SIP/") && txn_id.is_empty() {
+                                frame(&reply(&id, ReplyStatus::No, vec!["transaction id missing".into()], None), &mut out);
+                                close = true;
+                                break;
+                            }
+                            let cmd = next_cmd;
+                            next_cmd = next_cmd.wrapping_add(1).max(1);
+                            pending.insert(cmd, id);
+                            let _ = tx.send(Command::Sip { cmd, txn_id, dialog_id, route_uri, raw: body }).await;
+                        }
+                        (AppMsg::Proxy { id, txn_id, spec, body }, Some(tx)) => {
+                            let cmd = next_cmd;
+                            next_cmd = next_cmd.wrapping_add(1).max(1);
+                            pending.insert(cmd, id);
+                            let _ = tx.send(Command::Proxy { cmd, txn_id, spec, raw: body }).await;
+                        }
+                    }
+                }
+            }
+            Some(event) = events.recv() => {
+                on_event(event, &mut auth_id, &mut pending, &mut out);
+                while let Ok(e) = events.try_recv() {
+                    on_event(e, &mut auth_id, &mut pending, &mut out);
+                }
+            }
+        }
+        if !out.is_empty() {
+            if writer.write_all(&out).await.is_err() {
+                break;
+            }
+            out.clear();
+        }
+        if close {
+            break;
+        }
+    }
+    let _ = writer.shutdown().await;
+    // Dropping the command sender detaches the app: the engine answers what it left open.
+    drop(commands);
+}
+
+fn on_event(event: Event, auth_id: &mut Option<String>, pending: &mut HashMap<u32, String>, out: &mut Vec<u8>) {
+    match event {
+        Event::Connected { hostports, version, local_hostports } => {
+            if let Some(id) = auth_id.take() {
+                frame(&reply(&id, ReplyStatus::Ok, vec![hostports, version, local_hostports], None), out);
+            }
+        }
+        Event::Sip { meta, raw } => frame(&ServerMsg::Sip { id: new_id(), meta, body: raw }, out),
+        Event::Reply { cmd, status, args, raw, more } => {
+            let id = if more { pending.get(&cmd).cloned() } else { pending.remove(&cmd) };
+            if let Some(id) = id {
+                frame(&reply(&id, status, args, raw), out);
+            }
+        }
+        Event::Failed { cmd, reason, .. } => {
+            if let Some(id) = pending.remove(&cmd) {
+                frame(&reply(&id, ReplyStatus::Nok, vec![reason], None), out);
+            }
+        }
+        Event::Cdr { kind, source, time, extra, raw } => frame(&ServerMsg::Cdr { id: new_id(), kind, source, time, extra, body: raw }, out),
+        Event::AuthFailed { .. } | Event::Error { .. } | Event::Closed | Event::Reconnecting { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::secret_matches;
+
+    #[test]
+    fn secrets() {
+        assert!(secret_matches("cymru", "cymru"));
+        assert!(!secret_matches("cymr", "cymru"));
+        assert!(!secret_matches("cymrv", "cymru"));
+        assert!(!secret_matches("", "cymru"));
+    }
+}
