@@ -16,6 +16,8 @@ const { Uac, requestArgs } = require('./lib/uac.js');
 const digestAuth = require('./lib/digest-auth.js');
 const Dialog = require('./lib/dialog.js');
 const { createUAS, createUAC } = require('./lib/uas-uac.js');
+const { proxyRequest } = require('./lib/proxy.js');
+const { createB2BUA } = require('./lib/b2bua.js');
 
 const DialogState = Object.freeze({
   Trying: 'trying', Proceeding: 'proceeding', Early: 'early', Confirmed: 'confirmed',
@@ -154,6 +156,8 @@ class Srf extends EventEmitter {
 
   createUAS(req, res, opts, cb) { return createUAS(this, req, res, opts, cb); }
   createUAC(uri, opts, progress, cb) { return createUAC(this, uri, opts, progress, cb); }
+  createB2BUA(req, res, uri, opts, progress, cb) { return createB2BUA(this, req, res, uri, opts, progress, cb); }
+  proxyRequest(req, destination, opts, cb) { return proxyRequest(this, req, destination, opts, cb); }
 
   findDialogById(id) { return this._dialogs.get(id); }
   findDialogByCallIDAndFromTag(callId, tag) { return this._dialogs.get(`${callId};from-tag=${tag}`); }

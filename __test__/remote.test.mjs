@@ -183,7 +183,7 @@ test('malformed SIP from the server is an error event, not a crash', () => withS
   srfs.push(srf);
   srf.removeAllListeners('error');
   srf.on('error', (e) => errors.push(e.message));
-  conn.send(sipLeader('t1'), 'INVITE sip:x SIP/7.0\r\n\r\n');
+  conn.send(sipLeader('t1'), 'INVITE sip:x\r\n\r\n');
   conn.send(['x', 'mystery', 'a']);
   await waitFor(() => errors.length >= 1);
   assert.match(errors[0], /malformed SIP message/);

@@ -15,7 +15,7 @@ const Srf = require('../index.js');
 const traces = sharedDir('traces');
 
 // Scenarios that need APIs this package does not have yet, and which ones.
-const NOT_YET = { proxy: 'proxyRequest', b2bua: 'createB2BUA' };
+const NOT_YET = {};
 
 for (const [name, scenario] of Object.entries(scenarios)) {
   const opts = { timeout: (scenario.timeoutMs || 5000) + 10000 };

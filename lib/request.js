@@ -32,6 +32,12 @@ class Request extends EventEmitter {
     this._uac.uac.cancel(this, opts || {}).then((req) => cb && cb(null, req), (err) => cb && cb(err));
   }
 
+  /** Proxies this (received) request: see srf.proxyRequest. */
+  proxy(opts, cb) {
+    if (this.source !== 'network') throw new Error('Request#proxy can only be used for incoming requests');
+    return this.srf.proxyRequest(this, opts, cb);
+  }
+
   /**
    * Delivers a response to the 'response' listeners. One that arrives before anybody listens
    * (e.g. before the app's `await srf.request()` resumes) is held until a listener is added.

@@ -61,8 +61,8 @@ function createUAC(srf, uri, opts, progress, cb) {
     if (opts.callingNumber && !has('from')) {
       const scheme = uri.startsWith('sips') ? 'sips' : 'sip';
       const addr = `${scheme}:${opts.callingNumber}@localhost`;
-      headers.From = opts.callingName ? `"${opts.callingName}" <${addr}>` : `<${addr}>`;
-      if (!has('contact')) headers.Contact = `<${addr}>`;
+      headers.From = opts.callingName ? `"${opts.callingName}" <${addr}>` : addr;
+      if (!has('contact')) headers.Contact = addr;
     }
     const localSdp = await localSdpOf(opts);
     let req;

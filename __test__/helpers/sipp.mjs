@@ -1,0 +1,144 @@
+// Running SIPp (https://sipp.sourceforge.net, Debian package sip-tester) from node:test.
+//
+// Every run is bounded three ways: a call count (-m, required), SIPp's own global timeout
+// (-timeout with -timeout_error, so reaching it is a failure) and a hard SIGKILL of the child
+// after timeoutMs. Everything is bound to 127.0.0.1: the SIP port (-i/-p), the control socket
+// (-ci/-cp, which otherwise listens on 0.0.0.0:8888), and SIPp's RTP sockets, which follow -i.
+// Trace files (-trace_err, -trace_screen, and -trace_msg on request) go to a fresh directory
+// under the OS temp dir, never into the repository; their text is returned and the directory
+// removed unless SIPP_KEEP_TRACES is set.
+import { spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const SIPP = process.env.SIPP_BIN || 'sipp';
+export const SCENARIOS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'interop', 'scenarios');
+export const scenario = (name) => path.join(SCENARIOS, name);
+
+let available;
+/** SIPp's version line, or null when it is not installed. */
+export function sippVersion() {
+  if (available === undefined) {
+    const r = spawnSync(SIPP, ['-v'], { encoding: 'utf8', timeout: 5000 });
+    available = r.error ? null : (/SIPp v[^\s]+/.exec(r.stdout || '') || ['SIPp (unknown version)'])[0];
+  }
+  return available;
+}
+
+/**
+ * For the top of a test: true when SIPp can run. Otherwise the test is skipped with a visible
+ * reason, or fails when CI=true (a CI image without SIPp must not pass silently).
+ */
+export function requireSipp(t) {
+  if (sippVersion()) return true;
+  const reason = `sipp not found (${SIPP}); install it with apt-get install sip-tester`;
+  if (process.env.CI === 'true') throw new Error(`${reason}: required when CI=true`);
+  t.skip(reason);
+  return false;
+}
+
+const bindUdp = (port) => new Promise((resolve) => {
+  const s = dgram.createSocket('udp4');
+  s.once('error', () => { s.close(); resolve(null); });
+  s.bind(port, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+});
+const bindTcp = (port) => new Promise((resolve) => {
+  const s = net.createServer();
+  s.once('error', () => resolve(null));
+  s.listen(port, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+});
+
+/** A port free on 127.0.0.1 for both UDP and TCP right now (bind 0, read it, close). */
+export async function freePort() {
+  for (let i = 0; i < 50; i++) {
+    const port = await bindUdp(0);
+    if (port && (await bindTcp(port))) return port;
+  }
+  throw new Error('no free port on 127.0.0.1');
+}
+
+/** Resolves once something (SIPp) holds `port` on 127.0.0.1, tested by failing to bind it. */
+async function waitBound(port, tcp, ms = 5000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if ((await (tcp ? bindTcp(port) : bindUdp(port))) === null) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`sipp did not bind 127.0.0.1:${port} within ${ms} ms`);
+}
+
+const has = (args, flag) => args.includes(flag);
+const valueOf = (args, flag) => (has(args, flag) ? args[args.indexOf(flag) + 1] : undefined);
+const readIf = (file) => { try { return fs.readFileSync(file, 'utf8'); } catch { return ''; } };
+const tailOf = (s, n = 6000) => (s.length > n ? `...${s.slice(-n)}` : s);
+
+/** Counters from SIPp's final statistics screen ("Successful call | periodic | cumulative"). */
+export function sippStats(screen) {
+  const last = (name) => {
+    const all = [...screen.matchAll(new RegExp(`${name}\\s*\\|[^|]*\\|\\s*(\\d+)`, 'g'))];
+    return all.length ? Number(all[all.length - 1][1]) : undefined;
+  };
+  return { successful: last('Successful call'), failed: last('Failed call'), created: last('Total Calls created') };
+}
+
+async function launch(args, { timeoutMs = 20000, traceMsg = !!process.env.SIPP_TRACE_MSG, port } = {}) {
+  if (!has(args, '-m')) throw new Error('runSipp: -m (a call limit) is required');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipp-'));
+  const files = { errors: path.join(dir, 'errors.log'), screen: path.join(dir, 'screen.log'), messages: path.join(dir, 'messages.log') };
+  const full = [...args, '-nostdin', '-i', '127.0.0.1', '-ci', '127.0.0.1', '-cp', String(await freePort()),
+    '-trace_err', '-error_file', files.errors, '-trace_screen', '-screen_file', files.screen];
+  if (port) full.push('-p', String(port));
+  else if (!has(args, '-p')) full.push('-p', String(await freePort()));
+  if (!has(args, '-timeout')) full.push('-timeout', `${Math.max(1, Math.floor(timeoutMs / 1000) - 1)}s`);
+  if (!has(args, '-timeout_error')) full.push('-timeout_error');
+  if (traceMsg) full.push('-trace_msg', '-message_file', files.messages);
+
+  const child = spawn(SIPP, full, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout = (stdout + d).slice(-200000); });
+  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-200000); });
+  let killed = false;
+  const guard = setTimeout(() => { killed = true; child.kill('SIGKILL'); }, timeoutMs);
+  const done = new Promise((resolve) => {
+    const finish = (code, signal, error) => {
+      clearTimeout(guard);
+      const screen = readIf(files.screen);
+      const result = {
+        code, signal, killed, error, args: full, dir,
+        stdout, stderr, screen, errors: readIf(files.errors), messages: readIf(files.messages),
+        stats: sippStats(screen || stdout),
+      };
+      result.summary = () => [`sipp ${full.join(' ')}`, `exit ${code}${signal ? ` signal ${signal}` : ''}${killed ? ' (killed after timeout)' : ''}`,
+        `stats ${JSON.stringify(result.stats)}`, tailOf(result.errors && `errors:\n${result.errors}`),
+        tailOf(stderr && `stderr:\n${stderr}`), tailOf(screen || stdout, 4000), traceMsg ? `messages: ${files.messages}` : ''].filter(Boolean).join('\n');
+      if (!process.env.SIPP_KEEP_TRACES && !traceMsg) fs.rmSync(dir, { recursive: true, force: true });
+      resolve(result);
+    };
+    child.once('error', (err) => finish(null, null, err));
+    child.once('exit', (code, signal) => finish(code, signal));
+  });
+  return { child, done };
+}
+
+/** Runs SIPp in the foreground: resolves with { code, stdout, stderr, stats, screen, errors, summary() }. */
+export async function runSipp(args, opts = {}) {
+  const { done } = await launch(args, opts);
+  return done;
+}
+
+/**
+ * Starts a SIPp UAS (e.g. ['-sn', 'uas', '-m', '10']) in the background on a free port and
+ * resolves once it is listening: { port, child, done } where done resolves like runSipp.
+ */
+export async function startSippUas(args, opts = {}) {
+  const port = valueOf(args, '-p') ? Number(valueOf(args, '-p')) : await freePort();
+  const { child, done } = await launch(args, { ...opts, port: valueOf(args, '-p') ? undefined : port });
+  const tcp = /^t/.test(valueOf(args, '-t') || '');
+  await Promise.race([waitBound(port, tcp), done.then((r) => { throw new Error(`sipp exited early\n${r.summary()}`); })]);
+  return { port, child, done };
+}
