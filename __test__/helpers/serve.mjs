@@ -6,9 +6,9 @@ import { dirname, join } from 'node:path';
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lib', 'cli.js');
 
 /** Starts serve; resolves with {admin: {host, port}, sip: 'host:port', child, stop()}. */
-export async function startServe({ secret = 'cymru', transport = 'udp', extra = [] } = {}) {
-  const args = [cli, 'serve', '--address', '127.0.0.1', '--port', '0', '--secret', secret,
-    '--contact', `sip:127.0.0.1:0;transport=${transport}`, '--loglevel', 'warn', ...extra];
+export async function startServe({ secret = 'cymru', transport = 'udp', extra = [], ports = { admin: 0, sip: 0 } } = {}) {
+  const args = [cli, 'serve', '--address', '127.0.0.1', '--port', String(ports.admin), '--secret', secret,
+    '--contact', `sip:127.0.0.1:${ports.sip};transport=${transport}`, '--loglevel', 'warn', ...extra];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -32,7 +32,7 @@ export async function startServe({ secret = 'cymru', transport = 'udp', extra = 
     child,
     stderr: () => err,
     async stop() {
-      if (child.exitCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode; // already gone
       const exited = new Promise((r) => child.once('exit', (code) => r(code)));
       child.kill('SIGTERM');
       return exited;

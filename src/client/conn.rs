@@ -170,6 +170,7 @@ impl<S: EventSink> Client<S> {
 
     /// A command while there is no authenticated link: routes are remembered, the rest fail.
     async fn offline(&mut self, cmd: Command) {
+        tracing::debug!(?cmd, "command while offline");
         match cmd {
             Command::Route(verb) => {
                 self.add_route(verb);
@@ -262,6 +263,7 @@ impl<S: EventSink> Client<S> {
                 break SessionEnd::Lost;
             }
         };
+        tracing::debug!(pending = link.pending.len(), disconnect = matches!(end, SessionEnd::Disconnect), "session ended");
         if matches!(end, SessionEnd::Disconnect) {
             self.closing = true;
             let _ = writer.shutdown().await;
@@ -307,6 +309,7 @@ impl<S: EventSink> Client<S> {
     }
 
     async fn online(&mut self, link: &mut Link, cmd: Command) {
+        tracing::debug!(?cmd, "command");
         let (msg, cmd_id, deadline) = match cmd {
             Command::Route(verb) => {
                 if self.add_route(verb.clone()) {

@@ -42,6 +42,10 @@ impl Pending {
         out
     }
 
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     pub fn drain(&mut self) -> impl Iterator<Item = CmdId> + '_ {
         self.entries.drain().map(|(_, (cmd, _))| cmd)
     }
