@@ -1,0 +1,88 @@
+// The real drachtio-srf 5.0.29 from npm, unmodified, against `drachtio-rs serve`: UAS apps
+// answering with createUAS and res.send, request handlers and middleware, and two app
+// processes sharing the calls of one serve. The caller is our Srf on its own engine.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { embeddedSrf, SDP, waitFor } from '../helpers/embedded.mjs';
+import { startServe } from '../helpers/serve.mjs';
+
+const require = createRequire(import.meta.url);
+const DrachtioSrf = require('drachtio-srf');
+
+test('a drachtio-srf app on serve: middleware, res.send, createUAS, BYE', async () => {
+  const serve = await startServe();
+  const app = new DrachtioSrf();
+  app.on('error', () => {});
+  const seen = [];
+  app.use((req, res, next) => { req.locals = { stamp: 'mw' }; next(); });
+  app.options((req, res) => res.send(200, { headers: { 'X-Stamp': req.locals.stamp } }));
+  app.message((req, res) => res.send(486));
+  app.invite(async (req, res) => {
+    const dialog = await app.createUAS(req, res, { localSdp: SDP(4000) });
+    seen.push('answered');
+    dialog.on('destroy', () => seen.push('hung up'));
+  });
+  app.connect({ host: serve.admin.host, port: serve.admin.port, secret: 'cymru' });
+  const [err, hostport] = await once(app, 'connect');
+  const caller = await embeddedSrf();
+  try {
+    assert.equal(err, null);
+    assert.equal(hostport, `udp/${serve.sip}`);
+    await new Promise((r) => setTimeout(r, 100));
+    const opt = await caller.srf.request(`sip:svc@${serve.sip}`, { method: 'OPTIONS' });
+    const [res] = await once(opt, 'response');
+    assert.equal(res.status, 200);
+    assert.equal(res.get('x-stamp'), 'mw', 'headers set by a drachtio-srf handler reach the wire');
+    const msg = await caller.srf.request(`sip:svc@${serve.sip}`, { method: 'MESSAGE', body: 'hi', headers: { 'Content-Type': 'text/plain' } });
+    assert.equal((await once(msg, 'response'))[0].status, 486);
+    for (let i = 0; i < 3; i++) {
+      const dialog = await caller.srf.createUAC(`sip:svc@${serve.sip}`, { localSdp: SDP(5000) });
+      assert.equal(dialog.remote.sdp, SDP(4000));
+      // A moment of call: drachtio-srf attaches dialog listeners only after createUAS
+      // resumes, and misses a BYE that arrives in the same read as the ACK.
+      await new Promise((r) => setTimeout(r, 50));
+      await dialog.destroy();
+    }
+    await waitFor(() => seen.filter((s) => s === 'hung up').length === 3);
+  } finally {
+    caller.srf.disconnect();
+    app.disconnect();
+    await serve.stop();
+  }
+});
+
+test('two drachtio-srf app processes share the calls of one serve', { timeout: 30000 }, async () => {
+  const serve = await startServe();
+  const script = (name) => `
+    const Srf = require('drachtio-srf');
+    const srf = new Srf();
+    srf.on('error', () => {});
+    srf.invite(async (req, res) => {
+      const d = await srf.createUAS(req, res, { localSdp: 'v=0\\r\\no=- 1 1 IN IP4 127.0.0.1\\r\\ns=-\\r\\nc=IN IP4 127.0.0.1\\r\\nt=0 0\\r\\nm=audio 4000 RTP/AVP 0\\r\\n' });
+      console.log('answered ${name}');
+    });
+    srf.connect({ host: '127.0.0.1', port: ${serve.admin.port}, secret: 'cymru' }, () => console.log('ready'));`;
+  const apps = ['a', 'b'].map((name) => {
+    const child = spawn(process.execPath, ['-e', script(name)], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+    const state = { child, out: '' };
+    child.stdout.on('data', (d) => { state.out += d; });
+    return state;
+  });
+  const caller = await embeddedSrf();
+  try {
+    await waitFor(() => apps.every((a) => a.out.includes('ready')), 10000);
+    await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 4; i++) {
+      const dialog = await caller.srf.createUAC(`sip:svc@${serve.sip}`, { localSdp: SDP(5000) });
+      await dialog.destroy();
+    }
+    await waitFor(() => apps.every((a) => (a.out.match(/answered/g) || []).length === 2), 5000);
+  } finally {
+    for (const a of apps) a.child.kill();
+    caller.srf.disconnect();
+    await serve.stop();
+  }
+});
