@@ -216,3 +216,49 @@ test('bad embedded options throw at the call; a busy port is an error event', as
   assert.throws(() => new Srf().connect({ embedded: { contacts: ['sip:example.com:5060'] } }), /must be an IP address/);
   first.srf.disconnect();
 });
+
+test('CDRs: attempt, start and stop for an answered call, stop call-rejected for a refused one', async () => {
+  const cdrs = [];
+  const uas = await embeddedSrf({ setup: (s) => {
+    s.on('cdr:attempt', (source, time, msg) => cdrs.push(`attempt ${source} ${msg.method}`));
+    s.on('cdr:start', (source, time, role, msg) => cdrs.push(`start ${source} ${role} ${msg.status}`));
+    s.on('cdr:stop', (source, time, reason) => cdrs.push(`stop ${source} ${reason}`));
+    s.invite(async (req, res) => {
+      if (req.calledNumber === 'busy') return res.send(486);
+      await s.createUAS(req, res, { localSdp: SDP(4000) });
+    });
+  } });
+  const uac = await embeddedSrf();
+  try {
+    const dialog = await uac.srf.createUAC(uas.uri('ok'), { localSdp: SDP(5000) });
+    await dialog.destroy();
+    await assert.rejects(uac.srf.createUAC(uas.uri('busy'), { localSdp: SDP(5000) }), (e) => e.status === 486);
+    await waitFor(() => cdrs.length === 5);
+    assert.deepEqual(cdrs, ['attempt network INVITE', 'start application uas 200', 'stop network normal-release',
+      'attempt network INVITE', 'stop application call-rejected']);
+  } finally {
+    uac.srf.disconnect();
+    uas.srf.disconnect();
+  }
+});
+
+test('digest on the engine: a REGISTER challenged by digestAuth is answered by srf.request', async () => {
+  const registered = [];
+  const uas = await embeddedSrf({ setup: (s) => {
+    s.use('register', Srf.digestAuth({ realm: 'example.com', algorithms: ['SHA-256', 'MD5'], passwordLookup: (u, r, cb) => cb(null, u === 'alice' ? 'pw' : null) }));
+    s.register((req, res) => { registered.push(req.authorization.username); res.send(200); });
+  } });
+  const uac = await embeddedSrf();
+  try {
+    for (const [password, status] of [['pw', 200], ['wrong', 403]]) {
+      const req = await uac.srf.request(uas.uri('alice'), { method: 'REGISTER', headers: { Contact: '<sip:alice@127.0.0.1>', Expires: '60' },
+        auth: { username: 'alice', password } });
+      const [res] = await once(req, 'response');
+      assert.equal(res.status, status, password);
+    }
+    assert.deepEqual(registered, ['alice']);
+  } finally {
+    uac.srf.disconnect();
+    uas.srf.disconnect();
+  }
+});

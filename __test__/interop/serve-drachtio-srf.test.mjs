@@ -20,6 +20,9 @@ test('a drachtio-srf app on serve: middleware, res.send, createUAS, BYE', async 
   app.use((req, res, next) => { req.locals = { stamp: 'mw' }; next(); });
   app.options((req, res) => res.send(200, { headers: { 'X-Stamp': req.locals.stamp } }));
   app.message((req, res) => res.send(486));
+  const cdrs = [];
+  app.on('cdr:start', (source, time, role) => cdrs.push(`start ${role}`));
+  app.on('cdr:stop', (source, time, reason) => cdrs.push(`stop ${reason}`));
   app.invite(async (req, res) => {
     const dialog = await app.createUAS(req, res, { localSdp: SDP(4000) });
     seen.push('answered');
@@ -47,6 +50,8 @@ test('a drachtio-srf app on serve: middleware, res.send, createUAS, BYE', async 
       await dialog.destroy();
     }
     await waitFor(() => seen.filter((s) => s === 'hung up').length === 3);
+    await waitFor(() => cdrs.length === 6);
+    assert.deepEqual(cdrs.filter((c) => c === 'start uas').length, 3, 'CDRs reach drachtio-srf listeners through serve');
   } finally {
     caller.srf.disconnect();
     app.disconnect();

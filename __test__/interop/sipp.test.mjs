@@ -16,12 +16,13 @@ const require = createRequire(import.meta.url);
 const { install, sdp } = require('../../examples/uas-app.js');
 
 /** The example app on an embedded engine, counting what its log says. */
-async function exampleApp({ transport = 'udp', timers } = {}) {
+async function exampleApp({ transport = 'udp', timers, setup } = {}) {
   const seen = { invites: 0, answered: 0, hangups: 0, unanswered: [], options: 0 };
   const app = await embeddedSrf({
     transport,
     timers,
     setup: (srf) => {
+      if (setup) setup(srf);
       srf.use('options', (req, res, next) => { seen.options++; next(); });
       install(srf, (line) => {
         if (line.startsWith('app: INVITE from')) seen.invites++;
@@ -40,12 +41,16 @@ const assertAllPassed = (r, calls) => {
   assert.equal(r.stats.failed, 0, r.summary());
 };
 
+// The calls below last 50 ms (-d 50, or a pause in our XML) rather than SIPp's default 0, where
+// the BYE follows the ACK within ~100 µs: that timing hits a race in the library (the last test
+// in this file, marked todo) about once in a hundred runs, which would make these tests flaky
+// for a reason that test already pins down.
 for (const transport of ['udp', 'tcp']) {
   test(`sipp -sn uac (20 calls, 10/s) over ${transport.toUpperCase()} to the example app`, { timeout: 30000 }, async (t) => {
     if (!requireSipp(t)) return;
     const app = await exampleApp({ transport });
     try {
-      const r = await runSipp(['-sn', 'uac', app.addr, '-t', transport === 'tcp' ? 't1' : 'u1', '-m', '20', '-r', '10', '-l', '20'], { timeoutMs: 20000 });
+      const r = await runSipp(['-sn', 'uac', app.addr, '-t', transport === 'tcp' ? 't1' : 'u1', '-m', '20', '-r', '10', '-l', '20', '-d', '50'], { timeoutMs: 20000 });
       assertAllPassed(r, 20);
       await waitFor(() => app.seen.hangups === 20, 3000).catch(() => {});
       assert.deepEqual(app.seen, { invites: 20, answered: 20, hangups: 20, unanswered: [], options: 0 });
@@ -93,23 +98,28 @@ test('CANCEL while ringing (scenarios/uac-cancel.xml): 200 to the CANCEL, 487 to
   }
 });
 
-// SIPp drops 10 % of the messages it sends and of those it receives (-lost 10); its seed is
-// not settable, so which ones differs from run to run. The test is still deterministic in
-// practice because both sides retransmit enough:
-//  - the INVITE: SIPp retransmits it (retrans=500, 5 times by default) until any response, and
-//    once the engine has it, it retransmits the 200 itself (T1 = 100 ms, to 64×T1) and answers
-//    every INVITE retransmission with the last response: a lost INVITE or 200 costs ~1e-5;
-//  - the ACK is not retransmitted by SIPp, but a lost ACK does not fail the call: the BYE that
-//    follows at once ends the dialog and with it the 200 retransmissions;
-//  - the BYE: SIPp sends it up to 8 times; each try fails only if the BYE or its 200 is lost
-//    (p = 0.19), and the engine answers retransmitted BYEs from its transaction:
-//    0.19^8 ≈ 2e-6 per call.
-// So all 20 calls must succeed, and no call may be left open on either side.
-test('10 % packet loss (sipp -sn uac -lost 10, engine T1 = 100 ms): all 20 calls complete through retransmissions', { timeout: 45000 }, async (t) => {
+// SIPp drops 10 % of the messages it sends and of those it receives (-lost 10). Its seed can
+// not be set, so which ones differs from run to run; the test is deterministic in practice
+// because both sides retransmit enough:
+//  - the INVITE: SIPp retransmits it (every 500 ms, doubling, 5 times by default) until any
+//    response; once the engine has it, it retransmits the 200 on its own (T1 = 100 ms, up to
+//    64×T1) and answers INVITE retransmissions with its last response: a call is lost here
+//    only if 6 INVITEs in a row are dropped, ~1e-6;
+//  - the ACK: a lost ACK leaves the 200 retransmitting; SIPp ACKs each copy again (its own
+//    retransmission detection during the 50 ms pause, our XML's "reack" branch after the BYE);
+//  - the BYE: sent up to 8 times (-max_non_invite_retrans default 7); a try fails only if the
+//    BYE or its 200 is dropped (p = 0.19), and the engine answers retransmitted BYEs from its
+//    transaction: 0.19^8 ≈ 2e-6 per call.
+// SIPp's built-in uac is not used: with ACK and BYE both lost it takes a retransmitted 200 to
+// the INVITE for the 200 to the BYE (its CSeq check accepts any method sent in the call) and
+// reports a call as successful that the engine never saw end. scenarios/uac-lossy.xml matches
+// each response to its own transaction instead (see the comment there).
+// So all 20 calls must succeed, and every dialog must end on both sides.
+test('10 % packet loss (scenarios/uac-lossy.xml with -lost 10, engine T1 = 100 ms): all 20 calls complete through retransmissions', { timeout: 45000 }, async (t) => {
   if (!requireSipp(t)) return;
   const app = await exampleApp({ timers: { t1: 100, t2: 800 } });
   try {
-    const r = await runSipp(['-sn', 'uac', app.addr, '-m', '20', '-r', '10', '-l', '20', '-lost', '10'], { timeoutMs: 35000 });
+    const r = await runSipp(['-sf', scenario('uac-lossy.xml'), app.addr, '-m', '20', '-r', '10', '-l', '20', '-lost', '10'], { timeoutMs: 35000 });
     assertAllPassed(r, 20);
     await waitFor(() => app.seen.hangups === 20, 3000).catch(() => {});
     assert.equal(app.seen.invites, 20, 'each call reached the app once: retransmitted INVITEs were absorbed');
@@ -141,6 +151,44 @@ test('OPTIONS ping from sipp (scenarios/options-ping.xml) gets the app\'s 200', 
     const r = await runSipp(['-sf', scenario('options-ping.xml'), app.addr, '-m', '5', '-r', '10'], { timeoutMs: 15000 });
     assertAllPassed(r, 5);
     assert.equal(app.seen.options, 5);
+  } finally {
+    app.srf.disconnect();
+  }
+});
+
+// Known bug (todo). createUAS registers its Dialog with the Srf in a promise continuation, after
+// res.send's callback for the 200; but the link (lib/link.js) dispatches a whole batch of
+// native events synchronously, and when the app is busy the batch holding the 200's send
+// confirmation ('reply') also holds that call's ACK and BYE. The BYE then finds no Dialog and
+// goes to the middleware: the example app has no bye handler, so the caller gets 404 Not Found
+// (the engine ends its dialog anyway: a second BYE gets 481), and the Dialog created a moment
+// later never emits 'destroy' and stays in srf._dialogs. An app that spends 8 ms per call at
+// 200 calls/s loses a third to a half of its hangups this way; an idle one about one call in a
+// thousand. The fix belongs in createUAS (lib/uas-uac.js): create and register the Dialog
+// synchronously when the 200 is confirmed, as lib/uac.js does with onSent for requests (the
+// link's sendSip documents this), or have the Srf hold in-dialog requests for a dialog whose
+// 2xx confirmation is being processed. createUAC has the same shape (Dialog added after the
+// 'response' promise), though there the peer's first in-dialog request normally waits for our
+// ACK.
+test('a busy app: the BYE right after the ACK still reaches the Dialog (sipp -sn uac, 200 calls at 200/s)', {
+  timeout: 30000,
+  todo: 'createUAS adds the Dialog after the batch holding the 200 confirmation, so a BYE in that batch gets 404 and the Dialog never ends',
+}, async (t) => {
+  if (!requireSipp(t)) return;
+  const app = await exampleApp({
+    setup: (srf) => srf.use('invite', (req, res, next) => {
+      next();
+      const end = Date.now() + 8; // the app's own work for each call
+      while (Date.now() < end);
+    }),
+  });
+  try {
+    const r = await runSipp(['-sn', 'uac', app.addr, '-m', '200', '-r', '200', '-l', '200'], { timeoutMs: 25000 });
+    await waitFor(() => app.seen.hangups === 200, 3000).catch(() => {});
+    assert.equal(app.seen.answered, 200);
+    assert.equal(app.seen.hangups, 200, 'every Dialog saw its BYE');
+    assert.equal(app.srf._dialogs.size, 0, 'no Dialog left behind');
+    assertAllPassed(r, 200);
   } finally {
     app.srf.disconnect();
   }

@@ -10,6 +10,7 @@ use super::server::transport_param;
 use super::transport::Protocol;
 use super::util;
 use crate::app::CmdId;
+use crate::wire::CdrKind;
 use crate::sip::name_addr::{parse_contacts, NameAddr};
 use crate::sip::uri::{HostKind, SipUri};
 use crate::sip::{HeaderName, Message};
@@ -42,6 +43,8 @@ pub struct ClientTxn {
     pub report: bool,
     /// The ACK sent for a non-2xx final, re-sent when the final is retransmitted.
     pub ack: Option<Vec<u8>>,
+    /// An INVITE outside any dialog: its outcome is a call (CDRs).
+    pub initial_invite: bool,
 }
 
 fn text(b: &[u8]) -> String {
@@ -144,6 +147,9 @@ impl Core {
         }
         let id = self.start_client(app, &method, branch, d, dest, Some(dialog.to_owned()), true);
         let bytes = self.client.get(&id).map(|t| t.bytes.clone()).unwrap_or_default();
+        if method == "BYE" {
+            self.cdr(CdrKind::Stop, "application", Some("normal-release"), &bytes);
+        }
         self.ok_sent(app, cmd, dest, bytes, &id, None);
     }
 
@@ -189,6 +195,10 @@ impl Core {
         let retransmit = (dest.protocol == Protocol::Udp).then(|| self.arm(Timer::ClientRetransmit(id.clone()), t1));
         let timeout = self.arm(Timer::ClientTimeout(id.clone()), t1 * 64);
         self.client_keys.insert((branch.clone(), method.to_owned()), id.clone());
+        let initial = method == "INVITE" && dialog.is_none() && report;
+        if initial {
+            self.cdr(CdrKind::Attempt, "application", None, &bytes);
+        }
         let txn = ClientTxn {
             app,
             branch,
@@ -203,6 +213,7 @@ impl Core {
             dialog_id: dialog,
             report,
             ack: None,
+            initial_invite: initial,
         };
         self.client.insert(id.clone(), txn);
         id
@@ -229,7 +240,7 @@ impl Core {
             }
             return;
         }
-        let (app, report, invite, dest) = (t.app, t.report, t.method == "INVITE", t.dest);
+        let (app, report, invite, dest, initial) = (t.app, t.report, t.method == "INVITE", t.dest, t.initial_invite);
         let mut dialog = t.dialog_id.clone();
         if invite && status > 100 && status < 300 && msg.tag(HeaderName::To).is_some() {
             dialog = Some(self.uac_dialog(&id, msg, status >= 200));
@@ -270,6 +281,14 @@ impl Core {
                     }
                 }
             }
+        }
+        if initial && status >= 200 {
+            let (kind, extra) = match status {
+                200..=299 => (CdrKind::Start, "uac"),
+                487 => (CdrKind::Stop, "call-canceled"),
+                _ => (CdrKind::Stop, "call-rejected"),
+            };
+            self.cdr(kind, "network", Some(extra), msg.as_bytes());
         }
         if report {
             let meta = self.meta("network", src, msg.as_bytes().len(), &id, dialog.as_deref().unwrap_or(""));
@@ -414,6 +433,7 @@ impl Core {
         let dest = Source { protocol, local: local.unwrap_or(peer), remote: peer };
         self.start_client(app, "BYE", branch, bye, dest, None, false);
         self.forget_dialog(dialog);
+        self.cdr(CdrKind::Stop, "application", Some("system-initiated-termination"), &bytes);
         if self.apps.contains(app) {
             let meta = self.meta("application", dest, bytes.len(), "unsolicited", dialog);
             self.deliver_sip(app, meta, bytes);

@@ -12,7 +12,7 @@ use super::transport::{Inbound, Protocol, Transports};
 use super::{util, CoreMsg, EngineConfig, VERSION};
 use crate::app::{CmdId, Command, Event};
 use crate::sip::{parse, validate::validate, Framing, HeaderName, Message};
-use crate::wire::{ReplyStatus, SipMeta};
+use crate::wire::{CdrKind, ReplyStatus, SipMeta};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -274,6 +274,13 @@ impl Core {
         }
         args.extend(["Msg sent:".to_owned(), String::new()]);
         self.apps.deliver(app, Event::Reply { cmd, status: ReplyStatus::Ok, args, raw: Some(bytes), more: false });
+    }
+
+    /// A CDR to one of the apps that routed it (wire-protocol.md §7), round robin.
+    pub(super) fn cdr(&mut self, kind: CdrKind, source: &str, extra: Option<&str>, raw: &[u8]) {
+        let Some(app) = self.apps.choose(kind.as_str()) else { return };
+        let event = Event::Cdr { kind, source: source.to_owned(), time: util::wall_clock(), extra: extra.map(str::to_owned), raw: raw.to_vec() };
+        self.apps.deliver(app, event);
     }
 
     pub(super) fn nok(&mut self, app: AppId, cmd: CmdId, reason: String) {

@@ -10,6 +10,7 @@ use super::dialog::{dialog_id, Dialog, Pending2xx};
 use super::transport::Protocol;
 use super::util;
 use crate::app::CmdId;
+use crate::wire::CdrKind;
 use crate::sip::name_addr::parse_contacts;
 use crate::sip::via::Via;
 use crate::sip::{HeaderName, Message};
@@ -120,6 +121,7 @@ impl Core {
         let id = self.create_server_txn(msg, src, key, Some(app), method, None);
         if method == "INVITE" {
             self.respond_engine(&id, 100, "Trying");
+            self.cdr(CdrKind::Attempt, "network", None, msg.as_bytes());
         }
         let mut meta = self.meta("network", src, msg.as_bytes().len(), &id, "");
         meta.received_on = Some((src.local.ip().to_string(), src.local.port().to_string()));
@@ -148,6 +150,7 @@ impl Core {
         if method == "BYE" {
             // The far end has ended the dialog; only the BYE's own transaction remains.
             self.forget_dialog(&dialog_id);
+            self.cdr(CdrKind::Stop, "network", Some("normal-release"), msg.as_bytes());
         }
         let meta = self.meta("network", src, msg.as_bytes().len(), &id, &dialog_id);
         self.deliver_sip(app, meta, msg.as_bytes().to_vec());
@@ -367,6 +370,7 @@ impl Core {
         let (protocol, remote, local) = (t.src.protocol, t.src.remote, t.src.local);
         t.last = Some(bytes.clone());
         let invite = t.method == "INVITE";
+        let initial_invite = invite && !t.in_dialog;
         let dialog_forming = invite || t.method == "SUBSCRIBE";
         let mut dialog = t.dialog_id.clone();
         if status >= 200 {
@@ -376,6 +380,14 @@ impl Core {
             dialog = Some(self.create_uas_dialog(id));
         }
         self.send(protocol, remote, Some(local), bytes.clone());
+        if initial_invite && status >= 200 {
+            let (kind, extra) = match status {
+                200..=299 => (CdrKind::Start, "uas"),
+                487 => (CdrKind::Stop, "call-canceled"),
+                _ => (CdrKind::Stop, "call-rejected"),
+            };
+            self.cdr(kind, "application", Some(extra), &bytes);
+        }
         let Some(t) = self.server.get_mut(id) else { return dialog };
         t.dialog_id = dialog.clone();
         let udp = protocol == Protocol::Udp;
