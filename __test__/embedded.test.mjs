@@ -262,3 +262,29 @@ test('digest on the engine: a REGISTER challenged by digestAuth is answered by s
     uas.srf.disconnect();
   }
 });
+
+test('overload: past maxPendingRequests unanswered requests, new ones get 503 with Retry-After', async () => {
+  let held = 0;
+  const uas = await embeddedSrf({ timers: { maxPendingRequests: 5 }, setup: (s) => s.invite(() => { held++; }) });
+  const sock = dgram.createSocket('udp4');
+  await new Promise((r) => sock.bind(0, '127.0.0.1', r));
+  const replies = [];
+  sock.on('message', (m) => replies.push(m.toString()));
+  const [host, port] = uas.addr.split(':');
+  try {
+    for (let i = 0; i < 10; i++) {
+      const invite = [`INVITE sip:svc@${uas.addr} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${sock.address().port};branch=z9hG4bK-ov${i};rport`,
+        'Max-Forwards: 70', 'From: <sip:a@127.0.0.1>;tag=1', `To: <sip:svc@${uas.addr}>`, `Call-ID: overload-${i}@test`, 'CSeq: 1 INVITE',
+        `Contact: <sip:a@127.0.0.1:${sock.address().port}>`, 'Content-Length: 0', '', ''].join('\r\n');
+      sock.send(Buffer.from(invite), Number(port), host);
+    }
+    await waitFor(() => replies.filter((r) => /^SIP\/2\.0 (100|503)/.test(r)).length === 10);
+    const shed = replies.filter((r) => r.startsWith('SIP/2.0 503'));
+    assert.equal(shed.length, 5);
+    assert.match(shed[0], /\r\nRetry-After: 5\r\n/);
+    await waitFor(() => held === 5);
+  } finally {
+    sock.close();
+    uas.srf.disconnect();
+  }
+});

@@ -62,7 +62,11 @@ function nativeConnectOptions(opts, tags) {
   };
 }
 
-/** `connect({ embedded: { contacts, t1, t2, t4, externalIp } })` for the in-process engine. */
+/**
+ * `connect({ embedded: { contacts, t1, t2, t4, externalIp, maxPendingRequests } })` for the
+ * in-process engine. maxPendingRequests: new requests the app may hold unanswered before the
+ * engine answers 503 with Retry-After (default 2000).
+ */
 function nativeEmbeddedOptions(embedded) {
   assert.ok(embedded && typeof embedded === 'object', 'srf.connect: embedded must be an object');
   const { contacts } = embedded;
@@ -74,7 +78,9 @@ function nativeEmbeddedOptions(embedded) {
     return v;
   };
   assert.ok(embedded.externalIp === undefined || typeof embedded.externalIp === 'string', 'srf.connect: embedded.externalIp must be a string');
-  return { contacts, externalIp: embedded.externalIp, t1: timer('t1'), t2: timer('t2'), t4: timer('t4') };
+  const max = embedded.maxPendingRequests;
+  assert.ok(max === undefined || (Number.isInteger(max) && max > 0), 'srf.connect: embedded.maxPendingRequests must be a positive integer');
+  return { contacts, externalIp: embedded.externalIp, t1: timer('t1'), t2: timer('t2'), t4: timer('t4'), maxPendingRequests: max };
 }
 
 module.exports = { nativeConnectOptions, nativeEmbeddedOptions };

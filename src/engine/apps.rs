@@ -16,6 +16,8 @@ struct App {
     events: mpsc::Sender<Event>,
     overflow: VecDeque<Event>,
     routes: Vec<String>,
+    /// New requests handed to the app and not yet answered with a final response.
+    pending: usize,
 }
 
 #[derive(Default)]
@@ -27,7 +29,7 @@ pub struct Apps {
 
 impl Apps {
     pub fn attach(&mut self, id: AppId, events: mpsc::Sender<Event>) {
-        self.apps.insert(id, App { events, overflow: VecDeque::new(), routes: Vec::new() });
+        self.apps.insert(id, App { events, overflow: VecDeque::new(), routes: Vec::new(), pending: 0 });
     }
 
     pub fn contains(&self, id: AppId) -> bool {
@@ -70,9 +72,17 @@ impl Apps {
         Some(chosen)
     }
 
-    /// True when the app can take a new request now (nothing parked, room in its queue).
-    pub fn has_room(&self, id: AppId) -> bool {
-        self.apps.get(&id).is_some_and(|a| a.overflow.is_empty() && a.events.capacity() > 0)
+    /// True when the app can take a new request now: nothing parked, room in its queue, and
+    /// fewer than `max_pending` requests it has not answered.
+    pub fn has_room(&self, id: AppId, max_pending: usize) -> bool {
+        self.apps.get(&id).is_some_and(|a| a.overflow.is_empty() && a.events.capacity() > 0 && a.pending < max_pending)
+    }
+
+    /// Counts a new request handed to the app (+1) or answered (-1).
+    pub fn count_pending(&mut self, id: AppId, up: bool) {
+        if let Some(a) = self.apps.get_mut(&id) {
+            a.pending = if up { a.pending + 1 } else { a.pending.saturating_sub(1) };
+        }
     }
 
     /// Delivers an event in order; false when the app is gone or hopelessly behind.

@@ -51,7 +51,14 @@ pub struct EngineConfig {
     pub limits: Limits,
     /// Stop the engine when its last app leaves (the embedded case: one engine per Srf).
     pub exclusive: bool,
+    /// New requests an app may hold unanswered; past this the engine answers 503 with
+    /// Retry-After (RFC 3261 §21.5.4) instead of queueing more work for an app that is behind.
+    pub max_pending_requests: usize,
 }
+
+/// The default for `max_pending_requests`: far above a healthy app's backlog (an app
+/// answering 5,000 calls/s within 100 ms holds about 500), low enough to shed early.
+pub const MAX_PENDING_REQUESTS: usize = 2_000;
 
 pub(crate) enum CoreMsg {
     Attach { id: apps::AppId, events: mpsc::Sender<Event> },

@@ -55,6 +55,8 @@ pub struct ServerTxn {
     pub interval: Duration,
     pub retransmit: Option<delay_queue::Key>,
     pub timeout: Option<delay_queue::Key>,
+    /// Counted in its app's pending requests until the final response.
+    pub counted: bool,
 }
 
 /// drachtio-server drops a request the app never answers after 64 s; we answer it instead, so
@@ -113,12 +115,16 @@ impl Core {
         let Some(app) = self.apps.choose(&method.to_ascii_lowercase()) else {
             return self.stateless(msg, src, 503, "Service Unavailable");
         };
-        if !self.apps.has_room(app) {
+        if !self.apps.has_room(app, self.config.max_pending_requests) {
             // The app is behind: shed the new request rather than queue it (§21.5.4).
             let draft = response_draft(msg, 503, "Service Unavailable", Some(&util::tag()), &[("Retry-After", "5".into())], src);
             return self.send(src.protocol, src.remote, Some(src.local), draft.to_bytes());
         }
         let id = self.create_server_txn(msg, src, key, Some(app), method, None);
+        self.apps.count_pending(app, true);
+        if let Some(t) = self.server.get_mut(&id) {
+            t.counted = true;
+        }
         if method == "INVITE" {
             self.respond_engine(&id, 100, "Trying");
             self.cdr(CdrKind::Attempt, "network", None, msg.as_bytes());
@@ -193,6 +199,7 @@ impl Core {
             interval: self.t1(),
             retransmit: None,
             timeout: None,
+            counted: false,
         };
         self.server.insert(id.clone(), txn);
         self.server_keys.insert(key, id.clone());
@@ -369,6 +376,10 @@ impl Core {
         let t = self.server.get_mut(id)?;
         let (protocol, remote, local) = (t.src.protocol, t.src.remote, t.src.local);
         t.last = Some(bytes.clone());
+        let uncount = (status >= 200 && t.counted).then(|| t.app).flatten();
+        if uncount.is_some() {
+            t.counted = false;
+        }
         let invite = t.method == "INVITE";
         let initial_invite = invite && !t.in_dialog;
         let dialog_forming = invite || t.method == "SUBSCRIBE";
@@ -378,6 +389,9 @@ impl Core {
         }
         if dialog_forming && !t.in_dialog && status > 100 && status < 300 && (status >= 200 || t.local_tag.is_some()) && dialog.is_none() {
             dialog = Some(self.create_uas_dialog(id));
+        }
+        if let Some(app) = uncount {
+            self.apps.count_pending(app, false);
         }
         self.send(protocol, remote, Some(local), bytes.clone());
         if initial_invite && status >= 200 {
@@ -552,6 +566,9 @@ impl Core {
 
     pub(super) fn remove_server(&mut self, id: &str) {
         if let Some(t) = self.server.remove(id) {
+            if let (true, Some(app)) = (t.counted, t.app) {
+                self.apps.count_pending(app, false);
+            }
             if self.server_keys.get(&t.key).is_some_and(|k| k == id) {
                 self.server_keys.remove(&t.key);
             }

@@ -6,7 +6,7 @@
 use super::runtime;
 use crate::app::{Command, Event, EventSink};
 use crate::client::{self, ClientConfig, Reconnect, TlsOptions};
-use crate::engine::{Engine, EngineConfig, Timers};
+use crate::engine::{Engine, EngineConfig, Timers, MAX_PENDING_REQUESTS};
 use crate::server::args::parse_contact;
 use crate::sip::{self, Framing, Limits};
 use crate::wire::{ProxySpec, ReplyStatus};
@@ -54,6 +54,8 @@ pub struct EmbeddedOptions {
     pub t1: Option<u32>,
     pub t2: Option<u32>,
     pub t4: Option<u32>,
+    /// New requests the app may hold unanswered before the engine answers 503.
+    pub max_pending_requests: Option<u32>,
 }
 
 #[napi(object)]
@@ -243,7 +245,8 @@ fn embedded_config(opts: EmbeddedOptions) -> Result<EngineConfig, String> {
     if listen.is_empty() {
         return Err("embedded: at least one contact is required, e.g. 'sip:127.0.0.1:5060;transport=udp'".into());
     }
-    Ok(EngineConfig { listen, external_ip: opts.external_ip, timers, limits: Limits::default(), exclusive: true })
+    let max_pending_requests = opts.max_pending_requests.map_or(MAX_PENDING_REQUESTS, |n| n as usize);
+    Ok(EngineConfig { listen, external_ip: opts.external_ip, timers, limits: Limits::default(), exclusive: true, max_pending_requests })
 }
 
 /// Moves events to JS in batches. Ends (releasing the thread-safe function, so Node may exit)

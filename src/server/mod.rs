@@ -5,7 +5,7 @@
 pub mod args;
 mod peer;
 
-use crate::engine::{Engine, EngineConfig, Timers};
+use crate::engine::{Engine, EngineConfig, Timers, MAX_PENDING_REQUESTS};
 use crate::sip::Limits;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,6 +32,7 @@ impl Server {
             timers,
             limits: Limits::default(),
             exclusive: false,
+            max_pending_requests: MAX_PENDING_REQUESTS,
         })
         .await?;
         let listener = TcpListener::bind(config.admin).await.map_err(|e| format!("cannot bind the admin port {}: {e}", config.admin))?;
