@@ -624,7 +624,7 @@ declare namespace Srf {
 
   /** The in-process SIP engine: no drachtio server needed. */
   interface EmbeddedOptions {
-    /** SIP listen addresses, e.g. `['sip:0.0.0.0:5060;transport=udp,tcp']` */
+    /** SIP listening points (IP literals), e.g. `['sip:127.0.0.1:5060;transport=udp', 'sip:127.0.0.1:5060;transport=tcp']` */
     contacts: string[];
     /** RFC 3261 T1, ms (default 500) */
     t1?: number;
@@ -634,6 +634,8 @@ declare namespace Srf {
     t4?: number;
     /** public address to advertise when behind NAT */
     externalIp?: string;
+    /** new requests the app may hold unanswered before the engine answers 503 + Retry-After (default 2000) */
+    maxPendingRequests?: number;
   }
 
   /**
