@@ -238,7 +238,7 @@ class Srf extends EventEmitter {
     // waiter synchronously.
     const onSent = (result) => {
       const { msg, meta } = result;
-      res._sentDialogId = meta.stackDialogId;
+      if (status >= 200 && typeof res._onFinalSent === 'function') res._onFinalSent(msg, meta);
       if (fnAck && meta.stackDialogId && (status === 200 || (msg && msg.has('rseq')))) {
         this._ackWaiters.set(meta.stackDialogId, { fnAck, status });
       }

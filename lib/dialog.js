@@ -7,9 +7,6 @@ const assert = require('node:assert');
 const SipError = require('./sip-error.js');
 const { METHODS } = require('./middleware.js');
 
-// Requests whose events are emitted on the next macrotask, so an app that awaits
-// createUAS/createB2BUA can still attach its listeners (api.md §5.3).
-const DEFERRED = new Set(['INFO', 'OPTIONS', 'MESSAGE', 'PUBLISH', 'REFER', 'UPDATE', 'ACK', 'NOTIFY']);
 
 function reasonOf(req) {
   const m = /text="([^"]*)"/.exec(req.get('reason') || '');
@@ -135,16 +132,22 @@ class Dialog extends EventEmitter {
     return method === 'BYE' ? req : res;
   }
 
-  /** An in-dialog request from the far end (api.md §5.3). */
+  /**
+   * An in-dialog request from the far end (api.md §5.3). Handled on the next macrotask (as
+   * drachtio-srf does for INFO, ACK and others, and here for every method): the request can
+   * arrive in the same batch as the 200 that created the dialog, before an app awaiting
+   * createUAS/createUAC has had a chance to attach its listeners.
+   */
   handle(req, res) {
     if (this._queue && req.method !== 'ACK') {
       this._queue.push([req, res]);
       return;
     }
-    const emit = (event, ...args) => {
-      if (DEFERRED.has(req.method)) setImmediate(() => this._dispatch(event, req, res, args));
-      else this._dispatch(event, req, res, args);
-    };
+    setImmediate(() => this._handle(req, res));
+  }
+
+  _handle(req, res) {
+    const emit = (event) => this._dispatch(event, req, res, []);
     switch (req.method) {
       case 'BYE':
         res.send(200);

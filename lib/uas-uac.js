@@ -19,19 +19,22 @@ function createUAS(srf, req, res, opts = {}, cb) {
     if (req.canceled) throw new SipError(487, 'Request Terminated');
     const body = await localSdpOf(opts);
     const status = req.method === 'SUBSCRIBE' ? 202 : 200;
-    const sent = await new Promise((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const onCancel = () => reject(new SipError(487, 'Request Terminated'));
       req.once('cancel', onCancel);
-      res.send(status, { headers: opts.headers || {}, body }, (err, msg) => {
+      // Registered the moment the 200 is confirmed: the ACK and a BYE may follow in the
+      // same batch of events, and must find the dialog.
+      res._onFinalSent = (sent, meta) => {
+        const dialog = new Dialog(srf, 'uas', { req, res: wrapSent(res, sent), id: meta.stackDialogId, localSdp: body });
+        srf.addDialog(dialog);
+        res._dialog = dialog;
+      };
+      res.send(status, { headers: opts.headers || {}, body }, (err) => {
         req.off('cancel', onCancel);
         if (err) reject(err);
-        else resolve(msg);
+        else resolve(res._dialog);
       });
     });
-    const id = res._sentDialogId;
-    const dialog = new Dialog(srf, 'uas', { req, res: wrapSent(res, sent), id, localSdp: body });
-    srf.addDialog(dialog);
-    return dialog;
   };
   return settle(run(), cb, srf);
 }
@@ -73,23 +76,23 @@ function createUAC(srf, uri, opts, progress, cb) {
       throw err;
     }
     if (progress.cbRequest) progress.cbRequest(null, req);
-    const res = await new Promise((resolve) => {
-      req.on('response', (r, ack) => {
-        if (r.status < 200) {
-          if (r.has('rseq')) ack();
-          if (progress.cbProvisional) progress.cbProvisional(r);
+    return new Promise((resolve, reject) => {
+      req.on('response', (res, ack) => {
+        if (res.status < 200) {
+          if (res.has('rseq')) ack();
+          if (progress.cbProvisional) progress.cbProvisional(res);
           return;
         }
         if (method === 'INVITE') ack();
-        resolve(r);
+        if (res.status >= 300) return reject(Object.assign(new SipError(res.status, res.reason), { res }));
+        if (!res.has('contact')) return reject(Object.assign(new SipError(500, 'No Contact header in response'), { res }));
+        // Registered at once, before any in-dialog request of the same batch is dispatched.
+        const dialog = new Dialog(srf, 'uac', { req, res, id: res.stackDialogId, localSdp });
+        if (opts.auth) dialog.auth = opts.auth;
+        srf.addDialog(dialog);
+        resolve(dialog);
       });
     });
-    if (res.status >= 300) throw Object.assign(new SipError(res.status, res.reason), { res });
-    if (!res.has('contact')) throw Object.assign(new SipError(500, 'No Contact header in response'), { res });
-    const dialog = new Dialog(srf, 'uac', { req, res, id: res.stackDialogId, localSdp });
-    if (opts.auth) dialog.auth = opts.auth;
-    srf.addDialog(dialog);
-    return dialog;
   };
   return settle(run(), cb, srf);
 }

@@ -41,10 +41,8 @@ const assertAllPassed = (r, calls) => {
   assert.equal(r.stats.failed, 0, r.summary());
 };
 
-// The calls below last 50 ms (-d 50, or a pause in our XML) rather than SIPp's default 0, where
-// the BYE follows the ACK within ~100 µs: that timing hits a race in the library (the last test
-// in this file, marked todo) about once in a hundred runs, which would make these tests flaky
-// for a reason that test already pins down.
+// The calls below last 50 ms (-d 50, or a pause in our XML), like real calls; the instant-BYE
+// case (BYE within ~100 µs of the ACK) is the busy-app test at the end of this file.
 for (const transport of ['udp', 'tcp']) {
   test(`sipp -sn uac (20 calls, 10/s) over ${transport.toUpperCase()} to the example app`, { timeout: 30000 }, async (t) => {
     if (!requireSipp(t)) return;
@@ -156,23 +154,12 @@ test('OPTIONS ping from sipp (scenarios/options-ping.xml) gets the app\'s 200', 
   }
 });
 
-// Known bug (todo). createUAS registers its Dialog with the Srf in a promise continuation, after
-// res.send's callback for the 200; but the link (lib/link.js) dispatches a whole batch of
-// native events synchronously, and when the app is busy the batch holding the 200's send
-// confirmation ('reply') also holds that call's ACK and BYE. The BYE then finds no Dialog and
-// goes to the middleware: the example app has no bye handler, so the caller gets 404 Not Found
-// (the engine ends its dialog anyway: a second BYE gets 481), and the Dialog created a moment
-// later never emits 'destroy' and stays in srf._dialogs. An app that spends 8 ms per call at
-// 200 calls/s loses a third to a half of its hangups this way; an idle one about one call in a
-// thousand. The fix belongs in createUAS (lib/uas-uac.js): create and register the Dialog
-// synchronously when the 200 is confirmed, as lib/uac.js does with onSent for requests (the
-// link's sendSip documents this), or have the Srf hold in-dialog requests for a dialog whose
-// 2xx confirmation is being processed. createUAC has the same shape (Dialog added after the
-// 'response' promise), though there the peer's first in-dialog request normally waits for our
-// ACK.
+// A busy app: the batch of events holding the 200's send confirmation can also hold that
+// call's ACK and BYE. createUAS registers its Dialog synchronously when the 200 is confirmed,
+// and dialogs handle requests on the next macrotask, so the BYE still finds the Dialog and the
+// app's 'destroy' listener (attached after `await createUAS`) still hears it.
 test('a busy app: the BYE right after the ACK still reaches the Dialog (sipp -sn uac, 200 calls at 200/s)', {
   timeout: 30000,
-  todo: 'createUAS adds the Dialog after the batch holding the 200 confirmation, so a BYE in that batch gets 404 and the Dialog never ends',
 }, async (t) => {
   if (!requireSipp(t)) return;
   const app = await exampleApp({
