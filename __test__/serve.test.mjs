@@ -116,3 +116,30 @@ test('the CLI: --help, unknown and not-yet-supported flags, missing secret', () 
   assert.match(run('serve', '--secret', 's', '--bogus').stderr, /unknown option --bogus/);
   assert.match(run('frobnicate').stderr, /unknown command/);
 });
+
+test('garbage and a wrong secret on the admin port: a clear refusal and a closed connection; serve stays up', async () => {
+  const net = await import('node:net');
+  const serve = await startServe();
+  const talk = (bytes) => new Promise((resolve) => {
+    const sock = net.connect(serve.admin.port, serve.admin.host, () => sock.write(bytes));
+    let got = '';
+    sock.on('data', (d) => { got += d; });
+    sock.on('close', () => resolve(got));
+    sock.on('error', () => {});
+  });
+  try {
+    assert.equal(await talk('this is not a frame\r\n'), '', 'a corrupt frame closes the connection');
+    const started = Date.now();
+    const frame = (p) => `${Buffer.byteLength(p)}#${p}`;
+    const refused = await talk(frame('m1|authenticate|wrong-secret|'));
+    assert.match(refused, /\|response\|m1\|NO\|incorrect secret$/);
+    assert.ok(Date.now() - started >= 400, 'a failed authentication is answered after a delay');
+    assert.match(await talk(frame('m2|ping')), /\|response\|m2\|NO\|authenticate first$/);
+    assert.match(await talk(frame('m3|bogus|message')), /\|response\|m3\|NO\|Unknown message type$/);
+    const ok = await appOn(serve, () => {});
+    assert.equal(ok.err, null, 'serve still accepts apps');
+    ok.srf.disconnect();
+  } finally {
+    await serve.stop();
+  }
+});
