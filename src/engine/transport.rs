@@ -91,7 +91,7 @@ impl Transports {
         for &(protocol, addr) in points {
             match protocol {
                 Protocol::Udp => {
-                    let s = UdpSocket::bind(addr).await.map_err(|e| format!("cannot bind udp/{addr}: {e}"))?;
+                    let s = bind_udp(addr).map_err(|e| format!("cannot bind udp/{addr}: {e}"))?;
                     let local = s.local_addr().map_err(|e| e.to_string())?;
                     bound.push((Protocol::Udp, local));
                     udp.push(Arc::new(s));
@@ -199,6 +199,21 @@ impl Transports {
             c.remove(&peer);
         }
     }
+}
+
+/// Bursts of thousands of calls a second overflow the default UDP receive buffer (~200 KiB)
+/// while the reader task is between reads; the kernel then drops datagrams and peers
+/// retransmit. Ask for a larger one (the kernel caps it at net.core.rmem_max).
+const UDP_BUFFER: usize = 4 << 20;
+
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let domain = if addr.is_ipv4() { socket2::Domain::IPV4 } else { socket2::Domain::IPV6 };
+    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER);
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 async fn udp_reader(socket: Arc<UdpSocket>, t: Transports) {
