@@ -1,0 +1,89 @@
+'use strict';
+// What every bench app shares, so the three processes run the same code around different
+// libraries: the UAS logic (answer each INVITE with 200 and an SDP answer through createUAS; the
+// caller hangs up), a few counters, and a control channel on stdin.
+//
+// Control channel (one command a line on stdin, one JSON reply a line on stdout):
+//   stats  -> {"stats": {...counters, memory}}
+//   gc     -> runs global.gc() when node was started with --expose-gc, then replies like stats
+// The app exits when stdin closes (its parent went away) or after --max-seconds, whichever is
+// first: nothing outlives the benchmark.
+
+// Built once: the same bytes for every call and every library.
+const SDP = [
+  'v=0', 'o=- 1700000000 1 IN IP4 127.0.0.1', 's=drachtio-srf-rs bench', 'c=IN IP4 127.0.0.1', 't=0 0',
+  'm=audio 40000 RTP/AVP 0 8 101', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000',
+  'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', '',
+].join('\r\n');
+
+function counters() {
+  return { invites: 0, answered: 0, active: 0, peakActive: 0, ended: 0, endedBeforeResolved: 0, failed: 0, srfErrors: 0, lastError: null };
+}
+
+/** The app: identical for drachtio-srf and drachtio-srf-rs (both have createUAS → Promise<Dialog>). */
+function installUas(srf, stats) {
+  srf.invite((req, res) => {
+    stats.invites++;
+    srf.createUAS(req, res, { localSdp: SDP }).then((dialog) => {
+      stats.answered++;
+      // Both libraries can handle a BYE that came right behind the ACK before this promise
+      // resolves (the Dialog emits 'destroy' synchronously, before we could listen).
+      if (dialog.connected === false) {
+        stats.ended++;
+        stats.endedBeforeResolved++;
+        return;
+      }
+      stats.active++;
+      if (stats.active > stats.peakActive) stats.peakActive = stats.active;
+      dialog.on('destroy', () => {
+        stats.active--;
+        stats.ended++;
+      });
+    }, (err) => {
+      stats.failed++;
+      stats.lastError = String((err && err.message) || err);
+    });
+  });
+  srf.on('error', (err) => {
+    stats.srfErrors++;
+    stats.lastError = `srf error: ${(err && err.message) || err}`;
+  });
+}
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : process.argv[i + 1];
+}
+
+/** Reads commands on stdin; exits on EOF and after --max-seconds (default 900). */
+function controlChannel(stats) {
+  const reply = () => {
+    const m = process.memoryUsage();
+    process.stdout.write(`${JSON.stringify({ stats: { ...stats, memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers } } })}\n`);
+  };
+  let buf = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (d) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) !== -1) {
+      const cmd = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (cmd === 'gc' && typeof global.gc === 'function') global.gc();
+      if (cmd === 'stats' || cmd === 'gc') reply();
+    }
+  });
+  process.stdin.on('end', () => process.exit(0));
+  const maxSeconds = Number(arg('max-seconds', 900));
+  setTimeout(() => {
+    process.stderr.write(`bench app: --max-seconds ${maxSeconds} reached, exiting\n`);
+    process.exit(3);
+  }, maxSeconds * 1000).unref();
+}
+
+/** The ready line bench/load.js waits for: `ready <json>`. */
+function ready(info) {
+  process.stdout.write(`ready ${JSON.stringify(info)}\n`);
+}
+
+module.exports = { SDP, counters, installUas, arg, controlChannel, ready };
