@@ -113,18 +113,7 @@ impl Draft {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.start_line.len() + self.body.len() + 64 * (self.headers.len() + 1));
-        out.extend_from_slice(self.start_line.as_bytes());
-        out.extend_from_slice(b"\r\n");
-        for (n, v) in &self.headers {
-            out.extend_from_slice(n.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(v.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", self.body.len()).as_bytes());
-        out.extend_from_slice(&self.body);
-        out
+        crate::sip::serialize::write_message(&self.start_line, &self.headers, &self.body)
     }
 }
 

@@ -39,21 +39,26 @@ impl MessageBuilder {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            self.start_line.len() + self.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>() + self.body.len() + 32,
-        );
-        out.extend_from_slice(self.start_line.as_bytes());
-        out.extend_from_slice(b"\r\n");
-        for (n, v) in &self.headers {
-            out.extend_from_slice(n.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(v.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", self.body.len()).as_bytes());
-        out.extend_from_slice(&self.body);
-        out
+        write_message(&self.start_line, &self.headers, &self.body)
     }
+}
+
+/// A message on the wire: start line, headers in order, a Content-Length computed from the
+/// body, the body. Callers keep Content-Length out of `headers`.
+pub fn write_message(start_line: &str, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
+    let size = start_line.len() + headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>() + body.len() + 32;
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(start_line.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (n, v) in headers {
+        out.extend_from_slice(n.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
+    out
 }
 
 #[cfg(test)]
