@@ -113,7 +113,7 @@ impl Core {
         d.replace_localhost(&hostport);
         d.detect_sdp();
         let branch = util::branch();
-        d.prepend(HeaderName::Via, format!("SIP/2.0/{} {hostport};branch={branch};rport", protocol.via_token()));
+        d.prepend(HeaderName::Via, via(protocol, &hostport, &branch));
         let dest = Source { protocol, local, remote: to };
         let id = self.start_client(app, &method, branch, d, dest, None, true);
         let bytes = self.client.get(&id).map(|t| t.bytes.clone()).unwrap_or_default();
@@ -129,15 +129,11 @@ impl Core {
         if !d.body.is_empty() && !d.has(HeaderName::ContentType) && !d.body.starts_with(b"v=0") {
             return self.nok(app, cmd, "Server error: missing content-type".into());
         }
-        let (protocol, peer) = (dl.protocol, dl.peer);
-        let local = self.transports.local_for(protocol, peer);
-        let hostport = local.map(|l| self.hostport(l)).unwrap_or_default();
-        let branch = util::branch();
-        let via = format!("SIP/2.0/{} {hostport};branch={branch};rport", protocol.via_token());
+        let hop = self.dialog_hop(dl);
         let Some(dl) = self.dialogs.get_mut(dialog) else { return };
-        let mut d = dl.build_request(d, via);
-        d.replace_localhost(&hostport);
-        let dest = Source { protocol, local: local.unwrap_or(peer), remote: peer };
+        let mut d = dl.build_request(d, hop.via);
+        d.replace_localhost(&hop.hostport);
+        let (protocol, peer, local, branch, dest) = (hop.dest.protocol, hop.dest.remote, hop.local, hop.branch, hop.dest);
         if method == "ACK" {
             let bytes = d.to_bytes();
             dl.last_ack = Some(bytes.clone());
@@ -183,6 +179,22 @@ impl Core {
         let id = self.start_client(app, "CANCEL", branch, c, dest, None, false);
         let bytes = self.client.get(&id).map(|t| t.bytes.clone()).unwrap_or_default();
         self.ok_sent(app, cmd, dest, bytes, &id, None);
+    }
+
+    /// Where the next request of a dialog goes, from which local address, and the Via (with a
+    /// fresh branch) it carries.
+    fn dialog_hop(&self, dl: &Dialog) -> DialogHop {
+        let (protocol, peer) = (dl.protocol, dl.peer);
+        let local = self.transports.local_for(protocol, peer);
+        let hostport = local.map(|l| self.hostport(l)).unwrap_or_default();
+        let branch = util::branch();
+        DialogHop {
+            dest: Source { protocol, local: local.unwrap_or(peer), remote: peer },
+            local,
+            via: via(protocol, &hostport, &branch),
+            hostport,
+            branch,
+        }
     }
 
     /// Sends a request and opens its client transaction (Timers A/E and B/F).
@@ -418,20 +430,16 @@ impl Core {
     /// Ends a dialog from our side: BYE to the far end (for INVITE dialogs) and, when there is
     /// a reason, the owning app hears of it as an unsolicited BYE (wire-protocol.md §6).
     pub(super) fn end_dialog(&mut self, dialog: &str, reason: &str) {
-        let Some(dl) = self.dialogs.get_mut(dialog) else { return };
+        let Some(dl) = self.dialogs.get(dialog) else { return };
         let app = dl.app;
-        let (protocol, peer) = (dl.protocol, dl.peer);
-        let local = self.transports.local_for(protocol, peer);
-        let hostport = local.map(|l| self.hostport(l)).unwrap_or_default();
-        let branch = util::branch();
-        let via = format!("SIP/2.0/{} {hostport};branch={branch};rport", protocol.via_token());
+        let hop = self.dialog_hop(dl);
         let Some(dl) = self.dialogs.get_mut(dialog) else { return };
         let mut bye = Draft { start_line: format!("BYE {} SIP/2.0", dl.remote_target), headers: Vec::new(), body: Vec::new() };
         bye.headers.push(("Reason".into(), format!("SIP ;cause=200 ;text=\"{reason}\"")));
-        let bye = dl.build_request(bye, via);
+        let bye = dl.build_request(bye, hop.via);
         let bytes = bye.to_bytes();
-        let dest = Source { protocol, local: local.unwrap_or(peer), remote: peer };
-        self.start_client(app, "BYE", branch, bye, dest, None, false);
+        let dest = hop.dest;
+        self.start_client(app, "BYE", hop.branch, bye, dest, None, false);
         self.forget_dialog(dialog);
         self.cdr(CdrKind::Stop, "application", Some("system-initiated-termination"), &bytes);
         if self.apps.contains(app) {
@@ -439,6 +447,19 @@ impl Core {
             self.deliver_sip(app, meta, bytes);
         }
     }
+}
+
+struct DialogHop {
+    dest: Source,
+    local: Option<SocketAddr>,
+    hostport: String,
+    branch: String,
+    via: String,
+}
+
+/// Our Via for a request we send; `rport` asks for responses at our real port (RFC 3581).
+fn via(protocol: Protocol, hostport: &str, branch: &str) -> String {
+    format!("SIP/2.0/{} {hostport};branch={branch};rport", protocol.via_token())
 }
 
 /// ACK for a non-2xx final (§17.1.1.3): same branch and Request-URI as the INVITE, the To of

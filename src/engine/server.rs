@@ -376,7 +376,7 @@ impl Core {
         let t = self.server.get_mut(id)?;
         let (protocol, remote, local) = (t.src.protocol, t.src.remote, t.src.local);
         t.last = Some(bytes.clone());
-        let uncount = (status >= 200 && t.counted).then(|| t.app).flatten();
+        let uncount = (status >= 200 && t.counted).then_some(t.app).flatten();
         if uncount.is_some() {
             t.counted = false;
         }

@@ -29,7 +29,6 @@ pub enum ErrorKind {
     BadHeaderValue(&'static str),
     CSeqMethodMismatch,
     BadRequestUri(&'static str),
-    BadUri(&'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +96,6 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadHeaderValue(why) => f.write_str(why),
             ErrorKind::CSeqMethodMismatch => f.write_str("CSeq method does not match request method"),
             ErrorKind::BadRequestUri(why) => write!(f, "malformed Request-URI: {why}"),
-            ErrorKind::BadUri(why) => write!(f, "malformed URI: {why}"),
         }
     }
 }

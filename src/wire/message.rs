@@ -132,18 +132,34 @@ fn take(tokens: &mut std::vec::IntoIter<String>) -> String {
     tokens.next().unwrap_or_default()
 }
 
+/// A payload read up to its message type: sender's id, type, token count, the remaining
+/// tokens, and the body.
+struct Leader {
+    id: String,
+    kind: String,
+    count: usize,
+    rest: std::vec::IntoIter<String>,
+    body: Option<Vec<u8>>,
+}
+
+impl Leader {
+    fn read(payload: &[u8]) -> Leader {
+        let (tokens, body) = split(payload);
+        let count = tokens.len();
+        let mut rest = tokens.into_iter();
+        let id = take(&mut rest);
+        let kind = take(&mut rest);
+        Leader { id, kind, count, rest, body }
+    }
+}
+
 fn non_empty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
 impl ServerMsg {
     pub fn parse(payload: &[u8]) -> Result<ServerMsg, WireError> {
-        let (tokens, body) = split(payload);
-        let kind = tokens.get(1).cloned().unwrap_or_default();
-        let count = tokens.len();
-        let mut t = tokens.into_iter();
-        let id = take(&mut t);
-        t.next();
+        let Leader { id, kind, count, rest: mut t, body } = Leader::read(payload);
         match kind.as_str() {
             "response" => {
                 if count < 4 {
@@ -251,12 +267,7 @@ impl AppMsg {
     }
 
     pub fn parse(payload: &[u8]) -> Result<AppMsg, WireError> {
-        let (tokens, body) = split(payload);
-        let kind = tokens.get(1).cloned().unwrap_or_default();
-        let count = tokens.len();
-        let mut t = tokens.into_iter();
-        let id = take(&mut t);
-        t.next();
+        let Leader { id, kind, count, rest: mut t, body } = Leader::read(payload);
         let need = |n: usize, what: &'static str| if count < n { Err(WireError::Truncated(what)) } else { Ok(()) };
         match kind.as_str() {
             "authenticate" => {
