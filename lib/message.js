@@ -92,7 +92,7 @@ class SipMessage {
     }
     return this._method;
   }
-  set method(v) { this._method = v; }
+  set method(v) { this._method = v; this._edited = true; }
 
   get uri() {
     if (this._uri === undefined) {
@@ -101,7 +101,7 @@ class SipMessage {
     }
     return this._uri;
   }
-  set uri(v) { this._uri = v; }
+  set uri(v) { this._uri = v; this._edited = true; }
 
   get status() {
     if (this._status === undefined) {
@@ -110,7 +110,7 @@ class SipMessage {
     }
     return this._status;
   }
-  set status(v) { this._status = v; }
+  set status(v) { this._status = v; this._edited = true; }
 
   get reason() {
     if (this._reason === undefined) {
@@ -119,13 +119,13 @@ class SipMessage {
     }
     return this._reason;
   }
-  set reason(v) { this._reason = v; }
+  set reason(v) { this._reason = v; this._edited = true; }
 
   get version() {
     if (this._version === undefined) this._version = this._offs ? '2.0' : undefined;
     return this._version;
   }
-  set version(v) { this._version = v; }
+  set version(v) { this._version = v; this._edited = true; }
 
   get body() {
     if (this._body === undefined) {
@@ -134,7 +134,7 @@ class SipMessage {
     }
     return this._body;
   }
-  set body(v) { this._body = v; }
+  set body(v) { this._body = v; this._edited = true; }
 
   get payload() {
     if (this._payload === undefined) this._payload = splitPayload(this.get('content-type'), this.body);
@@ -156,7 +156,7 @@ class SipMessage {
     }
     return this._rawText;
   }
-  set raw(v) { this._rawText = v; }
+  set raw(v) { this._rawText = v; this._edited = true; }
 
   get headers() {
     if (this._headers === null) this._headers = this._buildHeaders();
@@ -272,10 +272,8 @@ class SipMessage {
   }
 
   toString() {
-    if (this._headers === null && this._offs && this._rawText === undefined &&
-        this._body === undefined && !this._startLineChanged()) {
-      return this.raw;
-    }
+    // A parsed message nobody changed is its own text; otherwise write it from its parts.
+    if (this._offs && !this._edited && this._headers === null) return this.raw;
     const lines = [this.type === 'response'
       ? `SIP/${this.version || '2.0'} ${this.status} ${this.reason || ''}`
       : `${this.method} ${this.uri} SIP/${this.version || '2.0'}`];
@@ -286,11 +284,6 @@ class SipMessage {
     }
     lines.push(`Content-Length: ${Buffer.byteLength(body, 'utf8')}`);
     return lines.join('\r\n') + '\r\n\r\n' + body;
-  }
-
-  _startLineChanged() {
-    return ['_method', '_uri', '_status', '_reason', '_version'].some((k) => Object.hasOwn(this, k) &&
-      this[k] !== SipMessage.fromIndex(this._raw, this._offs)[k.slice(1)]);
   }
 }
 
