@@ -636,6 +636,8 @@ declare namespace Srf {
     externalIp?: string;
     /** new requests the app may hold unanswered before the engine answers 503 + Retry-After (default 2000) */
     maxPendingRequests?: number;
+    /** ms a TCP peer may take over one message, or over its first one on a connection it opened, before it is disconnected (default 32000) */
+    tcpMessageTimeout?: number;
   }
 
   /**

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { once } from 'node:events';
 import { embeddedSrf, Srf, SDP, waitFor } from './helpers/embedded.mjs';
 
@@ -206,6 +207,7 @@ test('bad embedded options throw at the call; a busy port is an error event', as
   const srf = new Srf();
   assert.throws(() => srf.connect({ embedded: {} }), /contacts/);
   assert.throws(() => srf.connect({ embedded: { contacts: ['sip:127.0.0.1'], t1: -1 } }), /t1/);
+  assert.throws(() => srf.connect({ embedded: { contacts: ['sip:127.0.0.1'], tcpMessageTimeout: 0 } }), /tcpMessageTimeout/);
   const first = await embeddedSrf();
   const second = new Srf();
   const errors = [];
@@ -285,6 +287,39 @@ test('overload: past maxPendingRequests unanswered requests, new ones get 503 wi
     await waitFor(() => held === 5);
   } finally {
     sock.close();
+    uas.srf.disconnect();
+  }
+});
+
+test('tcpMessageTimeout: a TCP peer that sends nothing, or trickles a message, is disconnected; one that completes its message is not', async () => {
+  const uas = await embeddedSrf({ transport: 'tcp', timers: { tcpMessageTimeout: 300 }, setup: (s) => s.options((req, res) => res.send(200)) });
+  const [host, port] = uas.addr.split(':');
+  const open = () => new Promise((resolve) => {
+    const s = net.connect({ host, port: Number(port) }, () => resolve(s));
+    s.on('error', () => {});
+  });
+  const closedAfter = (s) => { const t0 = Date.now(); return new Promise((r) => s.once('close', () => r(Date.now() - t0))); };
+  try {
+    const idle = await open();
+    const slow = await open();
+    const good = await open();
+    const idleClosed = closedAfter(idle);
+    const slowClosed = closedAfter(slow);
+    let goodClosed = false;
+    good.once('close', () => { goodClosed = true; });
+    const slowTimer = setInterval(() => slow.write('O'), 50);
+    good.write([`OPTIONS sip:svc@${uas.addr};transport=tcp SIP/2.0`, 'Via: SIP/2.0/TCP 127.0.0.1:5999;rport;branch=z9hG4bK-tmo1',
+      'Max-Forwards: 70', 'From: <sip:a@127.0.0.1>;tag=1', `To: <sip:svc@${uas.addr}>`, 'Call-ID: tmo-1@test', 'CSeq: 1 OPTIONS',
+      'Content-Length: 0', '', ''].join('\r\n'));
+    const [reply] = await once(good, 'data');
+    assert.match(reply.toString(), /^SIP\/2\.0 200 /);
+    assert.ok((await idleClosed) < 1500, 'idle connection closed');
+    assert.ok((await slowClosed) < 1500, 'trickling connection closed');
+    clearInterval(slowTimer);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(goodClosed, false, 'a peer that completed its message stays connected while idle');
+    good.destroy();
+  } finally {
     uas.srf.disconnect();
   }
 });

@@ -63,9 +63,10 @@ function nativeConnectOptions(opts, tags) {
 }
 
 /**
- * `connect({ embedded: { contacts, t1, t2, t4, externalIp, maxPendingRequests } })` for the
- * in-process engine. maxPendingRequests: new requests the app may hold unanswered before the
- * engine answers 503 with Retry-After (default 2000).
+ * `connect({ embedded: { contacts, t1, t2, t4, externalIp, maxPendingRequests, tcpMessageTimeout } })`
+ * for the in-process engine. maxPendingRequests: new requests the app may hold unanswered before
+ * the engine answers 503 with Retry-After (default 2000). tcpMessageTimeout: ms a TCP peer may
+ * take over one message, or over its first one, before it is disconnected (default 32000).
  */
 function nativeEmbeddedOptions(embedded) {
   assert.ok(embedded && typeof embedded === 'object', 'srf.connect: embedded must be an object');
@@ -80,7 +81,8 @@ function nativeEmbeddedOptions(embedded) {
   assert.ok(embedded.externalIp === undefined || typeof embedded.externalIp === 'string', 'srf.connect: embedded.externalIp must be a string');
   const max = embedded.maxPendingRequests;
   assert.ok(max === undefined || (Number.isInteger(max) && max > 0), 'srf.connect: embedded.maxPendingRequests must be a positive integer');
-  return { contacts, externalIp: embedded.externalIp, t1: timer('t1'), t2: timer('t2'), t4: timer('t4'), maxPendingRequests: max };
+  return { contacts, externalIp: embedded.externalIp, t1: timer('t1'), t2: timer('t2'), t4: timer('t4'), maxPendingRequests: max,
+    tcpMessageTimeout: timer('tcpMessageTimeout') };
 }
 
 module.exports = { nativeConnectOptions, nativeEmbeddedOptions };

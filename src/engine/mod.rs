@@ -7,13 +7,14 @@
 mod apps;
 mod build;
 mod client;
+pub mod conn_limit;
 mod core;
 mod dialog;
 mod server;
 mod transport;
 mod util;
 
-pub use transport::Protocol;
+pub use transport::{Protocol, TCP_MESSAGE_TIMEOUT};
 
 use crate::app::{Command, Event};
 use crate::sip::Limits;
@@ -54,6 +55,9 @@ pub struct EngineConfig {
     /// New requests an app may hold unanswered; past this the engine answers 503 with
     /// Retry-After (RFC 3261 §21.5.4) instead of queueing more work for an app that is behind.
     pub max_pending_requests: usize,
+    /// How long a TCP peer may take over one message (and over its first one on a connection it
+    /// opened) before the connection is closed: `TCP_MESSAGE_TIMEOUT` unless configured.
+    pub tcp_message_timeout: Duration,
 }
 
 /// The default for `max_pending_requests`: far above a healthy app's backlog (an app
@@ -86,7 +90,7 @@ impl Engine {
             return Err("the engine needs at least one contact to listen on".into());
         }
         let (inbound_tx, inbound_rx) = mpsc::channel(CORE_QUEUE);
-        let (transports, bound) = transport::Transports::bind(&config.listen, inbound_tx, config.limits).await?;
+        let (transports, bound) = transport::Transports::bind(&config.listen, inbound_tx, config.limits, config.tcp_message_timeout).await?;
         let hostports = bound.iter().map(|(p, a)| format!("{}/{}", p.as_str(), a)).collect::<Vec<_>>().join(",");
         let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE);
         let core = core::Core::new(config, transports, bound, hostports.clone());

@@ -2,11 +2,13 @@
 //! connection runs in its own task that reads, frames (TCP) and hands raw messages to the core;
 //! the core sends through `Transports`, which never blocks it.
 
+use super::conn_limit::{PerAddress, Slot};
 use crate::sip::stream::StreamDecoder;
 use crate::sip::Limits;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
@@ -58,10 +60,18 @@ pub struct Inbound {
 pub struct Drops {
     pub oversized: std::sync::atomic::AtomicU64,
     pub malformed: std::sync::atomic::AtomicU64,
+    /// TCP connections refused at accept (per-address or total limit) or closed as too slow.
+    pub refused: std::sync::atomic::AtomicU64,
+    pub slow: std::sync::atomic::AtomicU64,
 }
 
 /// Bounds on connections: one peer cannot exhaust the engine.
 const MAX_TCP_CONNECTIONS: usize = 4096;
+/// Connections one remote address may have opened to us at once.
+const MAX_TCP_PER_ADDRESS: usize = 256;
+/// Default for how long a TCP peer may take over a message it has started, and over the first
+/// message on a connection it opened: slow senders and idle floods cannot hold slots forever.
+pub const TCP_MESSAGE_TIMEOUT: Duration = Duration::from_secs(32);
 const TCP_WRITE_QUEUE: usize = 256;
 const UDP_MAX_DATAGRAM: usize = 65_535;
 
@@ -78,13 +88,15 @@ pub struct Transports {
     inbound: mpsc::Sender<Inbound>,
     pub drops: Arc<Drops>,
     limits: Limits,
+    per_address: PerAddress,
+    message_timeout: Duration,
     /// Set when the engine stops: every socket task ends and its socket closes.
     stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Transports {
     /// Binds every listening point; any failure aborts the whole start.
-    pub async fn bind(points: &[(Protocol, SocketAddr)], inbound: mpsc::Sender<Inbound>, limits: Limits) -> Result<(Transports, Vec<(Protocol, SocketAddr)>), String> {
+    pub async fn bind(points: &[(Protocol, SocketAddr)], inbound: mpsc::Sender<Inbound>, limits: Limits, message_timeout: Duration) -> Result<(Transports, Vec<(Protocol, SocketAddr)>), String> {
         let mut udp = Vec::new();
         let mut listeners = Vec::new();
         let mut bound = Vec::new();
@@ -111,6 +123,8 @@ impl Transports {
             inbound,
             drops: Arc::new(Drops::default()),
             limits,
+            per_address: PerAddress::new(MAX_TCP_PER_ADDRESS),
+            message_timeout,
             stop: tokio::sync::watch::channel(false).0,
         };
         for socket in t.udp.iter() {
@@ -172,7 +186,7 @@ impl Transports {
         let t = self.clone();
         tokio::spawn(async move {
             match TcpStream::connect(to).await {
-                Ok(stream) => run_tcp(stream, to, rx, t).await,
+                Ok(stream) => run_tcp(stream, to, rx, t, None).await,
                 Err(e) => {
                     tracing::warn!(peer = %to, error = %e, "tcp connect failed");
                     t.forget(to);
@@ -192,6 +206,11 @@ impl Transports {
 
     fn stopped(&self) -> tokio::sync::watch::Receiver<bool> {
         self.stop.subscribe()
+    }
+
+    fn refuse(&self, peer: SocketAddr, why: &str) {
+        tracing::warn!(peer = %peer, "{why}; closing");
+        self.drops.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn forget(&self, peer: SocketAddr) {
@@ -252,38 +271,58 @@ async fn tcp_acceptor(listener: TcpListener, t: Transports) {
             _ = stop.changed() => return,
         };
         let Ok((stream, peer)) = accepted else { continue };
+        // Dropping the stream closes it.
+        let Some(slot) = t.per_address.claim(peer.ip()) else {
+            t.refuse(peer, "too many tcp connections from this address");
+            continue;
+        };
         let (tx, rx) = mpsc::channel(TCP_WRITE_QUEUE);
         {
             let Ok(mut conns) = t.conns.lock() else { return };
             if conns.len() >= MAX_TCP_CONNECTIONS {
-                continue; // dropping the stream closes it
+                drop(conns);
+                t.refuse(peer, "too many tcp connections");
+                continue;
             }
             conns.insert(peer, TcpConn { writer: tx });
         }
-        tokio::spawn(run_tcp(stream, peer, rx, t.clone()));
+        tokio::spawn(run_tcp(stream, peer, rx, t.clone(), Some(slot)));
     }
 }
 
 /// One TCP connection: frames what it reads into messages, writes what the core queues.
-async fn run_tcp(stream: TcpStream, peer: SocketAddr, mut writes: mpsc::Receiver<Vec<u8>>, t: Transports) {
+/// `slot` is the per-address slot of a connection the peer opened (None for ours).
+async fn run_tcp(stream: TcpStream, peer: SocketAddr, mut writes: mpsc::Receiver<Vec<u8>>, t: Transports, slot: Option<Slot>) {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().unwrap_or(peer);
     let (mut reader, mut writer) = stream.into_split();
     let mut decoder = StreamDecoder::new(t.limits);
     let mut buf = vec![0u8; 16 * 1024];
     let mut stop = t.stopped();
+    // Armed while a message is due: the first one on a connection the peer opened, and any
+    // message begun. Trickling bytes does not push it back; completing a message does.
+    let deadline = tokio::time::sleep(t.message_timeout);
+    tokio::pin!(deadline);
+    let mut armed = slot.is_some();
     loop {
         tokio::select! {
             _ = stop.changed() => return,
+            _ = &mut deadline, if armed => {
+                tracing::warn!(peer = %peer, "closing tcp connection: no complete message in time");
+                t.drops.slow.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                break;
+            }
             read = reader.read(&mut buf) => {
                 let n = match read {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
                 decoder.feed(&buf[..n]);
+                let mut completed = false;
                 loop {
                     match decoder.next_message() {
                         Ok(Some(bytes)) => {
+                            completed = true;
                             let msg = Inbound { protocol: Protocol::Tcp, local, remote: peer, bytes };
                             if t.inbound.send(msg).await.is_err() {
                                 return;
@@ -299,6 +338,11 @@ async fn run_tcp(stream: TcpStream, peer: SocketAddr, mut writes: mpsc::Receiver
                         }
                     }
                 }
+                let partial = decoder.buffered() > 0;
+                if partial && (completed || !armed) {
+                    deadline.as_mut().reset(tokio::time::Instant::now() + t.message_timeout);
+                }
+                armed = partial || (armed && !completed);
             }
             out = writes.recv() => match out {
                 Some(bytes) => {

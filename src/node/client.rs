@@ -6,7 +6,7 @@
 use super::runtime;
 use crate::app::{Command, Event, EventSink};
 use crate::client::{self, ClientConfig, Reconnect, TlsOptions};
-use crate::engine::{Engine, EngineConfig, Timers, MAX_PENDING_REQUESTS};
+use crate::engine::{Engine, EngineConfig, Timers, MAX_PENDING_REQUESTS, TCP_MESSAGE_TIMEOUT};
 use crate::server::args::parse_contact;
 use crate::sip::{self, Framing, Limits};
 use crate::wire::{ProxySpec, ReplyStatus};
@@ -56,6 +56,8 @@ pub struct EmbeddedOptions {
     pub t4: Option<u32>,
     /// New requests the app may hold unanswered before the engine answers 503.
     pub max_pending_requests: Option<u32>,
+    /// Ms a TCP peer may take over one message (and its first one) before it is disconnected.
+    pub tcp_message_timeout: Option<u32>,
 }
 
 #[napi(object)]
@@ -246,7 +248,11 @@ fn embedded_config(opts: EmbeddedOptions) -> Result<EngineConfig, String> {
         return Err("embedded: at least one contact is required, e.g. 'sip:127.0.0.1:5060;transport=udp'".into());
     }
     let max_pending_requests = opts.max_pending_requests.map_or(MAX_PENDING_REQUESTS, |n| n as usize);
-    Ok(EngineConfig { listen, external_ip: opts.external_ip, timers, limits: Limits::default(), exclusive: true, max_pending_requests })
+    let tcp_message_timeout = ms(opts.tcp_message_timeout, TCP_MESSAGE_TIMEOUT);
+    if tcp_message_timeout.is_zero() {
+        return Err("embedded: tcpMessageTimeout must be positive".into());
+    }
+    Ok(EngineConfig { listen, external_ip: opts.external_ip, timers, limits: Limits::default(), exclusive: true, max_pending_requests, tcp_message_timeout })
 }
 
 /// Moves events to JS in batches. Ends (releasing the thread-safe function, so Node may exit)

@@ -20,8 +20,11 @@ options:
   --secret <secret>       shared secret apps authenticate with (required)
   --external-ip <ip>      address to advertise in Via/Contact
   --loglevel <level>      error|warn|info|debug|trace (default info; DRACHTIO_RS_LOG overrides)
+  --tcp-message-timeout <ms>
+                          close a SIP TCP connection whose peer takes longer than this over one
+                          message, or over its first one (default 32000)
   --file <path>           TOML file with any of: contacts (array), address, port, secret,
-                          external_ip, loglevel, t1, t2, t4 (ms)
+                          external_ip, loglevel, t1, t2, t4, tcp_message_timeout (ms)
   --help                  this text
 ";
 
@@ -47,6 +50,7 @@ pub struct ServeConfig {
     pub t1: Option<Duration>,
     pub t2: Option<Duration>,
     pub t4: Option<Duration>,
+    pub tcp_message_timeout: Option<Duration>,
 }
 
 pub enum Parsed {
@@ -75,6 +79,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut external_ip = None;
     let mut loglevel = "info".to_owned();
     let (mut t1, mut t2, mut t4) = (None, None, None);
+    let mut tcp_message_timeout = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -93,6 +98,10 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             "--secret" => secret = Some(value()?),
             "--external-ip" => external_ip = Some(value()?),
             "--loglevel" => loglevel = value()?,
+            "--tcp-message-timeout" => {
+                let ms: u64 = value()?.parse().ok().filter(|n| *n > 0).ok_or("--tcp-message-timeout must be a positive number of ms")?;
+                tcp_message_timeout = Some(Duration::from_millis(ms));
+            }
             "--file" => {
                 let file = read_file(&value()?)?;
                 contacts.extend(file.contacts);
@@ -102,6 +111,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
                 external_ip = file.external_ip.or(external_ip);
                 loglevel = file.loglevel.unwrap_or(loglevel);
                 (t1, t2, t4) = (file.t1.or(t1), file.t2.or(t2), file.t4.or(t4));
+                tcp_message_timeout = file.tcp_message_timeout.or(tcp_message_timeout);
             }
             other => return Err(format!("unknown option {other} (see --help)")),
         }
@@ -115,7 +125,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     if !matches!(loglevel.as_str(), "error" | "warn" | "info" | "debug" | "trace") {
         return Err(format!("--loglevel must be error, warn, info, debug or trace, got '{loglevel}'"));
     }
-    Ok(Parsed::Run(ServeConfig { contacts, admin: SocketAddr::new(ip, port), secret, external_ip, loglevel, t1, t2, t4 }))
+    Ok(Parsed::Run(ServeConfig { contacts, admin: SocketAddr::new(ip, port), secret, external_ip, loglevel, t1, t2, t4, tcp_message_timeout }))
 }
 
 #[derive(Default)]
@@ -129,6 +139,7 @@ struct FileConfig {
     t1: Option<Duration>,
     t2: Option<Duration>,
     t4: Option<Duration>,
+    tcp_message_timeout: Option<Duration>,
 }
 
 fn read_file(path: &str) -> Result<FileConfig, String> {
@@ -155,6 +166,7 @@ fn read_file(path: &str) -> Result<FileConfig, String> {
             "t1" => out.t1 = Some(ms(v, key)?),
             "t2" => out.t2 = Some(ms(v, key)?),
             "t4" => out.t4 = Some(ms(v, key)?),
+            "tcp_message_timeout" => out.tcp_message_timeout = Some(ms(v, key)?),
             other => return Err(format!("{path}: unknown setting '{other}'")),
         }
     }
@@ -176,6 +188,10 @@ mod tests {
         };
         assert_eq!(c.contacts, vec![(Protocol::Tcp, "127.0.0.1:5070".parse().expect("addr"))]);
         assert_eq!(c.admin.port(), 9099);
+        assert_eq!(c.tcp_message_timeout, None);
+        let Ok(Parsed::Run(c)) = parse(&args(&["--secret", "s", "--tcp-message-timeout", "1500"])) else { panic!("parses") };
+        assert_eq!(c.tcp_message_timeout, Some(Duration::from_millis(1500)));
+        assert!(parse(&args(&["--secret", "s", "--tcp-message-timeout", "0"])).is_err());
         assert!(matches!(parse(&args(&["--help"])), Ok(Parsed::Help)));
         assert!(parse(&args(&["--tls-port", "5061"])).err().is_some_and(|e| e.contains("not supported yet")));
         assert!(parse(&args(&[])).err().is_some_and(|e| e.contains("--secret")));

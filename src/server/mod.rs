@@ -5,7 +5,8 @@
 pub mod args;
 mod peer;
 
-use crate::engine::{Engine, EngineConfig, Timers, MAX_PENDING_REQUESTS};
+use crate::engine::conn_limit::PerAddress;
+use crate::engine::{Engine, EngineConfig, Timers, MAX_PENDING_REQUESTS, TCP_MESSAGE_TIMEOUT};
 use crate::sip::Limits;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +15,10 @@ use tokio::sync::watch;
 
 /// Connections accepted on the admin port at most; further ones are closed at once.
 const MAX_APP_CONNECTIONS: usize = 1024;
+/// Connections one address may hold open before authenticating (they have 10 s to); past this
+/// its new connections are closed at once. Apps that authenticated count only in the total, so
+/// many app processes on one host are fine.
+const MAX_UNAUTHENTICATED_PER_ADDRESS: usize = 16;
 
 pub struct Server {
     pub admin: SocketAddr,
@@ -33,6 +38,7 @@ impl Server {
             limits: Limits::default(),
             exclusive: false,
             max_pending_requests: MAX_PENDING_REQUESTS,
+            tcp_message_timeout: config.tcp_message_timeout.unwrap_or(TCP_MESSAGE_TIMEOUT),
         })
         .await?;
         let listener = TcpListener::bind(config.admin).await.map_err(|e| format!("cannot bind the admin port {}: {e}", config.admin))?;
@@ -53,6 +59,7 @@ impl Server {
 
 async fn accept(listener: TcpListener, engine: Engine, secret: Arc<String>, mut stopped: watch::Receiver<bool>) {
     let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let unauthenticated = PerAddress::new(MAX_UNAUTHENTICATED_PER_ADDRESS);
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -63,10 +70,14 @@ async fn accept(listener: TcpListener, engine: Engine, secret: Arc<String>, mut 
             tracing::warn!(peer = %peer, "too many app connections; closing");
             continue;
         }
+        let Some(slot) = unauthenticated.claim(peer.ip()) else {
+            tracing::warn!(peer = %peer, "too many unauthenticated connections from this address; closing");
+            continue;
+        };
         active.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (engine, secret, stopped, active) = (engine.clone(), secret.clone(), stopped.clone(), active.clone());
         tokio::spawn(async move {
-            peer::run(stream, peer, engine, secret, stopped).await;
+            peer::run(stream, peer, engine, secret, stopped, slot).await;
             active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         });
     }

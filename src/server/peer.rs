@@ -2,6 +2,7 @@
 //! become engine commands; engine events become the frames drachtio-server would send.
 
 use crate::app::{Command, Event};
+use crate::engine::conn_limit::Slot;
 use crate::engine::Engine;
 use crate::wire::{AppMsg, FrameDecoder, ReplyStatus, ServerMsg, MAX_RECEIVE_FRAME};
 use std::collections::HashMap;
@@ -44,7 +45,9 @@ fn reply(request_id: &str, status: ReplyStatus, args: Vec<String>, body: Option<
     ServerMsg::Response { id: new_id(), request_id: request_id.to_owned(), status, args, body }
 }
 
-pub async fn run(stream: TcpStream, peer: SocketAddr, engine: Engine, secret: Arc<String>, mut stopped: watch::Receiver<bool>) {
+/// `unauthenticated` is this connection's per-address slot until the app authenticates.
+pub async fn run(stream: TcpStream, peer: SocketAddr, engine: Engine, secret: Arc<String>, mut stopped: watch::Receiver<bool>, unauthenticated: Slot) {
+    let mut unauthenticated = Some(unauthenticated);
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
     let mut decoder = FrameDecoder::new(MAX_RECEIVE_FRAME);
@@ -104,6 +107,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, engine: Engine, secret: Ar
                                 break;
                             }
                             let Some(tx) = events_tx.take() else { break };
+                            drop(unauthenticated.take());
                             commands = Some(engine.attach(tx));
                             auth_id = Some(id);
                         }
