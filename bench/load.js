@@ -15,6 +15,7 @@ const SIPP = process.env.SIPP_BIN || 'sipp';
 const CLI = path.join(ROOT, 'lib', 'cli.js');
 const APPS = path.join(__dirname, 'apps');
 const UAC_XML = path.join(__dirname, 'scenarios', 'uac-call.xml');
+const OVERLOAD_XML = path.join(__dirname, 'scenarios', 'uac-overload.xml');
 const OUT = path.join(__dirname, 'out');
 const SECRET = 'cymru';
 const CLK_TCK = 100; // USER_HZ on Linux; /proc/<pid>/stat counts in these
@@ -27,6 +28,8 @@ const SCENARIOS = {
   'serve-drachtio-srf': 'the same app on drachtio-srf 5.0.29 over TCP to `drachtio-rs serve`',
   'memory-embedded': 'N concurrent established calls on the embedded app: RSS per call and after',
   'soak-embedded': 'M minutes at one rate on the embedded app: RSS sampled, slope reported',
+  'b2bua-embedded': "a B2BUA (createB2BUA) on the embedded engine between sipp's uac and sipp's built-in uas",
+  'overload-embedded': 'an embedded app that cannot keep up (--busy-ms of CPU per INVITE) at the rates given: 503 shedding',
 };
 
 const USAGE = `usage: node bench/load.js <scenario> [options]
@@ -49,6 +52,8 @@ options:
                          past the 32 s that RFC 3261 keeps completed transactions)
   --rounds N             memory-embedded: hold-and-release rounds in the same process (default 1); a
                          leak grows round after round, allocator caching does not
+  --busy-ms X            overload-embedded: CPU ms the app spends on each INVITE (default 1)
+  --max-pending N        overload-embedded: the engine's maxPendingRequests (default: the engine's, 2000)
   --soak-minutes M       soak-embedded: minutes of calls (default 2)
   --sample-seconds N     soak-embedded: RSS sample period (default 5)
   --max-minutes N        hard limit for the whole invocation (default 9); everything is killed
@@ -63,7 +68,7 @@ options:
 function parseArgs(argv) {
   const opts = { rates: null, seconds: 5, maxCalls: Infinity, maxRate: 10000, keepGoing: false, holdMs: 0,
     concurrent: 5000, rate: null, plateauSeconds: 10, settleSeconds: 40, rounds: 1, soakMinutes: 2, sampleSeconds: 5, maxMinutes: 9,
-    json: null, keepTraces: false };
+    busyMs: 1, maxPending: null, json: null, keepTraces: false };
   const num = (name, v) => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} needs a number, got ${v}`);
@@ -88,6 +93,8 @@ function parseArgs(argv) {
       case '--plateau-seconds': opts.plateauSeconds = num('plateau-seconds', next()); break;
       case '--settle-seconds': opts.settleSeconds = num('settle-seconds', next()); break;
       case '--rounds': opts.rounds = num('rounds', next()); break;
+      case '--busy-ms': opts.busyMs = num('busy-ms', next()); break;
+      case '--max-pending': opts.maxPending = num('max-pending', next()); break;
       case '--soak-minutes': opts.soakMinutes = num('soak-minutes', next()); break;
       case '--sample-seconds': opts.sampleSeconds = Math.max(1, num('sample-seconds', next())); break;
       case '--max-minutes': opts.maxMinutes = num('max-minutes', next()); break;
@@ -414,7 +421,7 @@ function summarizeErrors(text) {
  * Runs the UAC scenario against `target` and samples `procs` while it runs. sipp runs under
  * `sh -c` so its CPU time survives its exit (the shell's cutime/cstime once it has waited).
  */
-async function runUac({ target, rate, calls, holdMs = 0, limit, timeoutSeconds, dir, procs = [], onSample, sampleMs = 250 }) {
+async function runUac({ xml = UAC_XML, target, rate, calls, holdMs = 0, limit, timeoutSeconds, dir, procs = [], onSample, sampleMs = 250 }) {
   fs.mkdirSync(dir, { recursive: true });
   const files = {
     stat: path.join(dir, 'stat.csv'), screen: path.join(dir, 'screen.log'), errors: path.join(dir, 'errors.log'),
@@ -427,7 +434,7 @@ async function runUac({ target, rate, calls, holdMs = 0, limit, timeoutSeconds, 
   const targetDrops0 = udpDrops(targetPort);
   const rcvbuf0 = udpRcvbufErrors();
   let sippDrops = null;
-  const args = [target, '-sf', UAC_XML, '-i', '127.0.0.1', '-p', String(sippPort),
+  const args = [target, '-sf', xml, '-i', '127.0.0.1', '-p', String(sippPort),
     '-ci', '127.0.0.1', '-cp', String(await freePort()), '-mp', String(await freePort()),
     '-r', String(rate), '-m', String(calls), '-l', String(limit || Math.max(1000, Math.ceil(rate * (holdMs / 1000 + 5)))),
     '-d', String(holdMs), '-timer_resol', '1', '-timeout', `${Math.ceil(timeoutSeconds)}s`, '-nostdin', '-buff_size', '4194304',
@@ -643,6 +650,11 @@ async function setup(scenario, lifetime, traceRoot, totalCalls) {
   if (scenario === 'sipp-uas') {
     const uas = await startSippUas(totalCalls, lifetime, traceRoot);
     return { target: uas.sip, procs: [uas], app: null, info: { uas: uas.args.join(' ') }, stop: () => uas.stop() };
+  }
+  if (scenario === 'b2bua-embedded') {
+    const uas = await startSippUas(totalCalls, lifetime, traceRoot);
+    const app = await App.start('b2bua.js', ['--uas', uas.sip], { lifetimeSeconds: lifetime }).catch(async (err) => { await uas.stop(); throw err; });
+    return { target: app.info.sip, procs: [app, uas], app, info: { app: app.info, uas: uas.args.join(' ') }, stop: async () => { await app.stop(); await uas.stop(); } };
   }
   const serve = await startServe(lifetime + 10);
   const file = scenario === 'serve-ours' ? 'serve-ours.js' : 'serve-drachtio-srf.js';
@@ -925,6 +937,60 @@ async function runSoak(opts, env) {
   return { result, md: md.join('\n') };
 }
 
+/**
+ * overload-embedded: the app spends --busy-ms of CPU on every INVITE, so at high rates it cannot
+ * keep up; the engine must shed what it cannot hand over (503 + Retry-After) and keep the calls
+ * it accepts fast. One step per rate (default 5000), with the 503-tolerant UAC scenario.
+ */
+async function runOverload(opts, env) {
+  const rates = opts.rates || [5000];
+  const traceRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-overload-'));
+  const lifetime = Math.ceil(opts.maxMinutes * 60) + 30;
+  const args = ['--busy-ms', String(opts.busyMs), ...(opts.maxPending ? ['--max-pending', String(opts.maxPending)] : [])];
+  const app = await App.start('embedded.js', args, { lifetimeSeconds: lifetime });
+  const steps = [];
+  try {
+    await runUac({ xml: OVERLOAD_XML, target: app.info.sip, rate: 200, calls: 400, timeoutSeconds: 20, dir: path.join(traceRoot, 'warmup') });
+    for (const rate of rates) {
+      const calls = Math.min(Math.round(rate * opts.seconds), opts.maxCalls);
+      const before = procSample(app.pid);
+      const hwm = resetHwm(app.pid);
+      const stats0 = await app.query('stats');
+      log(`overload step ${rate} calls/s: ${calls} calls, app busy ${opts.busyMs} ms per INVITE`);
+      const r = await runUac({ xml: OVERLOAD_XML, target: app.info.sip, rate, calls, timeoutSeconds: calls / rate + 40, dir: path.join(traceRoot, `rate-${rate}`), procs: [app] });
+      let stats1 = await app.query('stats');
+      for (let i = 0; i < 40 && stats1 && stats1.active > 0; i++) { await sleep(250); stats1 = await app.query('stats'); }
+      const after = procSample(app.pid);
+      const row = (msg, dir, nth = 0) => r.messages.filter((m) => m.msg === msg && m.dir === dir)[nth] || { count: 0, retrans: 0 };
+      steps.push({
+        rate, achievedRate: r.achievedRate, offered: r.attempted, completed: r.completed, failed: r.failed, failReasons: r.failReasons,
+        answered: row('200', 'recv').count, shed: row('503', 'recv').count, trying: row('100', 'recv').count,
+        inviteRetrans: row('INVITE', 'send').retrans, byeRetrans: row('BYE', 'send').retrans, retrans: r.retrans,
+        rtd: r.rtd, appInvites: stats1 && stats0 ? stats1.invites - stats0.invites : null, appLeftOpen: stats1 && stats0 ? stats1.active - stats0.active : null,
+        appCpuSeconds: after && before ? (after.ticks - before.ticks) / CLK_TCK : null,
+        appPeakRssKb: hwm && after ? after.hwmKb : r.peakRssSampledKb[app.pid], alive: app.alive, problems: problems({ ...r, processes: [] }),
+      });
+      const st = steps[steps.length - 1];
+      log(`  ${st.answered} answered, ${st.shed} shed with 503, ${st.failed} failed; answered p50/p99 ${ms(st.rtd.p50)}/${ms(st.rtd.p99)} ms`);
+      if (!app.alive) break;
+      await sleep(1500);
+    }
+  } finally {
+    await app.stop();
+  }
+  const result = { scenario: 'overload-embedded', description: SCENARIOS['overload-embedded'], env, command: `node bench/load.js ${process.argv.slice(2).join(' ')}`,
+    options: { busyMs: opts.busyMs, maxPending: opts.maxPending, seconds: opts.seconds }, steps, traces: traceRoot };
+  const md = [`### overload-embedded: app busy ${opts.busyMs} ms per INVITE, maxPendingRequests ${opts.maxPending || 'default (2000)'}`, '',
+    `\`${result.command}\` — ${env.date}, commit ${env.commit}`, '',
+    '| rate | offered | answered 200 | shed 503 | failed | answered INVITE→200 p50/p99 ms | INVITE / BYE retrans | app CPU s | app peak RSS MB | app alive |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...steps.map((x) => `| ${x.rate} | ${x.offered} | ${x.answered} | ${x.shed} | ${x.failed} | ${ms(x.rtd.p50)}/${ms(x.rtd.p99)} | ${x.inviteRetrans} / ${x.byeRetrans} | ${fmt(x.appCpuSeconds, 1)} | ${mb(x.appPeakRssKb)} | ${x.alive ? 'yes' : 'no'} |`)];
+  const notes = steps.filter((x) => x.problems.length).map((x) => `- ${x.rate} calls/s: ${x.problems.join('; ')}`);
+  if (notes.length) md.push('', ...notes, '', `sipp traces: ${traceRoot}`);
+  else if (!opts.keepTraces) fs.rmSync(traceRoot, { recursive: true, force: true });
+  return { result, md: md.join('\n') };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 async function main() {
@@ -950,6 +1016,7 @@ async function main() {
   let out;
   if (opts.scenario === 'memory-embedded') out = await runMemory(opts, env);
   else if (opts.scenario === 'soak-embedded') out = await runSoak(opts, env);
+  else if (opts.scenario === 'overload-embedded') out = await runOverload(opts, env);
   else out = await runLoad(opts, env);
   const addonAfter = addonStamp();
   if (env.addon && addonAfter && addonAfter.sha256 !== env.addon.sha256) {

@@ -20,10 +20,21 @@ function counters() {
   return { invites: 0, answered: 0, active: 0, peakActive: 0, ended: 0, endedBeforeResolved: 0, failed: 0, srfErrors: 0, lastError: null };
 }
 
-/** The app: identical for drachtio-srf and drachtio-srf-rs (both have createUAS → Promise<Dialog>). */
+/** Keeps the JS thread busy for `ms`: an app that does real work per call (overload runs). */
+function busy(ms) {
+  const end = process.hrtime.bigint() + BigInt(Math.round(ms * 1e6));
+  while (process.hrtime.bigint() < end);
+}
+
+/**
+ * The app: identical for drachtio-srf and drachtio-srf-rs (both have createUAS → Promise<Dialog>).
+ * `--busy-ms X` spends X ms of CPU on each INVITE before answering it.
+ */
 function installUas(srf, stats) {
+  const busyMs = Number(arg('busy-ms', 0));
   srf.invite((req, res) => {
     stats.invites++;
+    if (busyMs > 0) busy(busyMs);
     srf.createUAS(req, res, { localSdp: SDP }).then((dialog) => {
       stats.answered++;
       // Both libraries can handle a BYE that came right behind the ACK before this promise

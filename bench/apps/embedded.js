@@ -1,16 +1,17 @@
 'use strict';
 // Bench app 1: drachtio-srf-rs with the embedded SIP engine in this process (UDP on a free
 // loopback port). Prints `ready {"sip":"127.0.0.1:PORT",...}`.
-//   node bench/apps/embedded.js [--max-seconds S]
+//   node bench/apps/embedded.js [--max-seconds S] [--busy-ms X] [--max-pending N]
 const path = require('node:path');
 const Srf = require(path.join(__dirname, '..', '..', 'index.js'));
-const { counters, installUas, controlChannel, ready } = require('./common.js');
+const { arg, counters, installUas, controlChannel, ready } = require('./common.js');
 
 const stats = counters();
 const srf = new Srf();
 installUas(srf, stats);
 controlChannel(stats);
-srf.connect({ embedded: { contacts: ['sip:127.0.0.1:0;transport=udp'] } }, (err, hostport, version) => {
+const maxPending = arg('max-pending');
+srf.connect({ embedded: { contacts: ['sip:127.0.0.1:0;transport=udp'], maxPendingRequests: maxPending && Number(maxPending) } }, (err, hostport, version) => {
   if (err) {
     process.stderr.write(`embedded engine failed: ${err.message}\n`);
     process.exit(2);
