@@ -387,6 +387,41 @@ function parseCsv(text) {
   return out;
 }
 
+/**
+ * sipp's -trace_rtt file (`date_ms;response_time_ms;rtd_no` a line after a header): the sorted
+ * response times and the span of their stamps in seconds. Read in chunks: an hour-long soak
+ * writes millions of lines, too many for one string.
+ */
+function readRtt(file) {
+  const rtt = [];
+  let first = Infinity;
+  let last = -Infinity;
+  let fd;
+  try { fd = fs.openSync(file, 'r'); } catch { return { rtt, rttSpan: null }; }
+  const chunk = Buffer.alloc(1 << 20);
+  let rest = '';
+  let header = true;
+  for (;;) {
+    const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+    const text = rest + chunk.toString('latin1', 0, n);
+    const lines = text.split('\n');
+    rest = n === 0 ? '' : lines.pop();
+    for (const l of lines) {
+      if (header) { header = false; continue; }
+      const i = l.indexOf(';');
+      if (i < 0) continue;
+      const t = Number(l.slice(0, i));
+      rtt.push(Number(l.slice(i + 1, l.indexOf(';', i + 1) >>> 0)));
+      if (t < first) first = t;
+      if (t > last) last = t;
+    }
+    if (n === 0) break;
+  }
+  fs.closeSync(fd);
+  rtt.sort((a, b) => a - b);
+  return { rtt, rttSpan: rtt.length > 1 ? (last - first) / 1000 : null };
+}
+
 /** Per-message rows of sipp's final scenario screen: sent/received counts and retransmissions. */
 function parseScreen(screen) {
   const first = screen.split('Statistics Screen')[0];
@@ -489,19 +524,7 @@ async function runUac({ xml = UAC_XML, target, rate, calls, holdMs = 0, limit, t
   const screen = readIf(files.screen);
   const rows = parseScreen(screen);
   const rttFile = fs.readdirSync(dir).find((f) => f.endsWith('_rtt.csv'));
-  const rtt = [];
-  let rttSpan = null;
-  if (rttFile) {
-    const lines = readIf(path.join(dir, rttFile)).split('\n').slice(1).filter(Boolean);
-    const stamps = [];
-    for (const l of lines) {
-      const [t, v] = l.split(';');
-      rtt.push(Number(v));
-      stamps.push(Number(t));
-    }
-    if (stamps.length > 1) rttSpan = (Math.max(...stamps) - Math.min(...stamps)) / 1000;
-  }
-  rtt.sort((a, b) => a - b);
+  const { rtt, rttSpan } = rttFile ? readRtt(path.join(dir, rttFile)) : { rtt: [], rttSpan: null };
   const shStat = readIf(files.shStat);
   let sippTicks = null;
   if (shStat) {

@@ -67,9 +67,10 @@ pub(super) fn resolve(uri: &str) -> Result<(Protocol, SocketAddr), String> {
     let host = host.trim_matches(|c| c == '[' || c == ']');
     let addr = match sip.host_kind {
         HostKind::Ipv4 | HostKind::Ipv6 => host.parse().map(|ip| SocketAddr::new(ip, port)).map_err(|_| format!("invalid host in {uri}"))?,
-        // Blocking resolution, but off the async workers' fast path: names are rare in
-        // this engine's use (apps address IPs and registered contacts).
-        HostKind::Name => tokio::task::block_in_place(|| (host, port).to_socket_addrs())
+        // Blocking resolution on the engine's thread: names are rare in this engine's use
+        // (apps address IPs and registered contacts), and mostly /etc/hosts ones.
+        HostKind::Name => (host, port)
+            .to_socket_addrs()
             .map_err(|e| format!("cannot resolve {host}: {e}"))?
             .next()
             .ok_or_else(|| format!("cannot resolve {host}"))?,
