@@ -21,6 +21,8 @@ class Dialog extends EventEmitter {
     this.type = type;
     this.req = req;
     this.res = res;
+    if (req.msg) req.msg._detach();
+    if (res.msg) res.msg._detach();
     this._id = id;
     this.dialogType = req.method;
     this.connected = true;

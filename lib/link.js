@@ -8,15 +8,16 @@ const { EventEmitter } = require('node:events');
 const debug = require('debug')('drachtio:agent');
 const { NativeClient } = require('./binding.js');
 const SipMessage = require('./message.js');
+const { forEachEvent } = require('./batch.js');
 
-// Token positions of a `sip` event (src/node/client.rs, JsEvent).
+// Token positions of a `sip` event (src/node/batch.rs).
 const SOURCE = 0, PROTOCOL = 2, ADDRESS = 3, PORT = 4, TIME = 5, TXN = 6, DIALOG = 7,
   RECV_ADDR = 8, RECV_PORT = 9, SESSION = 10;
 // Token positions of a reply's arguments (wire-protocol.md §2.2, after the status).
 const R_SOURCE = 0, R_PROTOCOL = 2, R_ADDRESS = 3, R_PORT = 4, R_TIME = 5, R_TXN = 6, R_DIALOG = 7;
 
 function messageOf(ev) {
-  return ev.rawLength === undefined || ev.rawLength === null ? null : SipMessage.fromPacked(ev.raw, ev.rawLength);
+  return ev.index ? SipMessage.fromIndex(ev.raw, ev.index) : null;
 }
 
 /** Meta fields of a received SIP message, as drachtio-srf names them on Request/Response. */
@@ -108,7 +109,7 @@ class Link extends EventEmitter {
   }
 
   _onBatch(batch) {
-    for (const ev of batch) {
+    forEachEvent(batch, (ev) => {
       try {
         this._onEvent(ev);
       } catch (err) {
@@ -116,7 +117,7 @@ class Link extends EventEmitter {
         if (this.listenerCount('handler-error')) this.emit('handler-error', err);
         else process.nextTick(() => { throw err; });
       }
-    }
+    });
   }
 
   _onEvent(ev) {

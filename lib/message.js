@@ -26,18 +26,6 @@ function indexMessage(raw, stream = false) {
   return offs;
 }
 
-/**
- * A message delivered by the native backend: one buffer holding the raw bytes, padding to a
- * 4-byte boundary, then the index words (src/node/client.rs), so each message costs a single
- * allocation on the Rust side.
- */
-function fromPacked(packed, rawLength) {
-  const start = (rawLength + 3) & ~3;
-  const words = (packed.length - start) >> 2;
-  const offs = new Uint32Array(packed.buffer, packed.byteOffset + start, words);
-  return SipMessage.fromIndex(packed.subarray(0, rawLength), offs);
-}
-
 const FOLD = /\r?\n[ \t]+/g;
 
 class SipMessage {
@@ -83,6 +71,19 @@ class SipMessage {
 
   _slice(start, end) {
     return this._raw.utf8Slice(start, end);
+  }
+
+  /**
+   * For messages kept for a long time (a Dialog's request and response): a message received
+   * from Rust is a view into its whole event batch, which it would keep alive; copy out just
+   * its own bytes and index.
+   */
+  _detach() {
+    if (this._raw && this._raw.byteLength !== this._raw.buffer.byteLength) {
+      this._raw = Buffer.from(this._raw);
+      this._offs = Array.from(this._offs);
+    }
+    return this;
   }
 
   get method() {
@@ -338,4 +339,3 @@ function splitPayload(contentType, body) {
 
 module.exports = SipMessage;
 module.exports.indexMessage = indexMessage;
-module.exports.fromPacked = fromPacked;

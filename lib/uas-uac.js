@@ -42,6 +42,7 @@ function createUAS(srf, req, res, opts = {}, cb) {
 // The Response as it went out (with our tag and Contact), for the Dialog's fields.
 function wrapSent(res, sent) {
   if (!sent) return res;
+  sent._detach();
   const view = Object.create(res);
   view.get = (name) => sent.get(name);
   view.has = (name) => sent.has(name);

@@ -3,14 +3,14 @@
 //! batches through one thread-safe function, with at most two batches in flight so a stalled
 //! event loop slows the connection down instead of growing memory.
 
+use super::batch::{BatchWriter, JsBatch};
 use super::runtime;
 use crate::app::{Command, Event, EventSink};
 use crate::client::{self, ClientConfig, Reconnect, TlsOptions};
 use crate::engine::{Engine, EngineConfig, Timers, MAX_PENDING_REQUESTS, TCP_MESSAGE_TIMEOUT};
 use crate::server::args::parse_contact;
-use crate::sip::{self, Framing, Limits};
-use crate::wire::{ProxySpec, ReplyStatus};
-use napi::bindgen_prelude::Buffer;
+use crate::sip::Limits;
+use crate::wire::ProxySpec;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use std::sync::Arc;
@@ -70,26 +70,7 @@ pub struct ProxyOptions {
     pub destinations: Vec<String>,
 }
 
-/// One event as JS receives it. `tokens` holds the event's string fields in wire order (for
-/// `sip`: source, bytes, protocol, address, port, time, txnId, dialogId, receivedOn address,
-/// port, session token). A SIP message travels in `raw` packed with its index: the message
-/// bytes (`raw_length` of them), zero padding to a multiple of 4, then the index words
-/// (sip::index, native byte order, as a JS Uint32Array reads them), so one allocation
-/// carries both.
-#[napi(object)]
-pub struct JsEvent {
-    pub kind: String,
-    pub cmd: Option<u32>,
-    pub status: Option<String>,
-    pub tokens: Vec<String>,
-    pub raw: Option<Buffer>,
-    pub raw_length: Option<u32>,
-    pub more: Option<bool>,
-    /// Why `raw` could not be parsed, when it could not.
-    pub error: Option<String>,
-}
-
-type EventCallback = ThreadsafeFunction<Vec<JsEvent>, napi::bindgen_prelude::Unknown<'static>, Vec<JsEvent>, napi::Status, false>;
+type EventCallback = ThreadsafeFunction<JsBatch, napi::bindgen_prelude::Unknown<'static>, JsBatch, napi::Status, false>;
 
 struct NodeSink(mpsc::Sender<Event>);
 
@@ -117,7 +98,7 @@ impl NativeClient {
     }
 
     /// Starts connecting; events arrive in batches on `on_events`.
-    #[napi(ts_args_type = "opts: ConnectOptions, onEvents: (events: JsEvent[]) => void")]
+    #[napi(ts_args_type = "opts: ConnectOptions, onEvents: (batch: JsBatch) => void")]
     pub fn connect(&mut self, opts: ConnectOptions, on_events: EventCallback) -> napi::Result<()> {
         if self.commands.is_some() {
             return Err(err("already connected or connecting"));
@@ -146,7 +127,7 @@ impl NativeClient {
     }
 
     /// Starts an engine in this process and attaches to it; events arrive as with `connect`.
-    #[napi(ts_args_type = "opts: EmbeddedOptions, onEvents: (events: JsEvent[]) => void")]
+    #[napi(ts_args_type = "opts: EmbeddedOptions, onEvents: (batch: JsBatch) => void")]
     pub fn start_embedded(&mut self, opts: EmbeddedOptions, on_events: EventCallback) -> napi::Result<()> {
         if self.commands.is_some() {
             return Err(err("already connected or connecting"));
@@ -260,95 +241,20 @@ fn embedded_config(opts: EmbeddedOptions) -> Result<EngineConfig, String> {
 async fn pump(mut rx: mpsc::Receiver<Event>, callback: EventCallback) {
     let permits = Arc::new(Semaphore::new(JS_BATCHES_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
-        let mut batch = vec![to_js(first)];
+        let mut batch = BatchWriter::default();
+        batch.push(first);
         while batch.len() < JS_BATCH {
             match rx.try_recv() {
-                Ok(e) => batch.push(to_js(e)),
+                Ok(e) => batch.push(e),
                 Err(_) => break,
             }
         }
         let Ok(permit) = permits.clone().acquire_owned().await else { return };
-        callback.call_with_return_value(batch, ThreadsafeFunctionCallMode::NonBlocking, move |_, _| {
+        callback.call_with_return_value(batch.finish(), ThreadsafeFunctionCallMode::NonBlocking, move |_, _| {
             drop(permit);
             Ok(())
         });
     }
     // Let the last batches reach JS before the function is released.
     let _ = permits.acquire_many(JS_BATCHES_IN_FLIGHT as u32).await;
-}
-
-fn event(kind: &str) -> JsEvent {
-    JsEvent { kind: kind.to_owned(), cmd: None, status: None, tokens: Vec::new(), raw: None, raw_length: None, more: None, error: None }
-}
-
-/// Attaches a SIP message packed with its index, or the reason it does not parse.
-fn with_sip(mut e: JsEvent, raw: Vec<u8>) -> JsEvent {
-    let words = match sip::parse(&raw, Framing::Datagram, &Limits::default()) {
-        Ok(msg) => msg.index_words(),
-        Err(parse_error) => {
-            e.error = Some(parse_error.to_string());
-            e.raw = Some(Buffer::from(raw));
-            return e;
-        }
-    };
-    let raw_length = raw.len();
-    let mut packed = raw;
-    packed.resize(raw_length.next_multiple_of(4), 0);
-    packed.reserve(words.len() * 4);
-    for w in words {
-        packed.extend_from_slice(&w.to_ne_bytes());
-    }
-    e.raw_length = Some(raw_length as u32);
-    e.raw = Some(Buffer::from(packed));
-    e
-}
-
-fn to_js(ev: Event) -> JsEvent {
-    match ev {
-        Event::Connected { hostports, version, local_hostports } => {
-            JsEvent { tokens: vec![hostports, version, local_hostports], ..event("connected") }
-        }
-        Event::AuthFailed { reason } => JsEvent { tokens: vec![reason], ..event("auth-failed") },
-        Event::Error { message } => JsEvent { tokens: vec![message], ..event("error") },
-        Event::Closed => event("closed"),
-        Event::Reconnecting { delay_ms, attempt } => {
-            JsEvent { tokens: vec![delay_ms.to_string(), attempt.to_string()], ..event("reconnecting") }
-        }
-        Event::Sip { meta, raw } => {
-            let (ra, rp) = meta.received_on.unwrap_or_default();
-            let tokens = vec![
-                meta.source,
-                meta.bytes,
-                meta.protocol,
-                meta.address,
-                meta.port,
-                meta.time,
-                meta.txn_id,
-                meta.dialog_id,
-                ra,
-                rp,
-                meta.session_token.unwrap_or_default(),
-            ];
-            with_sip(JsEvent { tokens, ..event("sip") }, raw)
-        }
-        Event::Reply { cmd, status, args, raw, more } => {
-            let status = match status {
-                ReplyStatus::Ok => "OK",
-                ReplyStatus::No => "NO",
-                ReplyStatus::Nok => "NOK",
-            };
-            let e = JsEvent { cmd: Some(cmd), status: Some(status.to_owned()), tokens: args, more: Some(more), ..event("reply") };
-            match raw {
-                Some(raw) if !raw.is_empty() => with_sip(e, raw),
-                _ => e,
-            }
-        }
-        Event::Failed { cmd, code, reason } => {
-            JsEvent { cmd: Some(cmd), status: Some(code.as_str().to_owned()), tokens: vec![reason], ..event("failed") }
-        }
-        Event::Cdr { kind, source, time, extra, raw } => {
-            let tokens = vec![kind.as_str().to_owned(), source, time, extra.unwrap_or_default()];
-            with_sip(JsEvent { tokens, ..event("cdr") }, raw)
-        }
-    }
 }

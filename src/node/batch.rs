@@ -1,0 +1,149 @@
+//! Events cross into JS a batch at a time as two values: one string holding every text field
+//! of the batch, and one buffer holding, per event, a small header and its SIP message packed
+//! with the message's index. Building a JS object per event through napi cost more than
+//! anything else on the Rust side of a call (profile in bench/RESULTS.md); two values per
+//! batch are read by lib/batch.js instead.
+//!
+//! `text`: every token of every event in order, each followed by NUL (a NUL inside a token is
+//! replaced by U+FFFD, so the split cannot go wrong).
+//! `data`, per event, in native-endian u32 words: kind, cmd, flags, token count, message
+//! length in bytes, index length in words; then the message bytes zero-padded to a multiple
+//! of 4, then the index words (sip::index). `flags`: MORE, MESSAGE (a message follows),
+//! UNPARSED (the message did not parse: no index, and its reason is the last token).
+//! Reply and failed events have their status as their first token.
+
+use crate::app::Event;
+use crate::sip::{self, Framing, Limits};
+use crate::wire::ReplyStatus;
+use napi::bindgen_prelude::Buffer;
+use napi_derive::napi;
+
+/// Event kinds, as lib/batch.js numbers them.
+const CONNECTED: u32 = 0;
+const AUTH_FAILED: u32 = 1;
+const ERROR: u32 = 2;
+const CLOSED: u32 = 3;
+const RECONNECTING: u32 = 4;
+const SIP: u32 = 5;
+const REPLY: u32 = 6;
+const FAILED: u32 = 7;
+const CDR: u32 = 8;
+
+const MORE: u32 = 1;
+const MESSAGE: u32 = 2;
+const UNPARSED: u32 = 4;
+
+#[napi(object)]
+pub struct JsBatch {
+    pub text: String,
+    pub data: Buffer,
+}
+
+#[derive(Default)]
+pub struct BatchWriter {
+    text: String,
+    data: Vec<u8>,
+    events: usize,
+}
+
+impl BatchWriter {
+    pub fn len(&self) -> usize {
+        self.events
+    }
+
+    pub fn finish(self) -> JsBatch {
+        JsBatch { text: self.text, data: Buffer::from(self.data) }
+    }
+
+    fn token(&mut self, t: &str) {
+        if t.contains('\0') {
+            self.text.push_str(&t.replace('\0', "\u{fffd}"));
+        } else {
+            self.text.push_str(t);
+        }
+        self.text.push('\0');
+    }
+
+    fn word(&mut self, w: u32) {
+        self.data.extend_from_slice(&w.to_ne_bytes());
+    }
+
+    fn event(&mut self, kind: u32, cmd: u32, flags: u32, tokens: &[&str], raw: Option<&[u8]>) {
+        self.events += 1;
+        let raw = raw.filter(|r| !r.is_empty());
+        let index = raw.map(|r| sip::parse(r, Framing::Datagram, &Limits::default()).map(|m| m.index_words()));
+        let mut flags = flags;
+        let mut reason = None;
+        match &index {
+            Some(Ok(_)) => flags |= MESSAGE,
+            Some(Err(e)) => {
+                flags |= MESSAGE | UNPARSED;
+                reason = Some(e.to_string());
+            }
+            None => {}
+        }
+        let words = match &index {
+            Some(Ok(w)) => w.len(),
+            _ => 0,
+        };
+        let ntokens = tokens.len() + usize::from(reason.is_some());
+        for w in [kind, cmd, flags, ntokens as u32, raw.map_or(0, |r| r.len() as u32), words as u32] {
+            self.word(w);
+        }
+        for t in tokens {
+            self.token(t);
+        }
+        if let Some(reason) = reason {
+            self.token(&reason);
+        }
+        if let Some(raw) = raw {
+            self.data.extend_from_slice(raw);
+            self.data.resize(self.data.len().next_multiple_of(4), 0);
+        }
+        if let Some(Ok(index)) = index {
+            for w in index {
+                self.word(w);
+            }
+        }
+    }
+
+    pub fn push(&mut self, ev: Event) {
+        match ev {
+            Event::Connected { hostports, version, local_hostports } => self.event(CONNECTED, 0, 0, &[&hostports, &version, &local_hostports], None),
+            Event::AuthFailed { reason } => self.event(AUTH_FAILED, 0, 0, &[&reason], None),
+            Event::Error { message } => self.event(ERROR, 0, 0, &[&message], None),
+            Event::Closed => self.event(CLOSED, 0, 0, &[], None),
+            Event::Reconnecting { delay_ms, attempt } => self.event(RECONNECTING, 0, 0, &[&delay_ms.to_string(), &attempt.to_string()], None),
+            Event::Sip { meta, raw } => {
+                let (ra, rp) = meta.received_on.unwrap_or_default();
+                let tokens = [
+                    meta.source.as_str(),
+                    &meta.bytes,
+                    &meta.protocol,
+                    &meta.address,
+                    &meta.port,
+                    &meta.time,
+                    &meta.txn_id,
+                    &meta.dialog_id,
+                    &ra,
+                    &rp,
+                    meta.session_token.as_deref().unwrap_or_default(),
+                ];
+                self.event(SIP, 0, 0, &tokens, Some(&raw));
+            }
+            Event::Reply { cmd, status, args, raw, more } => {
+                let status = match status {
+                    ReplyStatus::Ok => "OK",
+                    ReplyStatus::No => "NO",
+                    ReplyStatus::Nok => "NOK",
+                };
+                let tokens: Vec<&str> = std::iter::once(status).chain(args.iter().map(String::as_str)).collect();
+                self.event(REPLY, cmd, if more { MORE } else { 0 }, &tokens, raw.as_deref());
+            }
+            Event::Failed { cmd, code, reason } => self.event(FAILED, cmd, 0, &[code.as_str(), &reason], None),
+            Event::Cdr { kind, source, time, extra, raw } => {
+                self.event(CDR, 0, 0, &[kind.as_str(), &source, &time, extra.as_deref().unwrap_or_default()], Some(&raw));
+            }
+        }
+    }
+}
