@@ -12,9 +12,9 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeClient {
   constructor()
   /** Starts connecting; events arrive in batches on `on_events`. */
-  connect(opts: ConnectOptions, onEvents: (events: JsEvent[]) => void): void
+  connect(opts: ConnectOptions, onEvents: (batch: JsBatch) => void): void
   /** Starts an engine in this process and attaches to it; events arrive as with `connect`. */
-  startEmbedded(opts: EmbeddedOptions, onEvents: (events: JsEvent[]) => void): void
+  startEmbedded(opts: EmbeddedOptions, onEvents: (batch: JsBatch) => void): void
   route(verb: string): void
   removeRoute(verb: string): void
   /**
@@ -63,6 +63,10 @@ export interface EmbeddedOptions {
   t1?: number
   t2?: number
   t4?: number
+  /** New requests the app may hold unanswered before the engine answers 503. */
+  maxPendingRequests?: number
+  /** Ms a TCP peer may take over one message (and its first one) before it is disconnected. */
+  tcpMessageTimeout?: number
 }
 
 /**
@@ -74,24 +78,9 @@ export declare function headerTable(): Array<Array<string>>
 /** The index layout version, and the most words one message's index can take. */
 export declare function indexLayout(): Array<number>
 
-/**
- * One event as JS receives it. `tokens` holds the event's string fields in wire order (for
- * `sip`: source, bytes, protocol, address, port, time, txnId, dialogId, receivedOn address,
- * port, session token). A SIP message travels in `raw` packed with its index: the message
- * bytes (`raw_length` of them), zero padding to a multiple of 4, then the index words
- * (sip::index, native byte order, as a JS Uint32Array reads them), so one allocation
- * carries both.
- */
-export interface JsEvent {
-  kind: string
-  cmd?: number
-  status?: string
-  tokens: Array<string>
-  raw?: Buffer
-  rawLength?: number
-  more?: boolean
-  /** Why `raw` could not be parsed, when it could not. */
-  error?: string
+export interface JsBatch {
+  text: string
+  data: Buffer
 }
 
 /**
