@@ -28,15 +28,32 @@ function indexMessage(raw, stream = false) {
 
 const FOLD = /\r?\n[ \t]+/g;
 
+/**
+ * Every field a message may cache, set up front in one order: messages then share one hidden
+ * class, and the lazy getters store into it instead of growing a new shape per message.
+ */
+function init(m, raw, offs, headers) {
+  m._raw = raw;
+  m._offs = offs;
+  m._headers = headers;
+  m._edited = false;
+  m._method = undefined;
+  m._uri = undefined;
+  m._version = undefined;
+  m._status = undefined;
+  m._reason = undefined;
+  m._body = undefined;
+  m._payload = undefined;
+  m._rawText = undefined;
+  return m;
+}
+
 class SipMessage {
   /**
    * @param {string|Buffer|object} [msg] raw SIP text, or `{method, uri, version, status,
    * reason, headers, body, payload}`
    */
   constructor(msg) {
-    this._raw = null;
-    this._offs = null;
-    this._headers = null;
     if (typeof msg === 'string' || Buffer.isBuffer(msg)) {
       const raw = Buffer.isBuffer(msg) ? msg : Buffer.from(msg, 'utf8');
       let offs;
@@ -47,11 +64,10 @@ class SipMessage {
         e.cause = err;
         throw e;
       }
-      this._raw = raw;
-      this._offs = offs;
+      init(this, raw, offs, null);
       return;
     }
-    this._headers = {};
+    init(this, null, null, {});
     if (msg && typeof msg === 'object') {
       for (const k of ['method', 'uri', 'version', 'status', 'reason', 'body', 'payload']) {
         if (msg[k] !== undefined) this[k] = msg[k];
@@ -62,11 +78,7 @@ class SipMessage {
 
   /** Wraps a message received from Rust: the raw bytes and their index. */
   static fromIndex(raw, offs) {
-    const m = Object.create(SipMessage.prototype);
-    m._raw = raw;
-    m._offs = offs;
-    m._headers = null;
-    return m;
+    return init(Object.create(SipMessage.prototype), raw, offs, null);
   }
 
   _slice(start, end) {
