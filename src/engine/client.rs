@@ -228,7 +228,7 @@ impl Core {
             ack: None,
             initial_invite: initial,
         };
-        self.client.insert(id.clone(), txn);
+        self.client.insert(id.clone(), Box::new(txn));
         id
     }
 
@@ -339,7 +339,7 @@ impl Core {
         let (protocol, peer) = next_hop(&route_set, &remote_target).unwrap_or((t.dest.protocol, t.dest.remote));
         let local_contact = t.draft.get(HeaderName::Contact).unwrap_or_default().to_owned();
         let app = t.app;
-        let dialog = self.dialogs.entry(id.clone()).or_insert_with(|| Dialog {
+        let dialog = self.dialogs.entry(id.clone()).or_insert_with(|| Box::new(Dialog {
             id: id.clone(),
             app,
             call_id: call_id.clone(),
@@ -357,7 +357,7 @@ impl Core {
             confirmed,
             pending_2xx: None,
             last_ack: None,
-        });
+        }));
         // A 2xx fixes the remote tag, target and route set (§13.2.2.4).
         if confirmed {
             dialog.remote_uri = remote_uri;

@@ -22,7 +22,7 @@ pub enum ServerState {
     Proceeding,
     Completed,
     Confirmed,
-    /// A 2xx to INVITE was sent (RFC 6026): INVITE retransmissions get the 2xx again.
+    /// A 2xx to INVITE was sent (RFC 6026): INVITE retransmissions are absorbed.
     Accepted,
 }
 
@@ -57,6 +57,24 @@ pub struct ServerTxn {
     pub timeout: Option<delay_queue::Key>,
     /// Counted in its app's pending requests until the final response.
     pub counted: bool,
+}
+
+impl ServerTxn {
+    /// After the final response a transaction only absorbs retransmissions (Timers G to L):
+    /// it needs its key, source and last response, not the request's headers. Calls spend
+    /// most of their transactions' lifetime in these states, so this is most of their memory.
+    fn compact(&mut self) {
+        self.vias = Vec::new();
+        self.from = String::new();
+        self.to = String::new();
+        self.call_id = String::new();
+        self.cseq = String::new();
+        self.remote_tag = String::new();
+        self.remote_contact = None;
+        self.record_route = Vec::new();
+        self.local_tag = None;
+        self.reliable = None;
+    }
 }
 
 /// drachtio-server drops a request the app never answers after 64 s; we answer it instead, so
@@ -201,7 +219,7 @@ impl Core {
             timeout: None,
             counted: false,
         };
-        self.server.insert(id.clone(), txn);
+        self.server.insert(id.clone(), Box::new(txn));
         self.server_keys.insert(key, id.clone());
         if app.is_some() {
             let k = self.arm(Timer::ServerTimeout(id.clone()), APP_ANSWER_DEADLINE);
@@ -407,7 +425,7 @@ impl Core {
         let udp = protocol == Protocol::Udp;
         let (old_retransmit, old_timeout) = if status >= 200 { (t.retransmit.take(), t.timeout.take()) } else { (None, None) };
         if status >= 200 {
-            t.reliable = None;
+            t.compact();
         }
         self.disarm(old_retransmit);
         self.disarm(old_timeout);
@@ -416,6 +434,9 @@ impl Core {
             (true, 200..=299) => {
                 if let Some(t) = self.server.get_mut(id) {
                     t.state = ServerState::Accepted;
+                    // Retransmitting the 2xx is the dialog's job until the ACK (§13.3.1.4);
+                    // retransmitted INVITEs are only absorbed (RFC 6026 §7.1).
+                    t.last = None;
                 }
                 // Timer L: keep absorbing INVITE retransmissions for 64×T1 (RFC 6026).
                 self.arm(Timer::ServerCleanup(id.to_owned()), t1 * 64);
@@ -487,7 +508,7 @@ impl Core {
             last_ack: None,
         };
         self.dialog_keys.insert((t.call_id.clone(), local_tag), dialog_id.clone());
-        self.dialogs.insert(dialog_id.clone(), dialog);
+        self.dialogs.insert(dialog_id.clone(), Box::new(dialog));
         dialog_id
     }
 
