@@ -1,5 +1,5 @@
 // Faults: `drachtio-rs serve` killed with SIGKILL while calls are up, then restarted on the
-// same ports; an app killed while its call is ringing.
+// same ports; an app killed with calls up and ringing, then restarted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -48,27 +48,44 @@ test('serve killed with SIGKILL mid-call: the app reconnects, pending requests f
   }
 });
 
-test('an app process killed with SIGKILL while its call rings: serve answers 480, nothing is stuck', { timeout: 30000 }, async () => {
+test('an app process killed with SIGKILL with calls up and ringing: serve hangs up (BYE) and rejects (480); the restarted app takes new calls', { timeout: 30000 }, async () => {
   const serve = await startServe();
   const index = fileURLToPath(new URL('../../index.js', import.meta.url));
   const script = `
     const Srf = require(${JSON.stringify(index)});
     const srf = new Srf();
-    srf.invite((req, res) => { res.send(180); console.log('ringing'); });
+    srf.invite((req, res) => {
+      if (req.calledNumber === 'ring') { res.send(180); console.log('ringing'); return; }
+      srf.createUAS(req, res, { localSdp: 'v=0\\r\\no=- 1 1 IN IP4 127.0.0.1\\r\\ns=-\\r\\nc=IN IP4 127.0.0.1\\r\\nt=0 0\\r\\nm=audio 4000 RTP/AVP 0\\r\\n' })
+        .then(() => console.log('answered'));
+    });
     srf.connect({ host: '127.0.0.1', port: ${serve.admin.port}, secret: 'cymru' }, () => console.log('ready'));`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
+  const startApp = () => {
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.out = '';
+    child.stdout.on('data', (d) => { child.out += d; });
+    return child;
+  };
+  let app = startApp();
   const caller = await embeddedSrf();
   try {
-    await waitFor(() => out.includes('ready'), 5000);
+    await waitFor(() => app.out.includes('ready'), 5000);
     await new Promise((r) => setTimeout(r, 100));
-    const call = caller.srf.createUAC(`sip:svc@${serve.sip}`, { localSdp: SDP(5000) });
-    await waitFor(() => out.includes('ringing'), 5000);
-    child.kill('SIGKILL');
-    await assert.rejects(call, (err) => err.status === 480);
+    const up = await Promise.all([1, 2].map(() => caller.srf.createUAC(`sip:svc@${serve.sip}`, { localSdp: SDP(5000) })));
+    const hungUp = up.map((d) => new Promise((r) => d.once('destroy', r)));
+    const ringing = caller.srf.createUAC(`sip:ring@${serve.sip}`, { localSdp: SDP(5002) });
+    await waitFor(() => app.out.includes('ringing'), 5000);
+    app.kill('SIGKILL');
+    await assert.rejects(ringing, (err) => err.status === 480);
+    await Promise.all(hungUp); // serve sent BYE for each established call of the dead app
+    app = startApp();
+    await waitFor(() => app.out.includes('ready'), 5000);
+    await new Promise((r) => setTimeout(r, 100));
+    const again = await caller.srf.createUAC(`sip:svc@${serve.sip}`, { localSdp: SDP(5004) });
+    assert.equal(again.connected, true, 'a new call reaches the restarted app');
+    await again.destroy();
   } finally {
-    child.kill('SIGKILL');
+    app.kill('SIGKILL');
     caller.srf.disconnect();
     await serve.stop();
   }
