@@ -185,7 +185,10 @@ class Srf extends EventEmitter {
       if (!this._uac.onResponse(msg, meta)) debug(`response for unknown transaction ${meta.stackTxnId}`);
       return;
     }
-    const req = new Request(msg, { ...meta, server: this._server, srf: this, app: this });
+    const req = new Request(msg, meta);
+    req.server = this._server;
+    req.srf = this;
+    req.app = this;
     const callId = req.get('call-id');
     switch (req.method) {
       case 'CANCEL': {

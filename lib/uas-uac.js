@@ -39,14 +39,21 @@ function createUAS(srf, req, res, opts = {}, cb) {
   return settle(run(), cb, srf);
 }
 
-// The Response as it went out (with our tag and Contact), for the Dialog's fields.
+// The Response as it went out (with our tag and Contact), for the Dialog's fields: `res` seen
+// through a Proxy whose get/has read the sent message. Not Object.create(res): every call's
+// Response would become a prototype and every view get a hidden class of its own.
+const SENT_VIEW = {
+  get(res, prop) {
+    if (prop === 'get' || prop === 'has') return res._sentAccess[prop];
+    return Reflect.get(res, prop);
+  },
+};
+
 function wrapSent(res, sent) {
   if (!sent) return res;
   sent._detach();
-  const view = Object.create(res);
-  view.get = (name) => sent.get(name);
-  view.has = (name) => sent.has(name);
-  return view;
+  res._sentAccess = { get: (name) => sent.get(name), has: (name) => sent.has(name) };
+  return new Proxy(res, SENT_VIEW);
 }
 
 /** createUAC(uri, opts[, progress][, cb]) → Promise<Dialog> on the 200 (ACK sent). */
