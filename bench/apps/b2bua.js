@@ -5,7 +5,7 @@
 //   node bench/apps/b2bua.js --uas 127.0.0.1:PORT [--max-seconds S]
 const path = require('node:path');
 const Srf = require(path.join(__dirname, '..', '..', 'index.js'));
-const { arg, counters, controlChannel, ready } = require('./common.js');
+const { arg, counters, trackDialog, failed, watchErrors, controlChannel, ready } = require('./common.js');
 
 const uas = arg('uas');
 if (!uas) {
@@ -25,22 +25,10 @@ srf.invite((req, res) => {
       stats.endedBeforeResolved++;
       return;
     }
-    stats.active++;
-    if (stats.active > stats.peakActive) stats.peakActive = stats.active;
-    aLeg.on('destroy', () => {
-      bLeg.destroy().catch(() => {});
-      stats.active--;
-      stats.ended++;
-    });
-  }, (err) => {
-    stats.failed++;
-    stats.lastError = String((err && err.message) || err);
-  });
+    trackDialog(stats, aLeg, () => bLeg.destroy().catch(() => {}));
+  }, (err) => failed(stats, err));
 });
-srf.on('error', (err) => {
-  stats.srfErrors++;
-  stats.lastError = `srf error: ${(err && err.message) || err}`;
-});
+watchErrors(srf, stats);
 controlChannel(stats);
 srf.connect({ embedded: { contacts: ['sip:127.0.0.1:0;transport=udp'] } }, (err, hostport, version) => {
   if (err) {

@@ -44,17 +44,29 @@ function installUas(srf, stats) {
         stats.endedBeforeResolved++;
         return;
       }
-      stats.active++;
-      if (stats.active > stats.peakActive) stats.peakActive = stats.active;
-      dialog.on('destroy', () => {
-        stats.active--;
-        stats.ended++;
-      });
-    }, (err) => {
-      stats.failed++;
-      stats.lastError = String((err && err.message) || err);
-    });
+      trackDialog(stats, dialog);
+    }, (err) => failed(stats, err));
   });
+  watchErrors(srf, stats);
+}
+
+/** Counts an established call until its Dialog's 'destroy' (then runs `onEnd`). */
+function trackDialog(stats, dialog, onEnd) {
+  stats.active++;
+  if (stats.active > stats.peakActive) stats.peakActive = stats.active;
+  dialog.on('destroy', () => {
+    if (onEnd) onEnd();
+    stats.active--;
+    stats.ended++;
+  });
+}
+
+function failed(stats, err) {
+  stats.failed++;
+  stats.lastError = String((err && err.message) || err);
+}
+
+function watchErrors(srf, stats) {
   srf.on('error', (err) => {
     stats.srfErrors++;
     stats.lastError = `srf error: ${(err && err.message) || err}`;
@@ -97,4 +109,4 @@ function ready(info) {
   process.stdout.write(`ready ${JSON.stringify(info)}\n`);
 }
 
-module.exports = { SDP, counters, installUas, arg, controlChannel, ready };
+module.exports = { SDP, counters, installUas, trackDialog, failed, watchErrors, arg, controlChannel, ready };

@@ -115,20 +115,9 @@ impl BatchWriter {
             Event::Closed => self.event(CLOSED, 0, 0, &[], None),
             Event::Reconnecting { delay_ms, attempt } => self.event(RECONNECTING, 0, 0, &[&delay_ms.to_string(), &attempt.to_string()], None),
             Event::Sip { meta, raw } => {
-                let (ra, rp) = meta.received_on.unwrap_or_default();
-                let tokens = [
-                    meta.source.as_str(),
-                    &meta.bytes,
-                    &meta.protocol,
-                    &meta.address,
-                    &meta.port,
-                    &meta.time,
-                    &meta.txn_id,
-                    &meta.dialog_id,
-                    &ra,
-                    &rp,
-                    meta.session_token.as_deref().unwrap_or_default(),
-                ];
+                let (ra, rp) = meta.received_on.as_ref().map_or(("", ""), |(a, p)| (a.as_str(), p.as_str()));
+                let mut tokens = meta.fields().to_vec();
+                tokens.extend([ra, rp, meta.session_token.as_deref().unwrap_or_default()]);
                 self.event(SIP, 0, 0, &tokens, Some(&raw));
             }
             Event::Reply { cmd, status, args, raw, more } => {

@@ -41,6 +41,13 @@ pub struct SipMeta {
     pub session_token: Option<String>,
 }
 
+impl SipMeta {
+    /// The fields every `sip` message has, in wire order: source to dialog id.
+    pub fn fields(&self) -> [&str; 8] {
+        [&self.source, &self.bytes, &self.protocol, &self.address, &self.port, &self.time, &self.txn_id, &self.dialog_id]
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyStatus {
     Ok,
@@ -224,18 +231,8 @@ impl ServerMsg {
             }
             ServerMsg::Sip { id, meta, body } => {
                 let (ra, rp) = meta.received_on.as_ref().map_or(("", ""), |(a, p)| (a.as_str(), p.as_str()));
-                let mut tokens = vec![
-                    id.as_str(),
-                    "sip",
-                    &meta.source,
-                    &meta.bytes,
-                    &meta.protocol,
-                    &meta.address,
-                    &meta.port,
-                    &meta.time,
-                    &meta.txn_id,
-                    &meta.dialog_id,
-                ];
+                let mut tokens = vec![id.as_str(), "sip"];
+                tokens.extend(meta.fields());
                 if meta.received_on.is_some() || meta.session_token.is_some() {
                     tokens.extend([ra, rp, meta.session_token.as_deref().unwrap_or("")]);
                 } else {
