@@ -408,10 +408,9 @@ function readRtt(file) {
     rest = n === 0 ? '' : lines.pop();
     for (const l of lines) {
       if (header) { header = false; continue; }
-      const i = l.indexOf(';');
-      if (i < 0) continue;
-      const t = Number(l.slice(0, i));
-      rtt.push(Number(l.slice(i + 1, l.indexOf(';', i + 1) >>> 0)));
+      const [t, v] = l.split(';', 2).map(Number);
+      if (v === undefined) continue;
+      rtt.push(v);
       if (t < first) first = t;
       if (t > last) last = t;
     }
@@ -566,7 +565,7 @@ function isClean(r) {
 }
 
 /** One rate step: procs are the long-lived processes ({name, pid}); sipp is measured by runUac. */
-async function loadStep({ target, rate, opts, procs, app, dir }) {
+async function loadStep({ xml, target, rate, opts, procs, app, dir }) {
   const calls = Math.min(Math.round(rate * opts.seconds), opts.maxCalls);
   const before = new Map();
   const hwmReset = new Map();
@@ -576,7 +575,7 @@ async function loadStep({ target, rate, opts, procs, app, dir }) {
   }
   const stats0 = app ? await app.query('stats') : null;
   log(`step ${rate} calls/s: ${calls} calls`);
-  const r = await runUac({ target, rate, calls, holdMs: opts.holdMs, timeoutSeconds: calls / rate + opts.holdMs / 1000 + 20, dir, procs });
+  const r = await runUac({ xml, target, rate, calls, holdMs: opts.holdMs, timeoutSeconds: calls / rate + opts.holdMs / 1000 + 20, dir, procs });
   // let the last BYEs and dialog teardowns finish before reading CPU
   let stats1 = app ? await app.query('stats') : null;
   for (let i = 0; app && i < 20 && stats1 && stats1.active > 0; i++) { await sleep(250); stats1 = await app.query('stats'); }
@@ -975,23 +974,15 @@ async function runOverload(opts, env) {
   try {
     await runUac({ xml: OVERLOAD_XML, target: app.info.sip, rate: 200, calls: 400, timeoutSeconds: 20, dir: path.join(traceRoot, 'warmup') });
     for (const rate of rates) {
-      const calls = Math.min(Math.round(rate * opts.seconds), opts.maxCalls);
-      const before = procSample(app.pid);
-      const hwm = resetHwm(app.pid);
-      const stats0 = await app.query('stats');
-      log(`overload step ${rate} calls/s: ${calls} calls, app busy ${opts.busyMs} ms per INVITE`);
-      const r = await runUac({ xml: OVERLOAD_XML, target: app.info.sip, rate, calls, timeoutSeconds: calls / rate + 40, dir: path.join(traceRoot, `rate-${rate}`), procs: [app] });
-      let stats1 = await app.query('stats');
-      for (let i = 0; i < 40 && stats1 && stats1.active > 0; i++) { await sleep(250); stats1 = await app.query('stats'); }
-      const after = procSample(app.pid);
-      const row = (msg, dir, nth = 0) => r.messages.filter((m) => m.msg === msg && m.dir === dir)[nth] || { count: 0, retrans: 0 };
+      log(`overload: app busy ${opts.busyMs} ms per INVITE`);
+      const r = await loadStep({ xml: OVERLOAD_XML, target: app.info.sip, rate, opts, procs: [app], app, dir: path.join(traceRoot, `rate-${rate}`) });
+      const row = (msg, dir) => r.messages.find((m) => m.msg === msg && m.dir === dir) || { count: 0, retrans: 0 };
+      const measured = r.processes.find((p) => p.pid === app.pid) || {};
       steps.push({
-        rate, achievedRate: r.achievedRate, offered: r.attempted, completed: r.completed, failed: r.failed, failReasons: r.failReasons,
+        rate, offered: r.attempted, completed: r.completed, failed: r.failed, failReasons: r.failReasons,
         answered: row('200', 'recv').count, shed: row('503', 'recv').count, trying: row('100', 'recv').count,
         inviteRetrans: row('INVITE', 'send').retrans, byeRetrans: row('BYE', 'send').retrans, retrans: r.retrans,
-        rtd: r.rtd, appInvites: stats1 && stats0 ? stats1.invites - stats0.invites : null, appLeftOpen: stats1 && stats0 ? stats1.active - stats0.active : null,
-        appCpuSeconds: after && before ? (after.ticks - before.ticks) / CLK_TCK : null,
-        appPeakRssKb: hwm && after ? after.hwmKb : r.peakRssSampledKb[app.pid], alive: app.alive, problems: problems({ ...r, processes: [] }),
+        rtd: r.rtd, app: r.app, appCpuSeconds: measured.cpuSeconds, appPeakRssKb: measured.peakRssKb, alive: app.alive, problems: problems(r),
       });
       const st = steps[steps.length - 1];
       log(`  ${st.answered} answered, ${st.shed} shed with 503, ${st.failed} failed; answered p50/p99 ${ms(st.rtd.p50)}/${ms(st.rtd.p99)} ms`);
