@@ -71,23 +71,21 @@ impl BatchWriter {
     fn event(&mut self, kind: u32, cmd: u32, flags: u32, tokens: &[&str], raw: Option<&[u8]>) {
         self.events += 1;
         let raw = raw.filter(|r| !r.is_empty());
-        let index = raw.map(|r| sip::parse(r, Framing::Datagram, &Limits::default()).map(|m| m.index_words()));
-        let mut flags = flags;
-        let mut reason = None;
-        match &index {
-            Some(Ok(_)) => flags |= MESSAGE,
-            Some(Err(e)) => {
-                flags |= MESSAGE | UNPARSED;
-                reason = Some(e.to_string());
-            }
-            None => {}
-        }
-        let words = match &index {
-            Some(Ok(w)) => w.len(),
-            _ => 0,
+        // A message is sent with its index, or, when it does not parse, with the reason.
+        let (index, reason) = match raw.map(|r| sip::parse(r, Framing::Datagram, &Limits::default()).map(|m| m.index_words())) {
+            Some(Ok(words)) => (words, None),
+            Some(Err(e)) => (Vec::new(), Some(e.to_string())),
+            None => (Vec::new(), None),
         };
+        let mut flags = flags;
+        if raw.is_some() {
+            flags |= MESSAGE;
+        }
+        if reason.is_some() {
+            flags |= UNPARSED;
+        }
         let ntokens = tokens.len() + usize::from(reason.is_some());
-        for w in [kind, cmd, flags, ntokens as u32, raw.map_or(0, |r| r.len() as u32), words as u32] {
+        for w in [kind, cmd, flags, ntokens as u32, raw.map_or(0, |r| r.len() as u32), index.len() as u32] {
             self.word(w);
         }
         for t in tokens {
@@ -100,10 +98,8 @@ impl BatchWriter {
             self.data.extend_from_slice(raw);
             self.data.resize(self.data.len().next_multiple_of(4), 0);
         }
-        if let Some(Ok(index)) = index {
-            for w in index {
-                self.word(w);
-            }
+        for w in index {
+            self.word(w);
         }
     }
 
