@@ -15,7 +15,6 @@ use crate::sip::{parse, validate::validate, Framing, HeaderName, Message};
 use crate::wire::{CdrKind, ReplyStatus, SipMeta};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::time::{delay_queue, DelayQueue};
@@ -165,12 +164,10 @@ impl Core {
             Ok(m) => m,
             Err(e) => {
                 tracing::debug!(peer = %remote, error = %e, "dropping unparseable message");
-                self.transports.drops.malformed.fetch_add(1, Ordering::Relaxed);
                 return;
             }
         };
         if let Err(e) = validate(&msg) {
-            self.transports.drops.malformed.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(peer = %remote, error = %e, "invalid message");
             // A request that parsed far enough is answered (400/505); responses are dropped.
             if msg.is_request() && msg.method() != Some(b"ACK") && has_response_headers(&msg) {

@@ -55,16 +55,6 @@ pub struct Inbound {
     pub bytes: Vec<u8>,
 }
 
-/// Counters of what transports dropped, for tests and logs.
-#[derive(Debug, Default)]
-pub struct Drops {
-    pub oversized: std::sync::atomic::AtomicU64,
-    pub malformed: std::sync::atomic::AtomicU64,
-    /// TCP connections refused at accept (per-address or total limit) or closed as too slow.
-    pub refused: std::sync::atomic::AtomicU64,
-    pub slow: std::sync::atomic::AtomicU64,
-}
-
 /// Bounds on connections: one peer cannot exhaust the engine.
 const MAX_TCP_CONNECTIONS: usize = 4096;
 /// Connections one remote address may have opened to us at once.
@@ -86,7 +76,6 @@ pub struct Transports {
     tcp_listen: Arc<Vec<SocketAddr>>,
     conns: Arc<Mutex<HashMap<SocketAddr, TcpConn>>>,
     inbound: mpsc::Sender<Inbound>,
-    pub drops: Arc<Drops>,
     limits: Limits,
     per_address: PerAddress,
     message_timeout: Duration,
@@ -121,7 +110,6 @@ impl Transports {
             tcp_listen: Arc::new(listeners.iter().filter_map(|l| l.local_addr().ok()).collect()),
             conns: Arc::new(Mutex::new(HashMap::new())),
             inbound,
-            drops: Arc::new(Drops::default()),
             limits,
             per_address: PerAddress::new(MAX_TCP_PER_ADDRESS),
             message_timeout,
@@ -208,11 +196,6 @@ impl Transports {
         self.stop.subscribe()
     }
 
-    fn refuse(&self, peer: SocketAddr, why: &str) {
-        tracing::warn!(peer = %peer, "{why}; closing");
-        self.drops.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
     fn forget(&self, peer: SocketAddr) {
         if let Ok(mut c) = self.conns.lock() {
             c.remove(&peer);
@@ -250,7 +233,7 @@ async fn udp_reader(socket: Arc<UdpSocket>, t: Transports) {
             Err(_) => continue,
         };
         if n > t.limits.max_message {
-            t.drops.oversized.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!(peer = %remote, bytes = n, "dropping oversized datagram");
             continue;
         }
         if buf[..n].iter().all(|b| matches!(b, b'\r' | b'\n' | 0)) {
@@ -273,7 +256,7 @@ async fn tcp_acceptor(listener: TcpListener, t: Transports) {
         let Ok((stream, peer)) = accepted else { continue };
         // Dropping the stream closes it.
         let Some(slot) = t.per_address.claim(peer.ip()) else {
-            t.refuse(peer, "too many tcp connections from this address");
+            tracing::warn!(peer = %peer, "too many tcp connections from this address; closing");
             continue;
         };
         let (tx, rx) = mpsc::channel(TCP_WRITE_QUEUE);
@@ -281,7 +264,7 @@ async fn tcp_acceptor(listener: TcpListener, t: Transports) {
             let Ok(mut conns) = t.conns.lock() else { return };
             if conns.len() >= MAX_TCP_CONNECTIONS {
                 drop(conns);
-                t.refuse(peer, "too many tcp connections");
+                tracing::warn!(peer = %peer, "too many tcp connections; closing");
                 continue;
             }
             conns.insert(peer, TcpConn { writer: tx });
@@ -309,7 +292,6 @@ async fn run_tcp(stream: TcpStream, peer: SocketAddr, mut writes: mpsc::Receiver
             _ = stop.changed() => return,
             _ = &mut deadline, if armed => {
                 tracing::warn!(peer = %peer, "closing tcp connection: no complete message in time");
-                t.drops.slow.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 break;
             }
             read = reader.read(&mut buf) => {
@@ -332,7 +314,6 @@ async fn run_tcp(stream: TcpStream, peer: SocketAddr, mut writes: mpsc::Receiver
                         Err(e) => {
                             // Framing can no longer be trusted: close the connection (§18.3).
                             tracing::warn!(peer = %peer, error = %e, "closing tcp connection");
-                            t.drops.malformed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             t.forget(peer);
                             return;
                         }
