@@ -39,3 +39,44 @@ export async function startServe({ secret = 'cymru', transport = 'udp', extra = 
     },
   };
 }
+
+/**
+ * serve's warnings so far, as { message, peer } (peer is "ip:port"): serve logs each
+ * connection it refuses or closes, with the peer's address, so a test can tell what serve did
+ * to one of its connections from serve's own account rather than from timing.
+ */
+export function serveWarnings(serve) {
+  const out = [];
+  for (const line of serve.stderr().split('\n')) {
+    const m = /\bWARN \S+: (.*?)(?: peer=(\S+))?(?: error=(.*))?$/.exec(line);
+    if (m) out.push({ message: m[1], peer: m[2], error: m[3] });
+  }
+  return out;
+}
+
+/**
+ * Resolves once serve has applied every route `app` registered so far. Routes go to serve as
+ * commands on the app's one connection, which serve handles in order, so a request sent after
+ * them is confirmed only after they took effect. The request goes to a UDP socket that never
+ * answers; its transaction dies with the app's connection.
+ */
+export async function routesApplied(app) {
+  const { default: dgram } = await import('node:dgram');
+  const sink = dgram.createSocket('udp4');
+  await new Promise((r) => sink.bind(0, '127.0.0.1', r));
+  try {
+    await app.request(`sip:barrier@127.0.0.1:${sink.address().port}`, { method: 'OPTIONS' });
+  } finally {
+    sink.close();
+  }
+}
+
+/** Makes any 'error' event of `srf` fail the test `t` (and be recorded): none is expected. */
+export function failOnError(t, srf, label = 'srf') {
+  const errors = [];
+  srf.on('error', (err) => errors.push(err));
+  t.after(() => {
+    if (errors.length) throw new Error(`${label} emitted 'error': ${errors.map((e) => e && e.message).join('; ')}`);
+  });
+  return errors;
+}
