@@ -1,13 +1,11 @@
 // Our digest client / middleware beside drachtio-srf's own digest client (an installed
 // devDependency): for the same challenge and credentials the Authorization values must be
 // identical, the error messages the same, and upstream's client must get through our middleware.
-// When the drachtio-mw-digest-auth package is unpacked at /tmp/mwd/package (not in CI), our client
-// is also checked against that middleware; otherwise those tests are skipped.
+// Our client is also checked against drachtio-mw-digest-auth, the digest middleware drachtio-srf
+// apps use (a pinned devDependency).
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import Module from 'node:module';
-import fs from 'node:fs';
 
 const require = createRequire(import.meta.url);
 const DigestClient = require('../../lib/digest-client.js');
@@ -149,35 +147,11 @@ describe('drachtio-srf DigestClient against our middleware', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// optional: drachtio-mw-digest-auth 0.3.3 unpacked at /tmp/mwd/package (its `nonce` dependency is
-// stubbed; `drachtio-srf` and `debug` come from this project's node_modules)
+// drachtio-mw-digest-auth (a devDependency, pinned): the middleware drachtio-srf apps use
 
-const MWD = '/tmp/mwd/package';
-const haveMwd = fs.existsSync(`${MWD}/lib/digest.js`);
+const loadMwd = () => require('drachtio-mw-digest-auth');
 
-function loadMwd() {
-  const NONCE_KEY = '\0nonce-stub';
-  let counter = 0;
-  const stub = new Module(NONCE_KEY);
-  stub.exports = () => () => `${Date.now()}${++counter}`;
-  stub.loaded = true;
-  require.cache[NONCE_KEY] = stub;
-  const orig = Module._resolveFilename;
-  Module._resolveFilename = function resolve(request, parent, ...rest) {
-    if (parent && parent.filename && parent.filename.startsWith(MWD)) {
-      if (request === 'nonce') return NONCE_KEY;
-      if (request === 'drachtio-srf' || request === 'debug') return require.resolve(request);
-    }
-    return orig.call(this, request, parent, ...rest);
-  };
-  try {
-    return require(`${MWD}/lib/digest.js`);
-  } finally {
-    Module._resolveFilename = orig;
-  }
-}
-
-describe('our client against drachtio-mw-digest-auth', { skip: haveMwd ? false : `${MWD} not present` }, () => {
+describe('our client against drachtio-mw-digest-auth', () => {
   const lookup = (u, r, cb) => cb(null, u === 'alice' ? 'secret' : null);
   const fakeReq = (headers = {}) => ({
     method: 'REGISTER', uri: 'sip:example.com',
