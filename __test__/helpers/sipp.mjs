@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onCI } from './shared.mjs';
 
 export const SIPP = process.env.SIPP_BIN || 'sipp';
 export const SCENARIOS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'interop', 'scenarios');
@@ -31,12 +32,12 @@ export function sippVersion() {
 
 /**
  * For the top of a test: true when SIPp can run. Otherwise the test is skipped with a visible
- * reason, or fails when CI=true (a CI image without SIPp must not pass silently).
+ * reason, or fails on CI (any non-empty CI: a CI image without SIPp must not pass silently).
  */
 export function requireSipp(t) {
   if (sippVersion()) return true;
   const reason = `sipp not found (${SIPP}); install it with apt-get install sip-tester`;
-  if (process.env.CI === 'true') throw new Error(`${reason}: required when CI=true`);
+  if (onCI()) throw new Error(`${reason}: required on CI (CI=${process.env.CI})`);
   t.skip(reason);
   return false;
 }

@@ -3,7 +3,7 @@
 //
 // Each test starts its own Srf on a port the OS picks, runs SIPp with a call limit (-m), SIPp's
 // own -timeout and a hard kill behind it (helpers/sipp.mjs), and disconnects the Srf at the
-// end. Without sipp installed every test is skipped with the reason, except under CI=true where
+// end. Without sipp installed every test is skipped with the reason, except on CI (CI set to anything) where
 // they fail. SIPP_TRACE_MSG=1 keeps a -trace_msg log of each run in a temp dir (path printed on
 // failure).
 import { test } from 'node:test';
