@@ -230,9 +230,10 @@ impl Core {
         id
     }
 
-    /// A retransmitted request: send the last response again (§17.2.1, §17.2.2).
+    /// A retransmitted request: send the last response again (§17.2.1, §17.2.2). Once the
+    /// ACK has confirmed a non-2xx final, copies are only absorbed.
     fn retransmitted(&mut self, id: &str) {
-        if let Some(t) = self.server.get(id) {
+        if let Some(t) = self.server.get(id).filter(|t| t.state != ServerState::Confirmed) {
             if let Some(last) = t.last.clone() {
                 self.send(t.src.protocol, t.src.remote, Some(t.src.local), last);
             }
@@ -277,6 +278,11 @@ impl Core {
         };
         let cancel_key = (invite_key.0.clone(), invite_key.1.clone(), "CANCEL".to_owned());
         let cancel = self.create_server_txn(msg, src, cancel_key, None, "CANCEL", None);
+        // The 200 to CANCEL carries the To tag the INVITE's final will carry (§9.2).
+        let invite_tag = self.server.get_mut(&invite).filter(|t| !t.final_sent).map(|t| t.local_tag.get_or_insert_with(util::tag).clone());
+        if let Some(c) = self.server.get_mut(&cancel) {
+            c.local_tag = invite_tag;
+        }
         self.respond_engine(&cancel, 200, "OK");
         let Some(t) = self.server.get(&invite) else { return };
         if t.final_sent {
@@ -292,7 +298,12 @@ impl Core {
 
     /// A response the engine sends itself (100 Trying, 487, 200 to CANCEL, 480 for a gone app).
     pub(super) fn respond_engine(&mut self, id: &str, status: u16, reason: &str) {
-        let Some(t) = self.server.get(id) else { return };
+        let Some(t) = self.server.get_mut(id) else { return };
+        // Every response but 100 carries our To tag (§8.2.6.2), also when the app sent none.
+        if status > 100 && t.local_tag.is_none() {
+            t.local_tag = Some(util::tag());
+        }
+        let t = &self.server[id];
         let mut d = Draft { start_line: format!("SIP/2.0 {status} {reason}"), headers: Vec::new(), body: Vec::new() };
         self.fill_response(t, &mut d, status);
         let bytes = d.to_bytes();
