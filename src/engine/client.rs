@@ -45,7 +45,13 @@ pub struct ClientTxn {
     pub ack: Option<Vec<u8>>,
     /// An INVITE outside any dialog: its outcome is a call (CDRs).
     pub initial_invite: bool,
+    /// An INVITE we sent a CANCEL for: it now waits at most 64×T1 for its final (§9.1).
+    pub cancelled: bool,
 }
+
+/// Timer C (§16.6 step 11, "greater than 3 minutes"; sofia-sip's default): how long an INVITE
+/// may stay answered only provisionally before it is cancelled. Each provisional restarts it.
+const TIMER_C: Duration = Duration::from_secs(185);
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -153,9 +159,25 @@ impl Core {
     /// CANCEL of an INVITE the app sent (§9.1): built from that INVITE; only "safe" app
     /// headers (Reason and extensions) are kept.
     pub(super) fn cancel_request(&mut self, app: AppId, cmd: CmdId, invite: &str, d: Draft) {
-        let Some(t) = self.client.get(invite).filter(|t| t.app == app && t.method == "INVITE" && t.state != ClientState::Completed) else {
+        if !self.client.get(invite).is_some_and(|t| t.app == app && t.method == "INVITE" && t.state != ClientState::Completed) {
             return self.nok(app, cmd, format!("unable to cancel unknown transaction id: {invite}"));
-        };
+        }
+        const UNSAFE: [HeaderName; 9] = [
+            HeaderName::From, HeaderName::To, HeaderName::Contact, HeaderName::PAssertedIdentity, HeaderName::CallId,
+            HeaderName::CSeq, HeaderName::Via, HeaderName::MaxForwards, HeaderName::Route,
+        ];
+        let extra = d.headers.into_iter().filter(|(n, _)| !UNSAFE.contains(&HeaderName::from_bytes(n.as_bytes()))).collect();
+        let Some((id, dest)) = self.cancel_invite(invite, extra) else { return };
+        let bytes = self.client.get(&id).map(|t| t.bytes.clone()).unwrap_or_default();
+        self.ok_sent(app, cmd, dest, bytes, &id, None);
+    }
+
+    /// Sends a CANCEL for INVITE transaction `invite`, built from it plus `extra` headers, and
+    /// gives the INVITE 64×T1 more for its final (§9.1). The CANCEL's id and destination.
+    fn cancel_invite(&mut self, invite: &str, extra: Vec<(String, String)>) -> Option<(String, Source)> {
+        let timeout = self.t1() * 64;
+        let t = self.client.get_mut(invite)?;
+        t.cancelled = true;
         let mut c = Draft { start_line: format!("CANCEL {} SIP/2.0", t.draft.request_uri()), headers: Vec::new(), body: Vec::new() };
         for h in [HeaderName::Via, HeaderName::Route, HeaderName::From, HeaderName::To, HeaderName::CallId, HeaderName::MaxForwards] {
             for (n, v) in t.draft.headers.iter().filter(|(n, _)| HeaderName::from_bytes(n.as_bytes()) == h) {
@@ -167,19 +189,21 @@ impl Core {
         }
         let seq = t.draft.get(HeaderName::CSeq).and_then(|s| s.split_whitespace().next()).unwrap_or("1").to_owned();
         c.headers.push(("CSeq".into(), format!("{seq} CANCEL")));
-        const UNSAFE: [HeaderName; 9] = [
-            HeaderName::From, HeaderName::To, HeaderName::Contact, HeaderName::PAssertedIdentity, HeaderName::CallId,
-            HeaderName::CSeq, HeaderName::Via, HeaderName::MaxForwards, HeaderName::Route,
-        ];
-        for (n, v) in d.headers {
-            if !UNSAFE.contains(&HeaderName::from_bytes(n.as_bytes())) {
-                c.headers.push((n, v));
-            }
+        c.headers.extend(extra);
+        let (app, branch, dest, old_timeout) = (t.app, t.branch.clone(), t.dest, t.timeout.take());
+        self.disarm(old_timeout);
+        let k = self.arm(Timer::ClientTimeout(invite.to_owned()), timeout);
+        if let Some(t) = self.client.get_mut(invite) {
+            t.timeout = Some(k);
         }
-        let (branch, dest) = (t.branch.clone(), t.dest);
-        let id = self.start_client(app, "CANCEL", branch, c, dest, None, false);
-        let bytes = self.client.get(&id).map(|t| t.bytes.clone()).unwrap_or_default();
-        self.ok_sent(app, cmd, dest, bytes, &id, None);
+        Some((self.start_client(app, "CANCEL", branch, c, dest, None, false), dest))
+    }
+
+    /// Timer C: an INVITE answered only provisionally for too long is cancelled.
+    pub(super) fn client_proceeding_timeout(&mut self, id: &str) {
+        if self.client.get(id).is_some_and(|t| t.state == ClientState::Proceeding && !t.cancelled) {
+            self.cancel_invite(id, vec![("Reason".into(), "SIP ;cause=408 ;text=\"Timer C\"".into())]);
+        }
     }
 
     /// Where the next request of a dialog goes, from which local address, and the Via (with a
@@ -227,6 +251,7 @@ impl Core {
             report,
             ack: None,
             initial_invite: initial,
+            cancelled: false,
         };
         self.client.insert(id.clone(), Box::new(txn));
         id
@@ -264,8 +289,18 @@ impl Core {
         if status < 200 {
             t.state = ClientState::Proceeding;
             if invite {
-                let k = t.retransmit.take();
-                self.disarm(k); // Timer A stops once the INVITE is answered
+                // Timer A stops once the INVITE is answered, and Timer B no longer applies
+                // (§17.1.1.2): a call may ring for minutes. Timer C bounds it instead.
+                let retransmit = t.retransmit.take();
+                let timeout = if t.cancelled { None } else { t.timeout.take() };
+                self.disarm(retransmit);
+                if timeout.is_some() {
+                    self.disarm(timeout);
+                    let k = self.arm(Timer::ClientProceedingTimeout(id.clone()), TIMER_C);
+                    if let Some(t) = self.client.get_mut(&id) {
+                        t.timeout = Some(k);
+                    }
+                }
             }
         } else {
             let (r, to) = (t.retransmit.take(), t.timeout.take());
@@ -280,6 +315,9 @@ impl Core {
                 }
                 // Timer D: absorb retransmitted finals for 32 s over UDP.
                 self.arm(Timer::ClientCleanup(id.clone()), if udp { Duration::from_secs(32) } else { Duration::ZERO });
+                if initial {
+                    self.end_early_dialog(dialog.as_deref());
+                }
             } else if invite {
                 // A 2xx ends the INVITE transaction; later 2xx copies are the dialog's.
                 self.remove_client(&id);
@@ -406,17 +444,28 @@ impl Core {
                 r.headers.push((h.as_str().to_owned(), v.to_owned()));
             }
         }
-        let (app, report, dest, method, dialog) = (t.app, t.report, t.dest, t.method.clone(), t.dialog_id.clone());
+        let (app, report, dest, method, dialog, initial) = (t.app, t.report, t.dest, t.method.clone(), t.dialog_id.clone(), t.initial_invite);
         self.remove_client(id);
         if method == "BYE" {
             if let Some(d) = &dialog {
                 self.forget_dialog(d);
             }
         }
+        if initial {
+            self.end_early_dialog(dialog.as_deref());
+        }
         if report {
             let bytes = r.to_bytes();
             let meta = self.meta("application", dest, bytes.len(), id, dialog.as_deref().unwrap_or(""));
             self.deliver_sip(app, meta, bytes);
+        }
+    }
+
+    /// A call that failed (non-2xx, or no final at all) ends the early dialog its tagged 1xx
+    /// formed (§12.3).
+    fn end_early_dialog(&mut self, dialog: Option<&str>) {
+        if let Some(d) = dialog.filter(|d| self.dialogs.get(*d).is_some_and(|d| !d.confirmed)) {
+            self.forget_dialog(d);
         }
     }
 

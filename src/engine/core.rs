@@ -39,6 +39,8 @@ pub enum Timer {
     ClientRetransmit(String),
     /// Timers B and F.
     ClientTimeout(String),
+    /// Timer C: an INVITE answered only provisionally for too long.
+    ClientProceedingTimeout(String),
     /// Timers D and K.
     ClientCleanup(String),
     /// Our 2xx to an INVITE, until the ACK (§13.3.1.4).
@@ -190,6 +192,7 @@ impl Core {
             Timer::ServerCleanup(id) => self.remove_server(&id),
             Timer::ClientRetransmit(id) => self.client_retransmit(&id),
             Timer::ClientTimeout(id) => self.client_timeout(&id),
+            Timer::ClientProceedingTimeout(id) => self.client_proceeding_timeout(&id),
             Timer::ClientCleanup(id) => self.remove_client(&id),
             Timer::Retransmit2xx(id) => self.retransmit_2xx(&id),
             Timer::AckTimeout(id) => self.ack_timeout(&id),
