@@ -5,10 +5,22 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 export const Srf = require('../../index.js');
 
+/**
+ * Makes an 'error' event of `srf` fail the test it happens in: none is expected, and a listener
+ * that dropped it would hide the failure. It is rethrown outside the emitter, as an uncaught
+ * exception, which node:test reports against the running test.
+ */
+export function errorsFail(srf, label = 'Srf') {
+  srf.on('error', (err) => {
+    setImmediate(() => { throw new Error(`unexpected 'error' event on ${label}: ${err && err.stack ? err.stack : err}`); });
+  });
+  return srf;
+}
+
 /** Starts an Srf on its own engine; resolves with it and the address its engine bound. */
 export async function embeddedSrf({ transport = 'udp', setup, timers = {} } = {}) {
   const srf = new Srf();
-  srf.on('error', () => {});
+  errorsFail(srf, `embedded Srf (${transport})`);
   if (setup) setup(srf);
   srf.connect({ embedded: { contacts: [`sip:127.0.0.1:0;transport=${transport}`], ...timers } });
   const [err, hostport] = await once(srf, 'connect');
