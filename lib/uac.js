@@ -93,7 +93,8 @@ class Uac {
     const rseq = res.get('rseq');
     if (!rseq) return noop;
     const cseq = res.get('cseq');
-    return (opts = {}) => this.inDialog(dialogId, 'PRACK', req.uri,
+    // In the early dialog: the engine sends it to the remote target (the 1xx's Contact, RFC 3262 §4).
+    return (opts = {}) => this.inDialog(dialogId, 'PRACK', 'sip:placeholder',
       { ...opts, headers: { ...(opts.headers || {}), RAck: `${rseq.trim()} ${cseq}` } });
   }
 
