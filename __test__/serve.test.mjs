@@ -5,17 +5,17 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { embeddedSrf, Srf, SDP, waitFor } from './helpers/embedded.mjs';
-import { startServe } from './helpers/serve.mjs';
+import { embeddedSrf, errorsFail, Srf, SDP, waitFor } from './helpers/embedded.mjs';
+import { startServe, routesApplied } from './helpers/serve.mjs';
 
 const cli = fileURLToPath(new URL('../lib/cli.js', import.meta.url));
 
 async function appOn(serve, setup, secret = 'cymru') {
-  const srf = new Srf();
-  srf.on('error', () => {});
+  const srf = errorsFail(new Srf(), 'app on serve');
   setup(srf);
   srf.connect({ host: serve.admin.host, port: serve.admin.port, secret });
   const [err, hostport, version] = await once(srf, 'connect');
+  if (!err) await routesApplied(srf);
   return { srf, err, hostport, version };
 }
 
@@ -73,7 +73,6 @@ test('two apps share new calls round robin', async () => {
   const appB = await appOn(serve, answering(b));
   const caller = await embeddedSrf();
   try {
-    await new Promise((r) => setTimeout(r, 100)); // both routes registered
     for (let i = 0; i < 4; i++) {
       const dialog = await caller.srf.createUAC(`sip:svc@${serve.sip}`, { localSdp: SDP(5000) });
       await dialog.destroy();

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { embeddedSrf, Srf, SDP, waitFor } from '../helpers/embedded.mjs';
-import { startServe } from '../helpers/serve.mjs';
+import { startServe, routesApplied } from '../helpers/serve.mjs';
 
 test('serve killed with SIGKILL mid-call: the app reconnects, pending requests fail, new calls work', { timeout: 30000 }, async () => {
   // First start on ports the OS picks; the restart reuses them.
@@ -16,6 +16,7 @@ test('serve killed with SIGKILL mid-call: the app reconnects, pending requests f
   const start = () => startServe({ ports: { admin: adminPort, sip: sipPort } });
   const app = new Srf();
   const events = [];
+  // The only error expected is the lost connection; any other fails the test below.
   app.on('error', (e) => events.push(`error ${e.message}`));
   app.on('reconnecting', () => events.push('reconnecting'));
   let answered = 0;
@@ -25,22 +26,36 @@ test('serve killed with SIGKILL mid-call: the app reconnects, pending requests f
   });
   app.connect({ host: '127.0.0.1', port: adminPort, secret: 'cymru', reconnect: { retryMaxDelay: 300 } });
   await once(app, 'connect');
+  await routesApplied(app);
   const caller = await embeddedSrf();
   try {
     const dialog = await caller.srf.createUAC(`sip:svc@127.0.0.1:${sipPort}`, { localSdp: SDP(5000) });
     await waitFor(() => answered === 1);
+    // A request in flight when serve dies: serve is stopped first so it cannot confirm it, then
+    // killed. The request must fail, not wait forever.
+    serve.child.kill('SIGSTOP');
+    const inFlight = app.request('sip:nobody@127.0.0.1:9', { method: 'OPTIONS' });
+    inFlight.catch(() => {});
+    const exited = once(serve.child, 'exit');
     serve.child.kill('SIGKILL');
-    await once(serve.child, 'exit');
+    await exited;
+    await assert.rejects(inFlight, (err) => err instanceof Error && err.message.length > 0, 'a request pending when serve died is rejected');
     await waitFor(() => events.includes('reconnecting'), 5000);
     // While serve is down a request fails at once with a clear error, not silence.
     await assert.rejects(app.request('sip:nobody@127.0.0.1:9', { method: 'OPTIONS' }), /not connected/);
+    const reconnected = once(app, 'connect');
     serve = await start();
-    await once(app, 'connect');
-    await new Promise((r) => setTimeout(r, 100));
+    const [err] = await reconnected;
+    assert.ifError(err);
+    await routesApplied(app);
     const again = await caller.srf.createUAC(`sip:svc@127.0.0.1:${sipPort}`, { localSdp: SDP(5000) });
     await waitFor(() => answered === 2); // a new call after the restart reaches the app
-    await again.destroy();
-    await dialog.destroy().catch(() => {}); // its server is gone: may fail, must not hang
+    const byeAgain = await again.request({ method: 'BYE' });
+    assert.equal(byeAgain.status, 200, 'a call set up after the restart hangs up normally');
+    // The call from before the crash: the restarted serve has no record of its dialog.
+    const byeOld = await dialog.request({ method: 'BYE' });
+    assert.equal(byeOld.status, 481, `a BYE for a dialog serve lost in the crash: ${byeOld.status} ${byeOld.reason}`);
+    assert.deepEqual(events.filter((e) => e.startsWith('error') && !/connection|closed|ECONNRE|EPIPE|reset/i.test(e)), [], 'no other error');
   } finally {
     caller.srf.disconnect();
     app.disconnect();
@@ -59,7 +74,10 @@ test('an app process killed with SIGKILL with calls up and ringing: serve hangs 
       srf.createUAS(req, res, { localSdp: 'v=0\\r\\no=- 1 1 IN IP4 127.0.0.1\\r\\ns=-\\r\\nc=IN IP4 127.0.0.1\\r\\nt=0 0\\r\\nm=audio 4000 RTP/AVP 0\\r\\n' })
         .then(() => console.log('answered'));
     });
-    srf.connect({ host: '127.0.0.1', port: ${serve.admin.port}, secret: 'cymru' }, () => console.log('ready'));`;
+    srf.on('error', (err) => { console.error('app error: ' + err.message); process.exit(3); });
+    // 'ready' once serve has applied the routes: a request sent after them is confirmed after them
+    srf.connect({ host: '127.0.0.1', port: ${serve.admin.port}, secret: 'cymru' },
+      () => srf.request('sip:barrier@127.0.0.1:9', { method: 'OPTIONS' }).then(() => console.log('ready')));`;
   const startApp = () => {
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     child.out = '';
@@ -70,7 +88,6 @@ test('an app process killed with SIGKILL with calls up and ringing: serve hangs 
   const caller = await embeddedSrf();
   try {
     await waitFor(() => app.out.includes('ready'), 5000);
-    await new Promise((r) => setTimeout(r, 100));
     const up = await Promise.all([1, 2].map(() => caller.srf.createUAC(`sip:svc@${serve.sip}`, { localSdp: SDP(5000) })));
     const hungUp = up.map((d) => new Promise((r) => d.once('destroy', r)));
     const ringing = caller.srf.createUAC(`sip:ring@${serve.sip}`, { localSdp: SDP(5002) });
@@ -80,7 +97,6 @@ test('an app process killed with SIGKILL with calls up and ringing: serve hangs 
     await Promise.all(hungUp); // serve sent BYE for each established call of the dead app
     app = startApp();
     await waitFor(() => app.out.includes('ready'), 5000);
-    await new Promise((r) => setTimeout(r, 100));
     const again = await caller.srf.createUAC(`sip:svc@${serve.sip}`, { localSdp: SDP(5004) });
     assert.equal(again.connected, true, 'a new call reaches the restarted app');
     await again.destroy();

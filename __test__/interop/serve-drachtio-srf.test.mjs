@@ -7,15 +7,15 @@ import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { embeddedSrf, SDP, waitFor } from '../helpers/embedded.mjs';
-import { startServe } from '../helpers/serve.mjs';
+import { startServe, routesApplied, failOnError } from '../helpers/serve.mjs';
 
 const require = createRequire(import.meta.url);
 const DrachtioSrf = require('drachtio-srf');
 
-test('a drachtio-srf app on serve: middleware, res.send, createUAS, BYE', async () => {
+test('a drachtio-srf app on serve: middleware, res.send, createUAS, BYE', { timeout: 30000 }, async (t) => {
   const serve = await startServe();
   const app = new DrachtioSrf();
-  app.on('error', () => {});
+  failOnError(t, app, 'drachtio-srf app');
   const seen = [];
   app.use((req, res, next) => { req.locals = { stamp: 'mw' }; next(); });
   app.options((req, res) => res.send(200, { headers: { 'X-Stamp': req.locals.stamp } }));
@@ -34,7 +34,7 @@ test('a drachtio-srf app on serve: middleware, res.send, createUAS, BYE', async 
   try {
     assert.equal(err, null);
     assert.equal(hostport, `udp/${serve.sip}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await routesApplied(app);
     const opt = await caller.srf.request(`sip:svc@${serve.sip}`, { method: 'OPTIONS' });
     const [res] = await once(opt, 'response');
     assert.equal(res.status, 200);
@@ -44,9 +44,9 @@ test('a drachtio-srf app on serve: middleware, res.send, createUAS, BYE', async 
     for (let i = 0; i < 3; i++) {
       const dialog = await caller.srf.createUAC(`sip:svc@${serve.sip}`, { localSdp: SDP(5000) });
       assert.equal(dialog.remote.sdp, SDP(4000));
-      // A moment of call: drachtio-srf attaches dialog listeners only after createUAS
-      // resumes, and misses a BYE that arrives in the same read as the ACK.
-      await new Promise((r) => setTimeout(r, 50));
+      // drachtio-srf attaches dialog listeners only after createUAS resumes, and misses a BYE
+      // that arrives in the same read as the ACK: hang up once the app has its dialog.
+      await waitFor(() => seen.filter((s) => s === 'answered').length === i + 1, 5000);
       await dialog.destroy();
     }
     await waitFor(() => seen.filter((s) => s === 'hung up').length === 3);
@@ -64,12 +64,14 @@ test('two drachtio-srf app processes share the calls of one serve', { timeout: 3
   const script = (name) => `
     const Srf = require('drachtio-srf');
     const srf = new Srf();
-    srf.on('error', () => {});
+    srf.on('error', (err) => { console.error('app error: ' + err.message); process.exit(3); });
     srf.invite(async (req, res) => {
       const d = await srf.createUAS(req, res, { localSdp: 'v=0\\r\\no=- 1 1 IN IP4 127.0.0.1\\r\\ns=-\\r\\nc=IN IP4 127.0.0.1\\r\\nt=0 0\\r\\nm=audio 4000 RTP/AVP 0\\r\\n' });
       console.log('answered ${name}');
     });
-    srf.connect({ host: '127.0.0.1', port: ${serve.admin.port}, secret: 'cymru' }, () => console.log('ready'));`;
+    // 'ready' once serve has applied the routes: a request sent after them is confirmed after them
+    srf.connect({ host: '127.0.0.1', port: ${serve.admin.port}, secret: 'cymru' },
+      () => srf.request('sip:barrier@127.0.0.1:9', { method: 'OPTIONS' }).then(() => console.log('ready')));`;
   const apps = ['a', 'b'].map((name) => {
     const child = spawn(process.execPath, ['-e', script(name)], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
     const state = { child, out: '' };
@@ -79,7 +81,6 @@ test('two drachtio-srf app processes share the calls of one serve', { timeout: 3
   const caller = await embeddedSrf();
   try {
     await waitFor(() => apps.every((a) => a.out.includes('ready')), 10000);
-    await new Promise((r) => setTimeout(r, 200));
     for (let i = 0; i < 4; i++) {
       const dialog = await caller.srf.createUAC(`sip:svc@${serve.sip}`, { localSdp: SDP(5000) });
       await dialog.destroy();
