@@ -57,16 +57,16 @@ test('OPTIONS: promise and callback forms, and a response that arrives at once i
     assert.equal(res.status, 200);
     assert.equal(res.req, req);
 
-    const viaCallback = await new Promise((resolve, reject) => {
-      const ret = t.srf.request({ uri: 'sip:far@127.0.0.1:5090', method: 'MESSAGE', body: 'hello', headers: { 'Content-Type': 'text/plain' } },
+    let ret;
+    const viaCallback = new Promise((resolve, reject) => {
+      ret = t.srf.request({ uri: 'sip:far@127.0.0.1:5090', method: 'MESSAGE', body: 'hello', headers: { 'Content-Type': 'text/plain' } },
         (err, r) => (err ? reject(err) : resolve(r)));
-      assert.equal(ret, t.srf, 'callback form returns the Srf');
-      t.conn.nextOf('sip').then((m) => {
-        assert.match(m.body, /\r\n\r\nhello$/);
-        echoSent(t.conn, m, 'txn-m1');
-      });
     });
-    assert.equal(viaCallback.method, 'MESSAGE');
+    assert.equal(ret, t.srf, 'callback form returns the Srf');
+    const m = await t.conn.nextOf('sip');
+    assert.match(m.body, /\r\n\r\nhello$/);
+    echoSent(t.conn, m, 'txn-m1');
+    assert.equal((await viaCallback).method, 'MESSAGE');
   } finally {
     await t.close();
   }

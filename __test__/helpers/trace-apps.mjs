@@ -74,6 +74,11 @@ class Events {
   names() {
     return this.log.map((e) => e.name);
   }
+
+  /** Every event as "name" or "name=data", in order: what the app saw. */
+  seen() {
+    return this.log.map((e) => (e.data === undefined ? e.name : `${e.name}=${typeof e.data === 'object' ? JSON.stringify(e.data) : e.data}`));
+  }
 }
 
 function uriUser(uri) {
@@ -90,6 +95,7 @@ async function connectSrf(Srf, ctx, setup, connectOpts = {}) {
   const srf = new Srf();
   const errors = [];
   srf.on('error', (err) => errors.push(err));
+  srf[ERRORS] = errors;
   if (setup) setup(srf);
   const connected = new Promise((resolve, reject) => {
     srf.on('connect', (err, hostport) => (err ? reject(err) : resolve(hostport)));
@@ -104,6 +110,9 @@ async function connectSrf(Srf, ctx, setup, connectOpts = {}) {
   return srf;
 }
 
+// Errors the Srf emitted: none is expected in any scenario, so finish() fails the run on one.
+const ERRORS = Symbol('errors');
+
 async function finish(srf, ctx) {
   try {
     if (ctx.untilTraceDone) await withTimeout(ctx.untilTraceDone(), limit(ctx) + 1000, 'the fake server to finish the trace');
@@ -111,6 +120,8 @@ async function finish(srf, ctx) {
   } finally {
     try { srf.disconnect(); } catch { /* drachtio-srf asserts when no socket is connected */ }
   }
+  const errors = srf[ERRORS] || [];
+  if (errors.length) throw new Error(`the Srf emitted 'error': ${errors.map((e) => e && e.message).join('; ')}`);
 }
 
 // The recorded "uas" app: 180 (X-App), 100 ms later createUAS with a fixed SDP; re-INVITE answered via
@@ -164,7 +175,7 @@ async function uasScenario(Srf, ctx, { waitFor, connectOpts, cdrs }) {
       throw err;
     });
   }
-  return { events: ev.names() };
+  return { events: ev.seen() };
 }
 
 export const scenarios = {
@@ -289,7 +300,7 @@ export const scenarios = {
       } finally {
         await finish(srf, ctx);
       }
-      return { events: ev.names() };
+      return { events: ev.seen() };
     },
   },
 
@@ -350,7 +361,7 @@ export const scenarios = {
       } finally {
         await finish(srf, ctx);
       }
-      return { statuses };
+      return { statuses, events: ev.seen() };
     },
   },
 
@@ -388,7 +399,7 @@ export const scenarios = {
       } finally {
         await finish(srf, ctx);
       }
-      return { events: ev.names() };
+      return { events: ev.seen() };
     },
   },
 };

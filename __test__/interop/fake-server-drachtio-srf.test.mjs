@@ -1,6 +1,8 @@
 // Proves the trace-replaying fake drachtio-server (helpers/fake-server.mjs) against the REAL
 // drachtio-srf 5.0.29: every reconstructed app scenario (helpers/trace-apps.mjs) must reproduce its
-// recorded conversation. The same scenarios can later be run against this library.
+// recorded conversation. These tests check the harness and upstream drachtio-srf, NOT this
+// library, and count for nothing in its coverage: the same scenarios against our Srf, with what
+// the app saw asserted too, are __test__/traces.test.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
@@ -92,7 +94,7 @@ test('every top-level trace has a scenario', (t) => {
 
 for (const [name, scenario] of Object.entries(scenarios)) {
   const budget = (scenario.timeoutMs ?? 5000) + 5000;
-  test(`drachtio-srf replays ${scenario.trace} (${name})`, { timeout: budget }, async (t) => {
+  test(`harness check: upstream drachtio-srf replays ${scenario.trace} (${name})`, { timeout: budget }, async (t) => {
     if (traces.skip) return t.skip(traces.skip);
     const Srf = loadSrf(t);
     if (!Srf) return;
