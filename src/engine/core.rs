@@ -368,6 +368,9 @@ fn replace_bare_rport(via: &str, port: u16) -> String {
 }
 
 #[cfg(test)]
+mod transaction_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -81,6 +81,9 @@ pub struct Transports {
     message_timeout: Duration,
     /// Set when the engine stops: every socket task ends and its socket closes.
     stop: tokio::sync::watch::Sender<bool>,
+    /// Tests only: record what is sent instead of sending it (see `Transports::capture`).
+    #[cfg(test)]
+    capture: Option<Capture>,
 }
 
 impl Transports {
@@ -114,6 +117,8 @@ impl Transports {
             per_address: PerAddress::new(MAX_TCP_PER_ADDRESS),
             message_timeout,
             stop: tokio::sync::watch::channel(false).0,
+            #[cfg(test)]
+            capture: None,
         };
         for socket in t.udp.iter() {
             tokio::spawn(udp_reader(socket.clone(), t.clone()));
@@ -134,6 +139,10 @@ impl Transports {
 
     /// Our address for messages sent over `protocol` towards `to`: what goes in Via and Contact.
     pub fn local_for(&self, protocol: Protocol, to: SocketAddr) -> Option<SocketAddr> {
+        #[cfg(test)]
+        if let Some(c) = &self.capture {
+            return c.points.iter().find(|(p, a)| *p == protocol && a.is_ipv4() == to.is_ipv4()).map(|(_, a)| *a);
+        }
         match protocol {
             Protocol::Udp => self.udp_for(to, None).and_then(|s| s.local_addr().ok()),
             Protocol::Tcp => self.tcp_listen.iter().find(|a| a.is_ipv4() == to.is_ipv4()).copied(),
@@ -143,6 +152,12 @@ impl Transports {
     /// Sends one message. UDP goes out at once; TCP reuses a connection to the peer or opens
     /// one, without making the caller wait for the connect.
     pub fn send(&self, protocol: Protocol, to: SocketAddr, local: Option<SocketAddr>, bytes: Vec<u8>) -> Result<(), String> {
+        #[cfg(test)]
+        if let Some(c) = &self.capture {
+            let sent = Sent { at: tokio::time::Instant::now(), protocol, to, bytes };
+            c.sent.lock().map_err(|_| "capture poisoned")?.push(sent);
+            return Ok(());
+        }
         match protocol {
             Protocol::Udp => {
                 let socket = self.udp_for(to, local).ok_or("no UDP listening point for this address family")?;
@@ -200,6 +215,44 @@ impl Transports {
         if let Ok(mut c) = self.conns.lock() {
             c.remove(&peer);
         }
+    }
+}
+
+/// A message a capturing `Transports` recorded instead of sending.
+#[cfg(test)]
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub at: tokio::time::Instant,
+    pub protocol: Protocol,
+    pub to: SocketAddr,
+    pub bytes: Vec<u8>,
+}
+
+#[cfg(test)]
+#[derive(Clone)]
+struct Capture {
+    points: Vec<(Protocol, SocketAddr)>,
+    sent: Arc<Mutex<Vec<Sent>>>,
+}
+
+#[cfg(test)]
+impl Transports {
+    /// Transports without sockets, so the core's state machines can be driven on a paused
+    /// clock: `points` are the listening points it reports; what is sent lands in the list.
+    pub fn capture(points: &[(Protocol, SocketAddr)]) -> (Transports, Arc<Mutex<Vec<Sent>>>) {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let t = Transports {
+            udp: Arc::new(Vec::new()),
+            tcp_listen: Arc::new(points.iter().filter(|(p, _)| *p == Protocol::Tcp).map(|(_, a)| *a).collect()),
+            conns: Arc::new(Mutex::new(HashMap::new())),
+            inbound: mpsc::channel(1).0,
+            limits: Limits::default(),
+            per_address: PerAddress::new(MAX_TCP_PER_ADDRESS),
+            message_timeout: TCP_MESSAGE_TIMEOUT,
+            stop: tokio::sync::watch::channel(false).0,
+            capture: Some(Capture { points: points.to_vec(), sent: sent.clone() }),
+        };
+        (t, sent)
     }
 }
 

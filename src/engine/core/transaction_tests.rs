@@ -1,0 +1,817 @@
+//! The RFC 3261 §17 transaction state machines and their timers, driven without sockets on a
+//! paused clock: the core is fed datagrams and app commands directly, `Transports::capture`
+//! records what it sends (and when), and timers fire as the clock reaches them.
+//!
+//! Timers are the defaults: T1 = 500 ms, T2 = 4 s, T4 = 5 s, so 64×T1 = 32 s.
+
+use super::{Core, Inbound};
+use crate::app::{CmdId, Command, Event};
+use crate::engine::apps::AppId;
+use crate::engine::client::ClientState;
+use crate::engine::server::ServerState;
+use crate::engine::transport::{Protocol, Sent, Transports};
+use crate::engine::{EngineConfig, Timers, MAX_PENDING_REQUESTS, TCP_MESSAGE_TIMEOUT};
+use crate::sip::Limits;
+use crate::wire::ReplyStatus;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+const APP: AppId = 1;
+const UDP: Protocol = Protocol::Udp;
+const TCP: Protocol = Protocol::Tcp;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("address")
+}
+
+/// Our listening point (UDP and TCP).
+fn local() -> SocketAddr {
+    addr("127.0.0.1:5060")
+}
+
+/// The far end sending us requests.
+fn peer() -> SocketAddr {
+    addr("10.0.0.2:5070")
+}
+
+/// The far end our app sends requests to.
+fn callee() -> SocketAddr {
+    addr("10.0.0.3:5080")
+}
+
+/// A message the core sent: when (ms since the harness started), how, where, what.
+struct Out {
+    ms: u64,
+    protocol: Protocol,
+    to: SocketAddr,
+    text: String,
+}
+
+impl Out {
+    fn line(&self) -> &str {
+        self.text.split("\r\n").next().unwrap_or_default()
+    }
+
+    fn header(&self, name: &str) -> &str {
+        header(&self.text, name)
+    }
+}
+
+/// The value of the first `name:` line of a message's header section.
+fn header<'a>(text: &'a str, name: &str) -> &'a str {
+    text.split("\r\n")
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+fn to_tag(text: &str) -> String {
+    header(text, "To").split(";tag=").nth(1).expect("a To tag").to_owned()
+}
+
+fn start_line(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).split("\r\n").next().unwrap_or_default().to_owned()
+}
+
+/// A request from the far end (`peer()`); `to_tag` for ACKs and in-dialog requests.
+fn request(method: &str, protocol: Protocol, branch: &str, cseq: &str, to_tag: Option<&str>) -> String {
+    let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+    format!(
+        "{method} sip:bob@127.0.0.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/{} 10.0.0.2:5070;branch={branch}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:alice@10.0.0.2>;tag=alice\r\n\
+         To: <sip:bob@127.0.0.1>{to_tag}\r\n\
+         Call-ID: call-1\r\n\
+         CSeq: {cseq}\r\n\
+         Contact: <sip:alice@10.0.0.2:5070>\r\n\
+         Content-Length: 0\r\n\r\n",
+        protocol.via_token()
+    )
+}
+
+const INVITE_BRANCH: &str = "z9hG4bK-invite";
+
+fn invite(protocol: Protocol) -> String {
+    request("INVITE", protocol, INVITE_BRANCH, "1 INVITE", None)
+}
+
+/// The ACK for a non-2xx final: the INVITE's branch, the response's To tag (§17.1.1.3).
+fn ack_for(protocol: Protocol, response: &Out) -> String {
+    request("ACK", protocol, INVITE_BRANCH, "1 ACK", Some(&to_tag(&response.text)))
+}
+
+/// The far end's answer to a request we sent: its Via, From, To (tagged past 100), Call-ID, CSeq.
+fn answer(request: &Out, status: &str) -> String {
+    let mut out = format!("SIP/2.0 {status}\r\n");
+    for line in request.text.split("\r\n").skip(1).take_while(|l| !l.is_empty()) {
+        match line.split(':').next().unwrap_or_default() {
+            "Via" | "From" | "Call-ID" | "CSeq" => out.push_str(&format!("{line}\r\n")),
+            "To" if status.starts_with("100") => out.push_str(&format!("{line}\r\n")),
+            "To" => out.push_str(&format!("{line};tag=carol\r\n")),
+            _ => {}
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+/// An app's response, as short as the JS layer may send it: the engine completes it.
+fn app_response(status: &str) -> String {
+    format!("SIP/2.0 {status}\r\nContent-Length: 0\r\n\r\n")
+}
+
+/// A request from the app to `callee()`.
+fn app_request(method: &str, protocol: Protocol) -> String {
+    let transport = if protocol == TCP { ";transport=tcp" } else { "" };
+    format!("{method} sip:carol@10.0.0.3:5080{transport} SIP/2.0\r\nContent-Length: 0\r\n\r\n")
+}
+
+struct Harness {
+    core: Core,
+    sent: Arc<Mutex<Vec<Sent>>>,
+    taken: usize,
+    events: mpsc::Receiver<Event>,
+    start: Instant,
+    next_cmd: CmdId,
+}
+
+impl Harness {
+    /// A core listening on udp and tcp 127.0.0.1:5060 with one app that routes `routes`.
+    fn new(routes: &[&str]) -> Harness {
+        let points = vec![(UDP, local()), (TCP, local())];
+        let (transports, sent) = Transports::capture(&points);
+        let config = EngineConfig {
+            listen: points.clone(),
+            external_ip: None,
+            timers: Timers::default(),
+            limits: Limits::default(),
+            exclusive: false,
+            max_pending_requests: MAX_PENDING_REQUESTS,
+            tcp_message_timeout: TCP_MESSAGE_TIMEOUT,
+        };
+        let mut core = Core::new(config, transports, points, "udp/127.0.0.1:5060,tcp/127.0.0.1:5060".into());
+        let (tx, events) = mpsc::channel(1024);
+        core.attach(APP, tx);
+        for r in routes {
+            core.on_command(APP, Command::Route((*r).to_owned()));
+        }
+        let mut h = Harness { core, sent, taken: 0, events, start: Instant::now(), next_cmd: 1 };
+        assert!(matches!(h.events().as_slice(), [Event::Connected { .. }]));
+        h
+    }
+
+    /// Runs the core's timers until `ms` after the start (timers due then included): the
+    /// paused clock jumps from one deadline to the next, as it would in `Core::run`.
+    async fn run_until(&mut self, ms: u64) {
+        let end = self.start + Duration::from_millis(ms);
+        assert!(Instant::now() <= end, "the clock is already past {ms} ms");
+        loop {
+            tokio::select! {
+                biased;
+                Some(expired) = std::future::poll_fn(|cx| self.core.timers.poll_expired(cx)), if !self.core.timers.is_empty() => {
+                    self.core.on_timer(expired.into_inner());
+                }
+                _ = tokio::time::sleep_until(end) => break,
+            }
+        }
+    }
+
+    /// A message from the far end.
+    fn receive(&mut self, protocol: Protocol, text: &str) {
+        let remote = if text.starts_with("SIP/2.0") { callee() } else { peer() };
+        self.core.on_inbound(Inbound { protocol, local: local(), remote, bytes: text.as_bytes().to_vec() });
+    }
+
+    /// A SIP command from the app; the engine's reply: Ok(args) or Err(reason).
+    fn app_sends(&mut self, txn_id: &str, dialog_id: &str, raw: &str) -> Result<Vec<String>, String> {
+        let cmd = self.next_cmd;
+        self.next_cmd += 1;
+        let sip = Command::Sip { cmd, txn_id: txn_id.to_owned(), dialog_id: dialog_id.to_owned(), route_uri: None, raw: raw.as_bytes().to_vec() };
+        self.core.on_command(APP, sip);
+        match self.events().as_slice() {
+            [Event::Reply { cmd: c, status: ReplyStatus::Ok, args, .. }] if *c == cmd => Ok(args.clone()),
+            [Event::Reply { cmd: c, status: ReplyStatus::Nok, args, .. }] if *c == cmd => Err(args.join(" ")),
+            other => panic!("expected one reply to command {cmd}, got {other:?}"),
+        }
+    }
+
+    /// The app answers transaction `txn` (which must succeed).
+    fn app_responds(&mut self, txn: &str, status: &str) {
+        self.app_sends(txn, "", &app_response(status)).expect("response accepted");
+    }
+
+    /// The app sends a new request (which must succeed); its transaction id.
+    fn app_requests(&mut self, method: &str, protocol: Protocol) -> String {
+        let args = self.app_sends("", "", &app_request(method, protocol)).expect("request accepted");
+        args[6].clone()
+    }
+
+    /// Every event the app received since the last call.
+    fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.events.try_recv().ok()).collect()
+    }
+
+    /// The SIP messages the app received since the last call: (txn id, dialog id, start line).
+    fn app_got(&mut self) -> Vec<(String, String, String)> {
+        self.events()
+            .into_iter()
+            .map(|e| match e {
+                Event::Sip { meta, raw } => (meta.txn_id, meta.dialog_id, start_line(&raw)),
+                other => panic!("expected only SIP messages, got {other:?}"),
+            })
+            .collect()
+    }
+
+    /// The start lines the app received since the last call.
+    fn app_lines(&mut self) -> Vec<String> {
+        self.app_got().into_iter().map(|(_, _, line)| line).collect()
+    }
+
+    /// The one new request the app must have received: its transaction id.
+    fn app_request_txn(&mut self, line: &str) -> String {
+        match self.app_got().as_slice() {
+            [(txn, _, l)] if l == line => txn.clone(),
+            other => panic!("expected the app to get {line}, got {other:?}"),
+        }
+    }
+
+    /// What the core sent since the last call.
+    fn sent(&mut self) -> Vec<Out> {
+        let sent = self.sent.lock().expect("capture");
+        let new: Vec<Out> = sent[self.taken..]
+            .iter()
+            .map(|s| Out { ms: (s.at - self.start).as_millis() as u64, protocol: s.protocol, to: s.to, text: String::from_utf8_lossy(&s.bytes).into_owned() })
+            .collect();
+        drop(sent);
+        self.taken += new.len();
+        new
+    }
+
+    /// (ms, start line) of what the core sent since the last call.
+    fn sent_lines(&mut self) -> Vec<(u64, String)> {
+        self.sent().iter().map(|o| (o.ms, o.line().to_owned())).collect()
+    }
+
+    /// The one message the core must have sent since the last call.
+    fn sent_one(&mut self) -> Out {
+        let mut sent = self.sent();
+        assert_eq!(sent.len(), 1, "expected one message, got {:?}", sent.iter().map(Out::line).collect::<Vec<_>>());
+        sent.remove(0)
+    }
+}
+
+fn at(times: &[u64], line: &str) -> Vec<(u64, String)> {
+    times.iter().map(|&t| (t, line.to_owned())).collect()
+}
+
+/// Timer G, the 2xx retransmissions and Timer E start at T1 and double up to T2: sends at
+/// T1, 3T1, 7T1, 15T1, then every T2, until 64×T1.
+const DOUBLING_TO_T2: [u64; 10] = [500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500];
+
+// ---- INVITE server transaction (§17.2.1) ----
+
+/// An INVITE from the far end, answered with 100 Trying and handed to the app: its txn id.
+fn invite_arrives(h: &mut Harness, protocol: Protocol) -> String {
+    h.receive(protocol, &invite(protocol));
+    let trying = h.sent_one();
+    assert_eq!((trying.line(), trying.protocol, trying.to), ("SIP/2.0 100 Trying", protocol, peer()));
+    assert!(!trying.header("To").contains("tag="), "no To tag on 100 Trying");
+    h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0")
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_server_proceeding_absorbs_retransmissions() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, UDP);
+    assert_eq!(h.core.server[&txn].state, ServerState::Proceeding);
+
+    h.run_until(200).await;
+    h.receive(UDP, &invite(UDP));
+    assert_eq!(h.sent_lines(), at(&[200], "SIP/2.0 100 Trying"), "the last provisional is re-sent");
+    assert!(h.events().is_empty(), "a retransmission is not a new request");
+
+    h.app_responds(&txn, "180 Ringing");
+    assert_eq!(h.sent_lines(), at(&[200], "SIP/2.0 180 Ringing"));
+    h.run_until(1000).await;
+    h.receive(UDP, &invite(UDP));
+    assert_eq!(h.sent_lines(), at(&[1000], "SIP/2.0 180 Ringing"));
+    assert!(h.events().is_empty());
+
+    // Unreliable provisionals are only re-sent when the INVITE is.
+    h.run_until(20_000).await;
+    assert!(h.sent().is_empty());
+    assert_eq!((h.core.server.len(), h.core.server[&txn].state), (1, ServerState::Proceeding));
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_server_non_2xx_timer_g_doubles_to_t2_until_timer_h() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, UDP);
+    h.app_responds(&txn, "486 Busy Here");
+    let busy = h.sent_one();
+    assert_eq!((busy.ms, busy.line()), (0, "SIP/2.0 486 Busy Here"));
+    assert_eq!(h.core.server[&txn].state, ServerState::Completed);
+
+    h.run_until(31_999).await;
+    assert_eq!(h.sent_lines(), at(&DOUBLING_TO_T2, "SIP/2.0 486 Busy Here"));
+    assert_eq!(h.core.server.len(), 1);
+
+    // Timer H: no ACK in 64×T1. The transaction ends quietly: the app has already answered,
+    // and the early dialog (if any) ended with the non-2xx.
+    h.run_until(32_000).await;
+    assert!(h.core.server.is_empty() && h.core.server_keys.is_empty() && h.core.dialogs.is_empty());
+    h.run_until(40_000).await;
+    assert!(h.sent().is_empty() && h.events().is_empty());
+    assert!(h.core.timers.is_empty(), "no timer outlives its transaction");
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_server_non_2xx_over_tcp_is_sent_once_and_timer_h_still_applies() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, TCP);
+    h.app_responds(&txn, "486 Busy Here");
+    let busy = h.sent_one();
+    assert_eq!((busy.line(), busy.protocol), ("SIP/2.0 486 Busy Here", TCP));
+
+    h.run_until(31_999).await;
+    assert!(h.sent().is_empty(), "no Timer G over a reliable transport");
+    assert_eq!(h.core.server[&txn].state, ServerState::Completed);
+    h.run_until(32_000).await;
+    assert!(h.core.server.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_server_ack_confirms_and_timer_i_absorbs_acks_for_t4() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, UDP);
+    h.app_responds(&txn, "486 Busy Here");
+    let busy = h.sent_one();
+
+    h.run_until(2000).await;
+    assert_eq!(h.sent_lines(), at(&[500, 1500], "SIP/2.0 486 Busy Here"));
+    h.receive(UDP, &ack_for(UDP, &busy));
+    assert_eq!(h.core.server[&txn].state, ServerState::Confirmed);
+    assert!(h.events().is_empty(), "the ACK of a non-2xx stays in the transaction layer");
+
+    h.run_until(4000).await;
+    h.receive(UDP, &ack_for(UDP, &busy));
+    h.receive(UDP, &invite(UDP));
+    assert!(h.sent().is_empty() && h.events().is_empty(), "Confirmed absorbs ACKs and sends nothing");
+
+    // Timer I: T4 after the ACK.
+    h.run_until(6999).await;
+    assert_eq!(h.core.server.len(), 1);
+    h.run_until(7000).await;
+    assert!(h.core.server.is_empty() && h.core.server_keys.is_empty());
+    assert!(h.core.timers.is_empty(), "Timers G and H went with the ACK");
+    assert!(h.sent().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_server_over_tcp_ends_at_the_ack() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, TCP);
+    h.app_responds(&txn, "603 Decline");
+    let decline = h.sent_one();
+    h.run_until(1000).await;
+    h.receive(TCP, &ack_for(TCP, &decline));
+    assert_eq!(h.core.server[&txn].state, ServerState::Confirmed);
+    h.run_until(1000).await; // Timer I is zero over TCP
+    assert!(h.core.server.is_empty() && h.core.timers.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_server_2xx_is_retransmitted_until_the_ack() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, UDP);
+    h.app_responds(&txn, "200 OK");
+    let ok = h.sent_one();
+    assert_eq!(ok.line(), "SIP/2.0 200 OK");
+    assert_eq!(ok.header("Contact"), "<sip:127.0.0.1:5060>");
+    assert_eq!(h.core.server[&txn].state, ServerState::Accepted);
+    assert_eq!(h.core.dialogs.len(), 1);
+
+    h.run_until(4000).await;
+    assert_eq!(h.sent_lines(), at(&DOUBLING_TO_T2[..3], "SIP/2.0 200 OK"));
+    // RFC 6026: INVITE retransmissions are absorbed once the 2xx is sent (the dialog, not
+    // the transaction, retransmits the 2xx).
+    h.receive(UDP, &invite(UDP));
+    assert!(h.sent().is_empty() && h.events().is_empty());
+
+    h.run_until(5000).await;
+    h.receive(UDP, &request("ACK", UDP, "z9hG4bK-ack", "1 ACK", Some(&to_tag(&ok.text))));
+    let dialog = h.core.dialogs.keys().next().expect("dialog").clone();
+    let got: Vec<(String, String)> = h.app_got().into_iter().map(|(_, d, line)| (d, line)).collect();
+    assert_eq!(got, [(dialog.clone(), "ACK sip:bob@127.0.0.1:5060 SIP/2.0".to_owned())], "the 2xx's ACK goes to the app");
+    assert!(h.core.dialogs[&dialog].confirmed);
+
+    // Timer L keeps the transaction absorbing INVITE copies for 64×T1 after the 2xx.
+    h.run_until(31_999).await;
+    assert!(h.sent().is_empty(), "the ACK stopped the 2xx retransmissions");
+    assert_eq!(h.core.server.len(), 1);
+    h.run_until(32_000).await;
+    assert!(h.core.server.is_empty());
+    assert_eq!(h.core.dialogs.len(), 1, "the call goes on");
+    assert!(h.core.timers.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_server_unacknowledged_2xx_ends_the_call_with_a_bye() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, UDP);
+    h.app_responds(&txn, "200 OK");
+    h.sent_one();
+    let dialog = h.core.dialogs.keys().next().expect("dialog").clone();
+
+    h.run_until(31_999).await;
+    assert_eq!(h.sent_lines(), at(&DOUBLING_TO_T2, "SIP/2.0 200 OK"));
+    assert!(h.events().is_empty());
+
+    // 64×T1 without an ACK: BYE to the far end, and the app hears of it as an unsolicited BYE.
+    h.run_until(32_000).await;
+    let bye = h.sent_one();
+    assert_eq!((bye.line(), bye.protocol, bye.to), ("BYE sip:alice@10.0.0.2:5070 SIP/2.0", UDP, peer()));
+    assert!(bye.header("Reason").contains("ACK timeout"), "{}", bye.text);
+    assert_eq!(bye.header("To"), "<sip:alice@10.0.0.2>;tag=alice");
+    assert_eq!(h.app_got(), [("unsolicited".to_owned(), dialog, "BYE sip:alice@10.0.0.2:5070 SIP/2.0".to_owned())]);
+    assert!(h.core.dialogs.is_empty() && h.core.server.is_empty());
+    assert_eq!(h.core.client.len(), 1, "the BYE's own transaction");
+
+    // The BYE's answer ends it without bothering the app (the engine sent it).
+    h.receive(UDP, &answer(&bye, "200 OK"));
+    assert!(h.events().is_empty());
+    h.run_until(37_000).await;
+    assert!(h.core.client.is_empty() && h.core.timers.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_server_2xx_over_tcp_is_not_retransmitted_but_still_awaits_the_ack() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, TCP);
+    h.app_responds(&txn, "200 OK");
+    assert_eq!(h.sent_one().header("Contact"), "<sip:127.0.0.1:5060;transport=tcp>");
+    h.run_until(31_999).await;
+    assert!(h.sent().is_empty());
+    h.run_until(32_000).await;
+    let bye = h.sent_one();
+    assert_eq!((bye.line(), bye.protocol), ("BYE sip:alice@10.0.0.2:5070 SIP/2.0", TCP));
+    assert_eq!(h.app_lines(), ["BYE sip:alice@10.0.0.2:5070 SIP/2.0"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_server_answers_500_when_the_app_never_does() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, UDP);
+    h.run_until(63_999).await;
+    assert!(h.sent().is_empty());
+    h.run_until(64_000).await;
+    let error = h.sent_one();
+    assert_eq!(error.line(), "SIP/2.0 500 Server Internal Error");
+    assert!(!to_tag(&error.text).is_empty());
+    assert_eq!(h.core.server[&txn].state, ServerState::Completed);
+    assert_eq!(h.app_sends(&txn, "", &app_response("200 OK")), Err("a final response was already sent for this transaction".into()));
+}
+
+// ---- CANCEL (§9.2) ----
+
+#[tokio::test(start_paused = true)]
+async fn cancel_of_a_pending_invite_answers_200_and_487() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, UDP);
+    h.run_until(1000).await;
+    let cancel = request("CANCEL", UDP, INVITE_BRANCH, "1 CANCEL", None);
+    h.receive(UDP, &cancel);
+    let sent = h.sent();
+    let lines: Vec<(&str, &str)> = sent.iter().map(|o| (o.line(), o.header("CSeq"))).collect();
+    assert_eq!(lines, [("SIP/2.0 200 OK", "1 CANCEL"), ("SIP/2.0 487 Request Terminated", "1 INVITE")]);
+    // Both final responses carry a To tag (§8.2.6.2), the same one (§9.2).
+    assert_eq!(to_tag(&sent[0].text), to_tag(&sent[1].text));
+    assert_eq!(h.app_got(), [(txn.clone(), String::new(), "CANCEL sip:bob@127.0.0.1:5060 SIP/2.0".to_owned())]);
+    assert_eq!(h.core.server[&txn].state, ServerState::Completed);
+    assert_eq!(h.app_sends(&txn, "", &app_response("200 OK")), Err("a final response was already sent for this transaction".into()));
+
+    // A retransmitted CANCEL is answered from its own transaction; the 487 runs Timer G.
+    h.run_until(1200).await;
+    h.receive(UDP, &cancel);
+    assert_eq!(h.sent_lines(), at(&[1200], "SIP/2.0 200 OK"));
+    h.run_until(1600).await;
+    assert_eq!(h.sent_lines(), at(&[1500], "SIP/2.0 487 Request Terminated"));
+    h.receive(UDP, &ack_for(UDP, &sent[1]));
+    assert_eq!(h.core.server[&txn].state, ServerState::Confirmed);
+    assert!(h.events().is_empty());
+    h.run_until(40_000).await;
+    assert!(h.sent().is_empty() && h.core.server.is_empty() && h.core.dialogs.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_matching_no_transaction_gets_481() {
+    let mut h = Harness::new(&["invite"]);
+    h.receive(UDP, &request("CANCEL", UDP, "z9hG4bK-unknown", "1 CANCEL", None));
+    assert_eq!(h.sent_lines(), at(&[0], "SIP/2.0 481 Call/Transaction Does Not Exist"));
+    assert!(h.events().is_empty() && h.core.server.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_after_the_final_response_is_answered_but_changes_nothing() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, UDP);
+    h.app_responds(&txn, "486 Busy Here");
+    h.sent_one();
+    h.receive(UDP, &request("CANCEL", UDP, INVITE_BRANCH, "1 CANCEL", None));
+    assert_eq!(h.sent_lines(), at(&[0], "SIP/2.0 200 OK"));
+    assert!(h.events().is_empty());
+}
+
+// ---- Non-INVITE server transaction (§17.2.2) ----
+
+#[tokio::test(start_paused = true)]
+async fn non_invite_server_trying_proceeding_completed_then_timer_j() {
+    let mut h = Harness::new(&["options"]);
+    let options = request("OPTIONS", UDP, "z9hG4bK-options", "7 OPTIONS", None);
+    h.receive(UDP, &options);
+    let txn = h.app_request_txn("OPTIONS sip:bob@127.0.0.1:5060 SIP/2.0");
+    assert!(h.sent().is_empty(), "Trying: no 100 for a non-INVITE");
+
+    h.run_until(300).await;
+    h.receive(UDP, &options);
+    assert!(h.sent().is_empty() && h.events().is_empty(), "Trying absorbs a retransmission silently");
+
+    h.app_responds(&txn, "100 Trying");
+    h.run_until(1000).await;
+    h.receive(UDP, &options);
+    assert_eq!(h.sent_lines(), at(&[300, 1000], "SIP/2.0 100 Trying"), "Proceeding re-sends the provisional");
+
+    h.run_until(1500).await;
+    h.app_responds(&txn, "200 OK");
+    h.run_until(2000).await;
+    h.receive(UDP, &options);
+    assert_eq!(h.sent_lines(), at(&[1500, 2000], "SIP/2.0 200 OK"), "Completed re-sends the final");
+    assert!(h.events().is_empty());
+    assert_eq!(h.core.server[&txn].state, ServerState::Completed);
+
+    // Timer J: 64×T1 after the final, no retransmissions of its own.
+    h.run_until(33_499).await;
+    assert!(h.sent().is_empty());
+    assert_eq!(h.core.server.len(), 1);
+    h.run_until(33_500).await;
+    assert!(h.core.server.is_empty() && h.core.timers.is_empty());
+    h.receive(UDP, &options);
+    assert_eq!(h.app_lines(), ["OPTIONS sip:bob@127.0.0.1:5060 SIP/2.0"], "past Timer J it is a new request");
+}
+
+#[tokio::test(start_paused = true)]
+async fn non_invite_server_over_tcp_terminates_with_the_final() {
+    let mut h = Harness::new(&["options"]);
+    h.receive(TCP, &request("OPTIONS", TCP, "z9hG4bK-options", "7 OPTIONS", None));
+    let txn = h.app_request_txn("OPTIONS sip:bob@127.0.0.1:5060 SIP/2.0");
+    h.app_responds(&txn, "200 OK");
+    assert_eq!(h.sent_one().protocol, TCP);
+    h.run_until(0).await; // Timer J is zero over TCP
+    assert!(h.core.server.is_empty() && h.core.timers.is_empty());
+}
+
+// ---- INVITE client transaction (§17.1.1) ----
+
+#[tokio::test(start_paused = true)]
+async fn invite_client_timer_a_doubles_until_timer_b_gives_the_app_a_408() {
+    let mut h = Harness::new(&[]);
+    let txn = h.app_requests("INVITE", UDP);
+    let invite = h.sent_one();
+    assert_eq!((invite.line(), invite.protocol, invite.to), ("INVITE sip:carol@10.0.0.3:5080 SIP/2.0", UDP, callee()));
+    assert_eq!(h.core.client[&txn].state, ClientState::Trying);
+
+    h.run_until(31_999).await;
+    // Timer A doubles without a cap: 2T1, 4T1, ... after each send.
+    assert_eq!(h.sent_lines(), at(&[500, 1500, 3500, 7500, 15500, 31500], "INVITE sip:carol@10.0.0.3:5080 SIP/2.0"));
+    assert!(h.events().is_empty());
+    h.run_until(32_000).await;
+    assert_eq!(h.app_got(), [(txn, String::new(), "SIP/2.0 408 Request Timeout".to_owned())]);
+    assert!(h.core.client.is_empty() && h.core.client_keys.is_empty() && h.core.timers.is_empty());
+    assert!(h.sent().is_empty(), "nothing is sent on Timer B");
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_client_over_tcp_is_not_retransmitted() {
+    let mut h = Harness::new(&[]);
+    let txn = h.app_requests("INVITE", TCP);
+    assert_eq!(h.sent_one().protocol, TCP);
+    h.run_until(31_999).await;
+    assert!(h.sent().is_empty() && h.events().is_empty());
+    h.run_until(32_000).await;
+    assert_eq!(h.app_got(), [(txn, String::new(), "SIP/2.0 408 Request Timeout".to_owned())]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_client_proceeding_then_non_2xx_is_acked_by_the_engine() {
+    let mut h = Harness::new(&[]);
+    let txn = h.app_requests("INVITE", UDP);
+    let invite = h.sent_one();
+    h.run_until(1000).await;
+    assert_eq!(h.sent_lines(), at(&[500], "INVITE sip:carol@10.0.0.3:5080 SIP/2.0"));
+    h.receive(UDP, &answer(&invite, "180 Ringing"));
+    assert_eq!(h.app_lines(), ["SIP/2.0 180 Ringing"]);
+    assert_eq!(h.core.client[&txn].state, ClientState::Proceeding);
+
+    // Proceeding: no more retransmissions, and Timer B no longer applies (§17.1.1.2) — a
+    // call may ring for longer than 64×T1.
+    h.run_until(60_000).await;
+    assert!(h.sent().is_empty() && h.events().is_empty());
+    assert_eq!(h.core.client.len(), 1);
+
+    h.receive(UDP, &answer(&invite, "486 Busy Here"));
+    let ack = h.sent_one();
+    assert_eq!((ack.line(), ack.to), ("ACK sip:carol@10.0.0.3:5080 SIP/2.0", callee()));
+    assert_eq!(ack.header("Via"), invite.header("Via"), "the ACK of a non-2xx shares the INVITE's branch");
+    assert_eq!(ack.header("CSeq"), invite.header("CSeq").replace("INVITE", "ACK"));
+    assert_eq!(ack.header("To"), format!("{};tag=carol", invite.header("To")));
+    let got: Vec<(String, String)> = h.app_got().into_iter().map(|(t, _, line)| (t, line)).collect();
+    assert_eq!(got, [(txn.clone(), "SIP/2.0 486 Busy Here".to_owned())]);
+    assert_eq!(h.core.client[&txn].state, ClientState::Completed);
+    assert!(h.core.dialogs.is_empty(), "the non-2xx ended the early dialog the 180 formed");
+
+    // Completed: each retransmitted final is ACKed again and not passed up.
+    h.run_until(61_000).await;
+    h.receive(UDP, &answer(&invite, "486 Busy Here"));
+    assert_eq!(h.sent_lines(), at(&[61_000], "ACK sip:carol@10.0.0.3:5080 SIP/2.0"));
+    assert!(h.events().is_empty());
+
+    // Timer D: 32 s over UDP.
+    h.run_until(91_999).await;
+    assert_eq!(h.core.client.len(), 1);
+    h.run_until(92_000).await;
+    assert!(h.core.client.is_empty() && h.core.timers.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_client_timer_c_bounds_a_call_that_rings_forever() {
+    let mut h = Harness::new(&[]);
+    let txn = h.app_requests("INVITE", UDP);
+    let invite = h.sent_one();
+    h.receive(UDP, &answer(&invite, "180 Ringing"));
+    h.run_until(60_000).await;
+    h.receive(UDP, &answer(&invite, "183 Session Progress"));
+    assert_eq!(h.app_lines(), ["SIP/2.0 180 Ringing", "SIP/2.0 183 Session Progress"]);
+    // Each provisional restarts Timer C; when it fires the INVITE is cancelled.
+    h.run_until(60_000 + 184_999).await;
+    assert!(h.sent().is_empty() && h.events().is_empty());
+    h.run_until(60_000 + 185_000).await;
+    let cancel = h.sent_one();
+    assert_eq!(cancel.line(), "CANCEL sip:carol@10.0.0.3:5080 SIP/2.0");
+    assert_eq!(cancel.header("Via"), invite.header("Via"));
+    assert_eq!(h.core.client.len(), 2, "the INVITE awaits its 487");
+    h.receive(UDP, &answer(&cancel, "200 OK"));
+    h.receive(UDP, &answer(&invite, "487 Request Terminated"));
+    assert_eq!(h.sent_one().line(), "ACK sip:carol@10.0.0.3:5080 SIP/2.0");
+    let got: Vec<(String, String)> = h.app_got().into_iter().map(|(t, _, line)| (t, line)).collect();
+    assert_eq!(got, [(txn, "SIP/2.0 487 Request Terminated".to_owned())]);
+    assert!(h.core.dialogs.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_client_over_tcp_timer_d_is_zero() {
+    let mut h = Harness::new(&[]);
+    h.app_requests("INVITE", TCP);
+    let invite = h.sent_one();
+    h.receive(TCP, &answer(&invite, "503 Service Unavailable"));
+    assert_eq!(h.sent_one().line(), "ACK sip:carol@10.0.0.3:5080;transport=tcp SIP/2.0");
+    assert_eq!(h.app_lines(), ["SIP/2.0 503 Service Unavailable"]);
+    h.run_until(0).await;
+    assert!(h.core.client.is_empty() && h.core.timers.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_client_2xx_goes_to_the_app_and_ends_the_transaction() {
+    let mut h = Harness::new(&[]);
+    let txn = h.app_requests("INVITE", UDP);
+    let invite = h.sent_one();
+    h.run_until(1000).await;
+    h.sent();
+    h.receive(UDP, &answer(&invite, "200 OK"));
+    let got = h.app_got();
+    assert_eq!(got.len(), 1);
+    let (got_txn, dialog, line) = &got[0];
+    assert_eq!((got_txn, line.as_str()), (&txn, "SIP/2.0 200 OK"));
+    assert!(h.core.client.is_empty() && h.core.timers.is_empty(), "the 2xx ends the INVITE transaction");
+    assert!(h.core.dialogs[dialog].confirmed);
+    assert!(h.sent().is_empty(), "the ACK of a 2xx is the app's");
+
+    h.app_sends("", dialog, "ACK sip:carol@10.0.0.3:5080 SIP/2.0\r\nContent-Length: 0\r\n\r\n").expect("ACK sent");
+    let ack = h.sent_one();
+    assert_eq!(ack.header("CSeq"), invite.header("CSeq").replace("INVITE", "ACK"));
+    assert_ne!(ack.header("Via"), invite.header("Via"), "the ACK of a 2xx is a transaction of its own");
+    // A retransmitted 2xx is answered with the same ACK and not passed up again.
+    h.receive(UDP, &answer(&invite, "200 OK"));
+    assert_eq!(h.sent_one().text, ack.text);
+    assert!(h.events().is_empty());
+}
+
+// ---- Non-INVITE client transaction (§17.1.2) ----
+
+#[tokio::test(start_paused = true)]
+async fn non_invite_client_timer_e_caps_at_t2_until_timer_f() {
+    let mut h = Harness::new(&[]);
+    let txn = h.app_requests("OPTIONS", UDP);
+    assert_eq!(h.sent_one().line(), "OPTIONS sip:carol@10.0.0.3:5080 SIP/2.0");
+    h.run_until(31_999).await;
+    assert_eq!(h.sent_lines(), at(&DOUBLING_TO_T2, "OPTIONS sip:carol@10.0.0.3:5080 SIP/2.0"));
+    h.run_until(32_000).await;
+    assert_eq!(h.app_got(), [(txn, String::new(), "SIP/2.0 408 Request Timeout".to_owned())]);
+    assert!(h.core.client.is_empty() && h.core.timers.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn non_invite_client_proceeding_retransmits_every_t2_then_completed_and_timer_k() {
+    let mut h = Harness::new(&[]);
+    let txn = h.app_requests("OPTIONS", UDP);
+    let options = h.sent_one();
+    h.run_until(600).await;
+    h.receive(UDP, &answer(&options, "100 Trying"));
+    assert_eq!(h.app_lines(), ["SIP/2.0 100 Trying"]);
+    assert_eq!(h.core.client[&txn].state, ClientState::Proceeding);
+
+    // Timer E, armed for 2T1 at 500, fires in Proceeding and is reset to T2 from then on.
+    h.run_until(10_000).await;
+    assert_eq!(h.sent_lines(), at(&[500, 1500, 5500, 9500], "OPTIONS sip:carol@10.0.0.3:5080 SIP/2.0"));
+    h.receive(UDP, &answer(&options, "200 OK"));
+    assert_eq!(h.app_got(), [(txn.clone(), String::new(), "SIP/2.0 200 OK".to_owned())]);
+    assert_eq!(h.core.client[&txn].state, ClientState::Completed);
+
+    h.run_until(11_000).await;
+    h.receive(UDP, &answer(&options, "200 OK"));
+    assert!(h.sent().is_empty() && h.events().is_empty(), "Completed absorbs retransmitted finals");
+
+    // Timer K: T4 over UDP.
+    h.run_until(14_999).await;
+    assert_eq!(h.core.client.len(), 1);
+    h.run_until(15_000).await;
+    assert!(h.core.client.is_empty() && h.core.timers.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn non_invite_client_timer_f_applies_in_proceeding_too() {
+    let mut h = Harness::new(&[]);
+    let txn = h.app_requests("OPTIONS", UDP);
+    let options = h.sent_one();
+    h.receive(UDP, &answer(&options, "100 Trying"));
+    h.app_lines();
+    h.run_until(32_000).await;
+    assert_eq!(h.app_got(), [(txn, String::new(), "SIP/2.0 408 Request Timeout".to_owned())]);
+    assert!(h.core.client.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn non_invite_client_over_tcp_timer_k_is_zero() {
+    let mut h = Harness::new(&[]);
+    let txn = h.app_requests("OPTIONS", TCP);
+    let options = h.sent_one();
+    h.run_until(10_000).await;
+    assert!(h.sent().is_empty(), "no Timer E over TCP");
+    h.receive(TCP, &answer(&options, "200 OK"));
+    assert_eq!(h.app_got(), [(txn, String::new(), "SIP/2.0 200 OK".to_owned())]);
+    h.run_until(10_000).await;
+    assert!(h.core.client.is_empty() && h.core.timers.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_client_cancelled_by_the_app_waits_64_t1_for_its_final() {
+    let mut h = Harness::new(&[]);
+    let txn = h.app_requests("INVITE", UDP);
+    let invite = h.sent_one();
+    h.receive(UDP, &answer(&invite, "180 Ringing"));
+    h.app_lines();
+    h.run_until(10_000).await;
+    h.app_sends(&txn, "", "CANCEL sip:carol@10.0.0.3:5080 SIP/2.0\r\nReason: SIP ;cause=200\r\nContent-Length: 0\r\n\r\n").expect("CANCEL sent");
+    let cancel = h.sent_one();
+    assert_eq!((cancel.line(), cancel.header("Via")), ("CANCEL sip:carol@10.0.0.3:5080 SIP/2.0", invite.header("Via")));
+    assert_eq!(cancel.header("Reason"), "SIP ;cause=200");
+    h.receive(UDP, &answer(&cancel, "200 OK"));
+    assert!(h.events().is_empty(), "the 200 to CANCEL is the engine's");
+    // The far end never sends its 487: 64×T1 after the CANCEL the INVITE gives up (§9.1).
+    h.run_until(41_999).await;
+    assert!(h.events().is_empty());
+    h.run_until(42_000).await;
+    assert_eq!(h.app_lines(), ["SIP/2.0 408 Request Timeout"]);
+    assert!(h.core.client.is_empty() && h.core.dialogs.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn rejected_reinvite_keeps_the_dialog() {
+    let mut h = Harness::new(&[]);
+    h.app_requests("INVITE", UDP);
+    let invite = h.sent_one();
+    h.receive(UDP, &answer(&invite, "200 OK"));
+    let (_, dialog, _) = h.app_got().remove(0);
+    h.app_sends("", &dialog, "ACK sip:carol@10.0.0.3:5080 SIP/2.0\r\nContent-Length: 0\r\n\r\n").expect("ACK sent");
+    h.sent_one();
+    let reinvite_txn = h.app_sends("", &dialog, "INVITE sip:carol@10.0.0.3:5080 SIP/2.0\r\nContent-Length: 0\r\n\r\n").expect("re-INVITE sent")[6].clone();
+    let reinvite = h.sent_one();
+    h.receive(UDP, &answer(&reinvite, "488 Not Acceptable Here"));
+    assert_eq!(h.sent_one().line(), "ACK sip:carol@10.0.0.3:5080 SIP/2.0");
+    assert_eq!(h.app_got(), [(reinvite_txn, dialog.clone(), "SIP/2.0 488 Not Acceptable Here".to_owned())]);
+    assert!(h.core.dialogs.contains_key(&dialog), "a failed re-INVITE leaves the call up");
+}
