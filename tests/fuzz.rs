@@ -3,10 +3,12 @@
 //! lines), then fed to every parser that takes outside input: the SIP parser in both framings,
 //! validation, URI / name-addr / Via / digest parsers, the TCP stream framer with random read
 //! sizes, and the drachtio wire framing and messages. Each input must be parsed or rejected
-//! with an error: no panic, no hang, nothing unbounded.
+//! with an error: no panic, no hang, nothing unbounded. Each case is held to `CASE_TIME` and
+//! `CASE_MEMORY` (heap counted by the allocator below); a hang is caught by a watchdog.
 //!
 //! `FUZZ_CASES` sets the number of cases (default 20 000 for `cargo test`; CI runs a million
-//! in release mode), `FUZZ_SEED` the seed (printed, so a failure can be replayed).
+//! in release mode). The seed changes every run so runs cover new inputs; it is printed, and
+//! `FUZZ_SEED=<seed>` (with the same `FUZZ_CASES` or more) replays a failure.
 
 mod common;
 
@@ -17,6 +19,54 @@ use drachtio_srf_rs::sip::uri::Uri;
 use drachtio_srf_rs::sip::via::parse_list;
 use drachtio_srf_rs::sip::{parse, validate::validate, Framing, HeaderName, Limits};
 use drachtio_srf_rs::wire::{AppMsg, FrameDecoder, ServerMsg};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Far beyond what any case needs (microseconds, and a few hundred KiB for a 100 KB input)
+/// even in a debug build on a loaded machine; past these, something is unbounded.
+const CASE_TIME: Duration = Duration::from_secs(2);
+const CASE_MEMORY: usize = 32 << 20;
+/// Mutated inputs are cut to this size; larger ones only test the limits again.
+const MAX_INPUT: usize = 100_000;
+/// A case still running after this has hung: the watchdog ends the process, naming it.
+const HANG: Duration = Duration::from_secs(30);
+
+/// The system allocator, counting live heap bytes and their peak, so a case's memory can be
+/// bounded. This test binary holds only the fuzz test, so the count is the case's own.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(by: usize) {
+    let live = LIVE.fetch_add(by, Ordering::Relaxed) + by;
+    PEAK.fetch_max(live, Ordering::Relaxed);
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > layout.size() {
+            grew(new_size - layout.size());
+        } else {
+            LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 /// xorshift64*: tiny, deterministic, good enough to drive mutations.
 struct Rng(u64);
@@ -85,7 +135,7 @@ fn mutate(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
             _ => {}
         }
     }
-    v.truncate(100_000);
+    v.truncate(MAX_INPUT);
     v
 }
 
@@ -161,10 +211,54 @@ fn exercise_wire(bytes: &[u8], rng: &mut Rng) {
     }
 }
 
+/// `FUZZ_SEED` when given (decimal or 0x-hex), else a new seed from the clock and the pid.
+fn seed() -> u64 {
+    match std::env::var("FUZZ_SEED") {
+        Ok(v) => {
+            let v = v.trim();
+            let parsed = match v.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16),
+                None => v.parse(),
+            };
+            parsed.unwrap_or_else(|e| panic!("FUZZ_SEED={v}: {e}"))
+        }
+        Err(_) => {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
+            // splitmix64 finaliser: nearby clocks give unrelated seeds.
+            let mut z = nanos ^ (u64::from(std::process::id()) << 32);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+    }
+}
+
+/// Ends the process when no case has started for `HANG`: a hung case cannot be interrupted,
+/// and a test that never ends would otherwise only be cut by CI's job timeout, seedless.
+fn watchdog(seed: u64) -> std::sync::mpsc::Sender<u64> {
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    std::thread::spawn(move || {
+        let mut case = 0;
+        loop {
+            match rx.recv_timeout(HANG) {
+                Ok(c) => case = c,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = writeln!(std::io::stderr(), "fuzz: case {case} hung for {HANG:?}; replay with FUZZ_SEED={seed}");
+                    std::process::exit(101);
+                }
+            }
+        }
+    });
+    tx
+}
+
 #[test]
 fn mutated_inputs_never_panic() {
     let cases: u64 = std::env::var("FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
-    let seed: u64 = std::env::var("FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5eed_cafe);
+    let seed = seed();
+    // Straight to stderr, past libtest's capture: the seed shows even when the test passes.
+    let _ = writeln!(std::io::stderr(), "fuzz: seed {seed} (replay with FUZZ_SEED={seed} FUZZ_CASES={cases})");
     let mut corpus: Vec<Vec<u8>> = SEEDS.iter().map(|s| s.to_vec()).collect();
     if let Some(dir) = common::shared_dir("testdata/sip/rfc4475") {
         for sub in ["valid", "invalid"] {
@@ -175,16 +269,41 @@ fn mutated_inputs_never_panic() {
     }
     let wire: Vec<Vec<u8>> = WIRE_SEEDS.iter().map(|s| s.to_vec()).collect();
     let mut rng = Rng(seed | 1);
-    let started = std::time::Instant::now();
+    let alive = watchdog(seed);
+    let started = Instant::now();
     for case in 0..cases {
-        if case % 4 == 3 {
+        let _ = alive.send(case);
+        let fail = |what: String| -> ! { panic!("fuzz case {case}: {what}; replay with FUZZ_SEED={seed} FUZZ_CASES={}", case + 1) };
+        let wire_case = case % 4 == 3;
+        let input = if wire_case {
             let pick = rng.below(wire.len());
-            let input = mutate(&mut rng, &wire[pick], &wire);
-            exercise_wire(&input, &mut rng);
+            mutate(&mut rng, &wire[pick], &wire)
         } else {
             let pick = rng.below(corpus.len());
-            let input = mutate(&mut rng, &corpus[pick], &corpus);
-            exercise_sip(&input, &mut rng);
+            mutate(&mut rng, &corpus[pick], &corpus)
+        };
+        if input.len() > MAX_INPUT {
+            fail(format!("input of {} bytes exceeds {MAX_INPUT}", input.len()));
+        }
+        let base = LIVE.load(Ordering::Relaxed);
+        PEAK.store(base, Ordering::Relaxed);
+        let t0 = Instant::now();
+        let run = catch_unwind(AssertUnwindSafe(|| {
+            if wire_case {
+                exercise_wire(&input, &mut rng);
+            } else {
+                exercise_sip(&input, &mut rng);
+            }
+        }));
+        let (took, memory) = (t0.elapsed(), PEAK.load(Ordering::Relaxed).saturating_sub(base));
+        if run.is_err() {
+            fail(format!("panicked on {:?}", String::from_utf8_lossy(&input)));
+        }
+        if took > CASE_TIME {
+            fail(format!("took {took:?} (limit {CASE_TIME:?})"));
+        }
+        if memory > CASE_MEMORY {
+            fail(format!("used {memory} bytes of heap (limit {CASE_MEMORY})"));
         }
     }
     eprintln!("fuzz: {cases} cases, seed {seed}, {} corpus messages, {:.1} s", corpus.len(), started.elapsed().as_secs_f64());
