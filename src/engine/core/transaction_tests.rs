@@ -181,7 +181,7 @@ impl Harness {
         }
     }
 
-    /// A message from the far end.
+    /// A message from the far end: requests come from `peer()`, responses from `callee()`.
     fn receive(&mut self, protocol: Protocol, text: &str) {
         let remote = if text.starts_with("SIP/2.0") { callee() } else { peer() };
         self.core.on_inbound(Inbound { protocol, local: local(), remote, bytes: text.as_bytes().to_vec() });
@@ -314,11 +314,25 @@ async fn invite_server_non_2xx_timer_g_doubles_to_t2_until_timer_h() {
     let txn = invite_arrives(&mut h, UDP);
     h.app_responds(&txn, "486 Busy Here");
     let busy = h.sent_one();
-    assert_eq!((busy.ms, busy.line()), (0, "SIP/2.0 486 Busy Here"));
+    assert_eq!(busy.ms, 0);
+    // The app's two lines, completed from the INVITE (§8.2.6.2) with a fresh To tag.
+    let expected = format!(
+        "SIP/2.0 486 Busy Here\r\n\
+         Via: SIP/2.0/UDP 10.0.0.2:5070;branch={INVITE_BRANCH}\r\n\
+         From: <sip:alice@10.0.0.2>;tag=alice\r\n\
+         To: <sip:bob@127.0.0.1>;tag={}\r\n\
+         Call-ID: call-1\r\n\
+         CSeq: 1 INVITE\r\n\
+         Content-Length: 0\r\n\r\n",
+        to_tag(&busy.text)
+    );
+    assert_eq!(busy.text, expected);
     assert_eq!(h.core.server[&txn].state, ServerState::Completed);
 
     h.run_until(31_999).await;
-    assert_eq!(h.sent_lines(), at(&DOUBLING_TO_T2, "SIP/2.0 486 Busy Here"));
+    let copies = h.sent();
+    assert_eq!(copies.iter().map(|o| (o.ms, o.line().to_owned())).collect::<Vec<_>>(), at(&DOUBLING_TO_T2, "SIP/2.0 486 Busy Here"));
+    assert!(copies.iter().all(|o| o.text == busy.text && o.to == peer()), "retransmissions are the same bytes");
     assert_eq!(h.core.server.len(), 1);
 
     // Timer H: no ACK in 64×T1. The transaction ends quietly: the app has already answered,
@@ -397,7 +411,9 @@ async fn invite_server_2xx_is_retransmitted_until_the_ack() {
     assert_eq!(h.core.dialogs.len(), 1);
 
     h.run_until(4000).await;
-    assert_eq!(h.sent_lines(), at(&DOUBLING_TO_T2[..3], "SIP/2.0 200 OK"));
+    let copies = h.sent();
+    assert_eq!(copies.iter().map(|o| o.ms).collect::<Vec<_>>(), DOUBLING_TO_T2[..3]);
+    assert!(copies.iter().all(|o| o.text == ok.text));
     // RFC 6026: INVITE retransmissions are absorbed once the 2xx is sent (the dialog, not
     // the transaction, retransmits the 2xx).
     h.receive(UDP, &invite(UDP));
@@ -585,9 +601,18 @@ async fn invite_client_timer_a_doubles_until_timer_b_gives_the_app_a_408() {
     assert_eq!((invite.line(), invite.protocol, invite.to), ("INVITE sip:carol@10.0.0.3:5080 SIP/2.0", UDP, callee()));
     assert_eq!(h.core.client[&txn].state, ClientState::Trying);
 
+    // Completed by the engine (§8.1.1): Via with a fresh branch, tags, Call-ID, CSeq...
+    for name in ["Max-Forwards", "From", "To", "Call-ID", "CSeq", "Contact"] {
+        assert!(!invite.header(name).is_empty(), "{name}");
+    }
+    assert!(invite.header("Via").starts_with("SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-drs"), "{}", invite.text);
+    assert!(invite.header("CSeq").ends_with(" INVITE") && invite.header("From").contains(";tag="));
+
     h.run_until(31_999).await;
     // Timer A doubles without a cap: 2T1, 4T1, ... after each send.
-    assert_eq!(h.sent_lines(), at(&[500, 1500, 3500, 7500, 15500, 31500], "INVITE sip:carol@10.0.0.3:5080 SIP/2.0"));
+    let copies = h.sent();
+    assert_eq!(copies.iter().map(|o| o.ms).collect::<Vec<_>>(), [500, 1500, 3500, 7500, 15500, 31500]);
+    assert!(copies.iter().all(|o| o.text == invite.text && o.to == callee()));
     assert!(h.events().is_empty());
     h.run_until(32_000).await;
     assert_eq!(h.app_got(), [(txn, String::new(), "SIP/2.0 408 Request Timeout".to_owned())]);
@@ -625,10 +650,18 @@ async fn invite_client_proceeding_then_non_2xx_is_acked_by_the_engine() {
 
     h.receive(UDP, &answer(&invite, "486 Busy Here"));
     let ack = h.sent_one();
-    assert_eq!((ack.line(), ack.to), ("ACK sip:carol@10.0.0.3:5080 SIP/2.0", callee()));
-    assert_eq!(ack.header("Via"), invite.header("Via"), "the ACK of a non-2xx shares the INVITE's branch");
-    assert_eq!(ack.header("CSeq"), invite.header("CSeq").replace("INVITE", "ACK"));
-    assert_eq!(ack.header("To"), format!("{};tag=carol", invite.header("To")));
+    assert_eq!(ack.to, callee());
+    // §17.1.1.3: the INVITE's Request-URI, top Via (so its branch), From, Call-ID and CSeq
+    // number; the response's To.
+    let expected = format!(
+        "ACK sip:carol@10.0.0.3:5080 SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {}\r\nCall-ID: {}\r\nTo: {};tag=carol\r\nCSeq: {}\r\nContent-Length: 0\r\n\r\n",
+        invite.header("Via"),
+        invite.header("From"),
+        invite.header("Call-ID"),
+        invite.header("To"),
+        invite.header("CSeq").replace("INVITE", "ACK"),
+    );
+    assert_eq!(ack.text, expected);
     let got: Vec<(String, String)> = h.app_got().into_iter().map(|(t, _, line)| (t, line)).collect();
     assert_eq!(got, [(txn.clone(), "SIP/2.0 486 Busy Here".to_owned())]);
     assert_eq!(h.core.client[&txn].state, ClientState::Completed);
@@ -637,7 +670,8 @@ async fn invite_client_proceeding_then_non_2xx_is_acked_by_the_engine() {
     // Completed: each retransmitted final is ACKed again and not passed up.
     h.run_until(61_000).await;
     h.receive(UDP, &answer(&invite, "486 Busy Here"));
-    assert_eq!(h.sent_lines(), at(&[61_000], "ACK sip:carol@10.0.0.3:5080 SIP/2.0"));
+    let again = h.sent_one();
+    assert_eq!((again.ms, &again.text), (61_000, &ack.text));
     assert!(h.events().is_empty());
 
     // Timer D: 32 s over UDP.
