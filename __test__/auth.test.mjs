@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { randomUUID, createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { miniServer, sipLeader, sipRequest } from './helpers/mini-server.mjs';
+import { errorsFail } from './helpers/embedded.mjs';
 
 const require = createRequire(import.meta.url);
 const Srf = require('../index.js');
@@ -13,8 +14,7 @@ const { digestAuth } = require('../index.js');
 
 async function setup(configure) {
   const server = await miniServer();
-  const srf = new Srf();
-  srf.on('error', () => {});
+  const srf = errorsFail(new Srf());
   if (configure) configure(srf);
   srf.connect({ host: '127.0.0.1', port: server.port, secret: 'cymru' });
   const conn = await server.accept();

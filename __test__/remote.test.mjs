@@ -10,14 +10,19 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { miniServer, sipRequest, sipLeader } from './helpers/mini-server.mjs';
 import { onCI } from './helpers/shared.mjs';
+import { errorsFail } from './helpers/embedded.mjs';
 
 const require = createRequire(import.meta.url);
 const Srf = require('../index.js');
 const { SipError } = Srf;
 
-async function connected(server, { opts = {}, setup } = {}) {
+async function connected(server, { opts = {}, setup, expectErrors = false } = {}) {
   const srf = new Srf(opts.tags || []);
-  srf.on('error', () => {});
+  // 'error' events fail the test, unless it expects them: then they are kept for it to check
+  if (expectErrors) {
+    srf.errors = [];
+    srf.on('error', (err) => srf.errors.push(err));
+  } else errorsFail(srf);
   if (setup) setup(srf);
   srf.connect({ host: '127.0.0.1', port: server.port, secret: 'cymru', ...opts });
   const conn = await server.accept();
@@ -124,6 +129,7 @@ test('a network CANCEL reaches the pending INVITE as a cancel event', () => with
 test('a refused reply and a dropped link fail res.send with clear errors', () => withServer(async (server, srfs) => {
   const results = [];
   const { srf, conn } = await connected(server, {
+    expectErrors: true,
     setup: (s) => s.options((req, res) => res.send(200, (err) => results.push(err))),
   });
   srfs.push(srf);
@@ -138,6 +144,8 @@ test('a refused reply and a dropped link fail res.send with clear errors', () =>
   conn.socket.destroy();
   await waitFor(() => results.length === 2);
   assert.equal(results[1].code, 'ERR_CONNECTION_CLOSED');
+  await waitFor(() => srf.errors.length > 0);
+  assert.match(srf.errors[0].message, /connection closed by the drachtio server/, 'the dropped link is reported');
 }));
 
 test('a wrong secret emits connect with an error, then reconnects', () => withServer(async (server, srfs) => {

@@ -6,14 +6,14 @@ import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { miniServer } from './helpers/mini-server.mjs';
+import { errorsFail } from './helpers/embedded.mjs';
 
 const require = createRequire(import.meta.url);
 const Srf = require('../index.js');
 
 async function setup() {
   const server = await miniServer();
-  const srf = new Srf();
-  srf.on('error', () => {});
+  const srf = errorsFail(new Srf());
   srf.connect({ host: '127.0.0.1', port: server.port, secret: 'cymru' });
   const conn = await server.accept();
   await conn.authenticate();

@@ -72,6 +72,9 @@ class Link extends EventEmitter {
 
   disconnect() {
     this.connected = false;
+    // The app closed this link: the native side may still report the connection going down
+    // (the server can close its end first), which is no error to the app.
+    this.disconnected = true;
     this.native.disconnect();
   }
 
@@ -130,7 +133,7 @@ class Link extends EventEmitter {
         this.emit('auth-failed', ev.tokens[0]);
         break;
       case 'error':
-        this.emit('error', new Error(ev.tokens[0]));
+        if (!this.disconnected) this.emit('error', new Error(ev.tokens[0]));
         break;
       case 'closed':
         this.connected = false;
