@@ -201,7 +201,9 @@ impl Core {
 
     /// Timer C: an INVITE answered only provisionally for too long is cancelled.
     pub(super) fn client_proceeding_timeout(&mut self, id: &str) {
-        if self.client.get(id).is_some_and(|t| t.state == ClientState::Proceeding && !t.cancelled) {
+        let Some(t) = self.client.get_mut(id) else { return };
+        t.timeout = None; // spent
+        if t.state == ClientState::Proceeding && !t.cancelled {
             self.cancel_invite(id, vec![("Reason".into(), "SIP ;cause=408 ;text=\"Timer C\"".into())]);
         }
     }
@@ -413,6 +415,7 @@ impl Core {
     pub(super) fn client_retransmit(&mut self, id: &str) {
         let t2 = self.config.timers.t2;
         let Some(t) = self.client.get_mut(id) else { return };
+        t.retransmit = None; // spent: its key may already name another timer
         if t.state == ClientState::Completed || (t.method == "INVITE" && t.state == ClientState::Proceeding) {
             return;
         }
@@ -434,7 +437,8 @@ impl Core {
 
     /// Timer B/F: no final response. The app gets a 408 as if the far end had sent it.
     pub(super) fn client_timeout(&mut self, id: &str) {
-        let Some(t) = self.client.get(id) else { return };
+        let Some(t) = self.client.get_mut(id) else { return };
+        t.timeout = None; // spent
         if t.state == ClientState::Completed {
             return;
         }

@@ -539,6 +539,7 @@ impl Core {
         let t2 = self.config.timers.t2;
         let Some(d) = self.dialogs.get_mut(dialog) else { return };
         let Some(p) = d.pending_2xx.as_mut() else { return };
+        p.retransmit = None; // spent
         p.interval = (p.interval * 2).min(t2);
         let (bytes, interval, protocol, peer) = (p.bytes.clone(), p.interval, d.protocol, d.peer);
         self.send(protocol, peer, None, bytes);
@@ -552,15 +553,17 @@ impl Core {
     /// "unsolicited" BYE (wire-protocol.md §6).
     pub(super) fn ack_timeout(&mut self, dialog: &str) {
         let Some(d) = self.dialogs.get_mut(dialog) else { return };
-        if d.pending_2xx.take().is_none() {
-            return;
-        }
+        let Some(pending) = d.pending_2xx.take() else { return };
+        self.disarm(pending.retransmit); // `give_up` is this timer, spent
         self.end_dialog(dialog, "ACK timeout");
     }
 
     pub(super) fn server_retransmit(&mut self, id: &str) {
         let t2 = self.config.timers.t2;
         let Some(t) = self.server.get_mut(id) else { return };
+        // This timer is spent: its key may already name another timer, so it is never
+        // disarmed again (here and in each timer handler).
+        t.retransmit = None;
         let bytes = match (&t.reliable, t.state) {
             (Some((_, b)), _) => b.clone(),
             (None, ServerState::Completed) => match &t.last {
@@ -586,7 +589,8 @@ impl Core {
     }
 
     pub(super) fn server_timeout(&mut self, id: &str) {
-        let Some(t) = self.server.get(id) else { return };
+        let Some(t) = self.server.get_mut(id) else { return };
+        t.timeout = None; // spent
         if t.final_sent {
             // Timer H: no ACK for our final; the transaction is over.
             self.remove_server(id);

@@ -849,3 +849,36 @@ async fn rejected_reinvite_keeps_the_dialog() {
     assert_eq!(h.app_got(), [(reinvite_txn, dialog.clone(), "SIP/2.0 488 Not Acceptable Here".to_owned())]);
     assert!(h.core.dialogs.contains_key(&dialog), "a failed re-INVITE leaves the call up");
 }
+
+// ---- Reliable provisionals (RFC 3262) and timer keys ----
+
+#[tokio::test(start_paused = true)]
+async fn reliable_provisional_doubles_until_64_t1_and_its_spent_timer_is_not_disarmed_again() {
+    let mut h = Harness::new(&["invite"]);
+    h.receive(UDP, &invite(UDP).replace("Content-Length: 0", "Supported: 100rel\r\nContent-Length: 0"));
+    h.sent_one();
+    let a = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
+    h.app_sends(&a, "", "SIP/2.0 183 Session Progress\r\nRequire: 100rel\r\nContent-Length: 0\r\n\r\n").expect("reliable 183");
+    let progress = h.sent_one();
+    assert_eq!(progress.header("RSeq"), "1");
+
+    // Never PRACKed: re-sent at T1, 3T1, 7T1... without a cap, given up once the next wait
+    // would pass 64×T1.
+    h.run_until(63_500).await;
+    let copies = h.sent();
+    assert_eq!(copies.iter().map(|o| o.ms).collect::<Vec<_>>(), [500, 1500, 3500, 7500, 15500, 31500]);
+    assert!(copies.iter().all(|o| o.text == progress.text));
+
+    // The retransmit timer that just expired is spent; its key may now name a new timer,
+    // here the app-answer deadline of another INVITE. Answering the first INVITE must not
+    // disarm that timer.
+    h.receive(UDP, &request("INVITE", UDP, "z9hG4bK-second", "1 INVITE", None).replace("call-1", "call-2"));
+    h.sent_one();
+    let b = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
+    h.app_responds(&a, "486 Busy Here");
+    assert_eq!(h.sent_one().line(), "SIP/2.0 486 Busy Here");
+    h.run_until(63_500 + 64_000).await;
+    let unanswered = h.sent().into_iter().find(|o| o.line() == "SIP/2.0 500 Server Internal Error").expect("the second INVITE's deadline still fires");
+    assert_eq!((unanswered.ms, unanswered.header("Call-ID")), (63_500 + 64_000, "call-2"));
+    assert_eq!(h.core.server[&b].state, ServerState::Completed);
+}
