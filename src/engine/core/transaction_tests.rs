@@ -882,3 +882,22 @@ async fn reliable_provisional_doubles_until_64_t1_and_its_spent_timer_is_not_dis
     assert_eq!((unanswered.ms, unanswered.header("Call-ID")), (63_500 + 64_000, "call-2"));
     assert_eq!(h.core.server[&b].state, ServerState::Completed);
 }
+
+#[tokio::test(start_paused = true)]
+async fn prack_stops_the_reliable_provisional() {
+    let mut h = Harness::new(&["invite"]);
+    h.receive(UDP, &invite(UDP).replace("Content-Length: 0", "Supported: 100rel\r\nContent-Length: 0"));
+    h.sent_one();
+    let txn = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
+    h.app_sends(&txn, "", "SIP/2.0 180 Ringing\r\nRequire: 100rel\r\nContent-Length: 0\r\n\r\n").expect("reliable 180");
+    let ringing = h.sent_one();
+    h.run_until(1000).await;
+    assert_eq!(h.sent_lines(), at(&[500], "SIP/2.0 180 Ringing"));
+
+    let prack = request("PRACK", UDP, "z9hG4bK-prack", "2 PRACK", Some(&to_tag(&ringing.text))).replace("Content-Length: 0", "RAck: 1 1 INVITE\r\nContent-Length: 0");
+    h.receive(UDP, &prack);
+    assert_eq!(h.app_lines(), ["PRACK sip:bob@127.0.0.1:5060 SIP/2.0"]);
+    h.run_until(20_000).await;
+    assert!(h.sent().is_empty(), "the PRACK stopped the retransmissions");
+    assert_eq!(h.core.server[&txn].state, ServerState::Proceeding);
+}
