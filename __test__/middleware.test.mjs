@@ -446,9 +446,19 @@ test('endOfStack plugs straight into handle() as done', async () => {
 // ---------------------------------------------------------------------------------------------
 // verbs
 
-test('METHODS lists the 14 SIP methods', () => {
-  assert.deepEqual([...METHODS], ['INVITE', 'BYE', 'REGISTER', 'INFO', 'SUBSCRIBE', 'OPTIONS', 'MESSAGE',
-    'NOTIFY', 'CANCEL', 'UPDATE', 'PRACK', 'ACK', 'REFER', 'PUBLISH']);
+test('the 14 SIP methods each have a verb on Srf that routes exactly that method to its handler', async () => {
+  const Srf = require('../index.js');
+  const all = ['INVITE', 'BYE', 'REGISTER', 'INFO', 'SUBSCRIBE', 'OPTIONS', 'MESSAGE', 'NOTIFY', 'CANCEL', 'UPDATE', 'PRACK', 'ACK', 'REFER', 'PUBLISH'];
+  assert.deepEqual([...METHODS].sort(), [...all].sort());
+  const srf = new Srf();
+  for (const m of all) assert.equal(typeof srf[m.toLowerCase()], 'function', `srf.${m.toLowerCase()}`);
+  // through the stack the verbs feed: each method reaches its own handler and no other
+  const s = new MiddlewareStack({ logger: quiet });
+  const reached = [];
+  for (const m of all) s.use(m.toLowerCase(), (req, res) => { reached.push(`${m}<-${req.method}`); res.send(200); });
+  for (const m of all) await run(s, fakeReq(m), fakeRes());
+  assert.deepEqual(reached, all.map((m) => `${m}<-${m}`));
+  assert.deepEqual(s.routedMethods.sort(), all.map((m) => m.toLowerCase()).sort(), 'a route registered for each');
 });
 
 test('addVerbs defines a lower-case shortcut per method that calls use(method, ...fns)', () => {

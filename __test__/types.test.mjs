@@ -108,7 +108,8 @@ test('the named exports work', async () => {
   assert.equal(DialogState.Confirmed, 'confirmed');
   assert.equal(DialogDirection.Recipient, 'recipient');
   assert.equal(typeof digestAuth({ passwordLookup: () => {} }), 'function');
-  assert.ok(Srf.Dialog === undefined || typeof Srf.Dialog === 'function', 'Srf.Dialog is the class once implemented');
+  assert.equal(typeof Srf.Dialog, 'function', 'Srf.Dialog is the Dialog class (as in drachtio-srf)');
+  assert.equal(Srf.Dialog, require('../lib/dialog.js'), 'the class the library makes dialogs of');
 });
 
 test("require('../index.js') and require('drachtio-srf-rs') are still the Srf class", () => {
