@@ -15,6 +15,29 @@ const {
   parseChallenge, parseCredentials, parseAll, hash, computeResponse, buildAuthorization, chooseQop,
 } = digest;
 
+// The fuzzers draw from a seeded generator: a new seed each run (printed), or DIGEST_FUZZ_SEED to
+// replay one. A failure message carries the seed.
+const FUZZ_SEED = process.env.DIGEST_FUZZ_SEED ? Number(process.env.DIGEST_FUZZ_SEED) >>> 0 : crypto.randomInt(2 ** 32);
+function seeded(seed) { // mulberry32
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    random: next,
+    int: (n) => Math.floor(next() * n),
+    bytes: (n) => Buffer.from(Array.from({ length: n }, () => Math.floor(next() * 256))),
+  };
+}
+const fuzzRng = (t) => {
+  t.diagnostic(`DIGEST_FUZZ_SEED=${FUZZ_SEED} (set it to replay this run)`);
+  return seeded(FUZZ_SEED);
+};
+
 const md5 = (s) => crypto.createHash('md5').update(s).digest('hex');
 const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
 
@@ -278,14 +301,15 @@ describe('parsing', () => {
     assert.equal(Object.prototype.hasOwnProperty.call(c, 'constructor'), false);
   });
 
-  test('fuzz: 2000 random strings never throw', () => {
+  test('fuzz: 2000 random strings never throw', (t) => {
+    const rng = fuzzRng(t);
     const alphabet = 'Digest realm= nonce"\\,;:=\t qop=auth,auth-int algorithm=SHA-256 Basic xyz\u00e9\u0000';
     for (let i = 0; i < 2000; i++) {
-      const len = Math.floor(Math.random() * 80);
+      const len = rng.int(80);
       let s = '';
-      if (i % 2) for (let j = 0; j < len; j++) s += alphabet[Math.floor(Math.random() * alphabet.length)];
-      else s = crypto.randomBytes(len).toString('latin1');
-      assert.doesNotThrow(() => { parseAll(s); parseChallenge(s); parseCredentials(s); }, s);
+      if (i % 2) for (let j = 0; j < len; j++) s += alphabet[rng.int(alphabet.length)];
+      else s = rng.bytes(len).toString('latin1');
+      assert.doesNotThrow(() => { parseAll(s); parseChallenge(s); parseCredentials(s); }, `${JSON.stringify(s)} (DIGEST_FUZZ_SEED=${FUZZ_SEED})`);
       const c = parseChallenge(s);
       assert.equal(typeof c, 'object');
     }
@@ -505,12 +529,17 @@ describe('digestAuth middleware', () => {
     assert.equal(r.status, 407);
   });
 
-  test('stale nonce with a correct digest → challenge with stale=true; with a wrong one → 403', async () => {
+  test('stale nonce with a correct digest → challenge with stale=true; with a wrong one → 403', async (t) => {
+    // The nonce's age is read from Date.now: the test owns the clock, so no sleep decides it.
+    let now = Date.now();
+    t.mock.method(Date, 'now', () => now);
     const mw = digestAuth({ realm: 'example.com', passwordLookup: lookup, nonceExpiry: 0.05 });
     const first = await run(mw, fakeReq());
     const good = answer(first);
     const bad = answer(first, { password: 'wrong' });
-    await new Promise((r) => setTimeout(r, 120));
+    now += 49;
+    assert.deepEqual((await run(mw, fakeReq({ headers: { Authorization: answer(first).value } }))).next, [], 'still fresh at 49 ms');
+    now += 71; // 120 ms: past the 50 ms expiry
     const r = await run(mw, fakeReq({ headers: { Authorization: good.value } }));
     assert.equal(r.status, 401);
     const c = parseChallenge(r.headers['WWW-Authenticate']);
@@ -669,7 +698,9 @@ describe('digestAuth middleware', () => {
     assert.deepEqual((await authenticated(mw, { username: 'q"uote', password: 'pw' })).second.next, []);
   });
 
-  test('fuzz: 2000 garbage Authorization headers never throw; exactly one outcome each', async () => {
+  test('fuzz: 2000 garbage Authorization headers never throw; exactly one outcome each', async (t) => {
+    const rng = fuzzRng(t);
+    const seedNote = ` (DIGEST_FUZZ_SEED=${FUZZ_SEED})`;
     const mw = digestAuth({ realm: 'example.com', passwordLookup: lookup, algorithms: ['MD5', 'SHA-256'] });
     const first = await run(mw, fakeReq());
     const good = answer(first).value;
@@ -678,28 +709,28 @@ describe('digestAuth middleware', () => {
     for (let i = 0; i < 2000; i++) {
       let v;
       switch (i % 4) {
-        case 0: v = crypto.randomBytes(Math.floor(Math.random() * 120)).toString('latin1'); break;
-        case 1: v = Array.from({ length: 1 + Math.floor(Math.random() * 20) },
-          () => pieces[Math.floor(Math.random() * pieces.length)]).join(''); break;
+        case 0: v = rng.bytes(rng.int(120)).toString('latin1'); break;
+        case 1: v = Array.from({ length: 1 + rng.int(20) },
+          () => pieces[rng.int(pieces.length)]).join(''); break;
         case 2: { // mutate a valid header
           const a = good.split('');
-          for (let k = 0; k < 1 + Math.floor(Math.random() * 4); k++) {
-            a[Math.floor(Math.random() * a.length)] = String.fromCharCode(Math.floor(Math.random() * 128));
+          for (let k = 0, n = 1 + rng.int(4); k < n; k++) {
+            a[rng.int(a.length)] = String.fromCharCode(rng.int(128));
           }
           v = a.join('');
           break;
         }
-        default: v = good.slice(0, Math.floor(Math.random() * good.length));
+        default: v = good.slice(0, rng.int(good.length));
       }
       const req = fakeReq({ headers: { Authorization: v } });
       let r;
       try {
         r = await run(mw, req);
       } catch (err) {
-        assert.fail(`threw for ${JSON.stringify(v)}: ${err}`);
+        assert.fail(`threw for ${JSON.stringify(v)}: ${err}${seedNote}`);
       }
-      assert.equal(r.outcomes, 1, JSON.stringify(v));
-      assert.ok(r.next ? r.next.length === 0 : [400, 401, 403].includes(r.status), JSON.stringify(v));
+      assert.equal(r.outcomes, 1, JSON.stringify(v) + seedNote);
+      assert.ok(r.next ? r.next.length === 0 : [400, 401, 403].includes(r.status), JSON.stringify(v) + seedNote);
       if (r.next) assert.equal(req.authorization.username, 'alice');
     }
     // odd req objects
