@@ -49,8 +49,8 @@ pub struct ClientTxn {
     pub cancelled: bool,
 }
 
-/// Timer C (§16.6 step 11, "greater than 3 minutes"; sofia-sip's default): how long an INVITE
-/// may stay answered only provisionally before it is cancelled. Each provisional restarts it.
+/// Timer C (§16.6 step 11: "greater than 3 minutes"): how long an INVITE may stay answered
+/// only provisionally before it is cancelled. Each provisional restarts it.
 const TIMER_C: Duration = Duration::from_secs(185);
 
 fn text(b: &[u8]) -> String {
@@ -292,7 +292,8 @@ impl Core {
             t.state = ClientState::Proceeding;
             if invite {
                 // Timer A stops once the INVITE is answered, and Timer B no longer applies
-                // (§17.1.1.2): a call may ring for minutes. Timer C bounds it instead.
+                // (§17.1.1.2): a call may ring for minutes. Timer C bounds it instead, unless
+                // a CANCEL was sent: then the 64×T1 wait for the final stands.
                 let retransmit = t.retransmit.take();
                 let timeout = if t.cancelled { None } else { t.timeout.take() };
                 self.disarm(retransmit);
