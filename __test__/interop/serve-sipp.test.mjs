@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { waitFor } from '../helpers/embedded.mjs';
-import { startServe } from '../helpers/serve.mjs';
+import { startServe, routesApplied, failOnError } from '../helpers/serve.mjs';
 import { requireSipp, runSipp, scenario } from '../helpers/sipp.mjs';
 
 const require = createRequire(import.meta.url);
@@ -22,7 +22,7 @@ for (const [name, load] of Object.entries(libraries)) {
     const Srf = load();
     const serve = await startServe();
     const srf = new Srf();
-    srf.on('error', () => {});
+    failOnError(t, srf, `${name} app`);
     const seen = { answered: 0, hungUp: 0, cancelled: 0 };
     srf.use('invite', (req, res, next) => {
       if (req.calledNumber === 'cancel' || /^sip:cancel@/.test(req.uri)) {
@@ -38,7 +38,7 @@ for (const [name, load] of Object.entries(libraries)) {
     srf.connect({ host: serve.admin.host, port: serve.admin.port, secret: 'cymru' });
     await once(srf, 'connect');
     try {
-      await new Promise((r) => setTimeout(r, 100)); // routes registered
+      await routesApplied(srf);
       const calls = await runSipp(['-sn', 'uac', serve.sip, '-m', '20', '-r', '10', '-l', '20', '-d', '50'], { timeoutMs: 25000 });
       assert.equal(calls.code, 0, calls.summary());
       assert.equal(calls.stats.successful, 20, calls.summary());
