@@ -155,7 +155,7 @@ class Srf extends EventEmitter {
   }
 
   createUAS(req, res, opts, cb) { return createUAS(this, req, res, opts, cb); }
-  createUAC(uri, opts, progress, cb) { return createUAC(this, uri, opts, progress, cb); }
+  createUAC(...args) { return createUAC(this, ...args); }
   createB2BUA(req, res, uri, opts, progress, cb) { return createB2BUA(this, req, res, uri, opts, progress, cb); }
   proxyRequest(req, destination, opts, cb) { return proxyRequest(this, req, destination, opts, cb); }
 

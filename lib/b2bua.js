@@ -2,8 +2,10 @@
 // createB2BUA (api.md §4.3): answer the A leg by placing a B leg, relaying B's provisional
 // and failure responses to A, and returning both dialogs once A has its 200.
 const assert = require('node:assert');
+const { once } = require('node:events');
 const SipError = require('./sip-error.js');
-const { settle } = require('./dialog.js');
+const Dialog = require('./dialog.js');
+const { settle } = Dialog;
 
 const STRIP = new Set(['via', 'from', 'to', 'call-id', 'cseq', 'contact', 'content-length', 'content-type']);
 
@@ -36,7 +38,9 @@ function createB2BUA(srf, req, res, uri, opts, progress, cb) {
   assert.ok(typeof uri === 'string', 'createB2BUA: uri must be a string');
   const run = async () => {
     const headers = { ...copied(req, opts.proxyRequestHeaders), ...(opts.headers || {}) };
-    const localSdpB = typeof opts.localSdpB === 'string' ? opts.localSdpB : req.body;
+    // 3pcc: A offered nothing (or the app asked for it), so B is asked for the offer.
+    const thirdParty = !req.body || opts.noAck === true;
+    const localSdpB = thirdParty ? undefined : (typeof opts.localSdpB === 'string' ? opts.localSdpB : req.body);
     let uacReq = null;
     let cancelled = false;
     const onCancel = () => {
@@ -52,6 +56,9 @@ function createB2BUA(srf, req, res, uri, opts, progress, cb) {
         method: req.method,
         headers,
         localSdp: localSdpB,
+        noAck: thirdParty,
+        // B's in-dialog requests wait until A has ACKed (api.md §4.3 step 4).
+        _queueRequests: !thirdParty,
         callingNumber: opts.callingNumber || (headers.From || headers.from ? undefined : req.callingNumber),
         callingName: opts.callingName,
       }, {
@@ -77,21 +84,63 @@ function createB2BUA(srf, req, res, uri, opts, progress, cb) {
       throw err;
     }
     req.off('cancel', onCancel);
-    if (progress.cbFinalizedUac) progress.cbFinalizedUac(uac);
-    try {
-      const sdpA = typeof opts.localSdpA === 'function' ? await opts.localSdpA(uac.remote.sdp, uac.res)
-        : (opts.localSdpA !== undefined ? opts.localSdpA : uac.remote.sdp);
-      const h = await extraHeaders(opts, uac.res, copied(uac.res, opts.proxyResponseHeaders));
-      const uas = await srf.createUAS(req, res, { headers: h, localSdp: sdpA });
-      uas.other = uac;
-      uac.other = uas;
-      return { uas, uac };
-    } catch (err) {
-      uac.destroy().catch(() => {});
-      throw err;
-    }
+    // B may answer a late offer without SDP: then there is no offer to relay, only a Dialog.
+    return uac instanceof Dialog ? answerA(srf, req, res, uac, opts, progress) : answerThirdParty(srf, req, res, uac, opts, progress);
   };
   return settle(run(), cb, srf);
+}
+
+/** The SDP for A, from B's: `localSdpA` (string or function) or B's own. */
+async function sdpForA(opts, sdpB, resB) {
+  if (typeof opts.localSdpA === 'function') return opts.localSdpA(sdpB, resB);
+  return opts.localSdpA !== undefined ? opts.localSdpA : sdpB;
+}
+
+function link(uas, uac) {
+  uas.other = uac;
+  uac.other = uas;
+  return { uas, uac };
+}
+
+/** B answered with a Dialog: answer A, and hold B's requests until A's ACK. */
+async function answerA(srf, req, res, uac, opts, progress) {
+  if (progress.cbFinalizedUac) progress.cbFinalizedUac(uac);
+  try {
+    const sdpA = await sdpForA(opts, uac.remote.sdp, uac.res);
+    const h = await extraHeaders(opts, uac.res, copied(uac.res, opts.proxyResponseHeaders));
+    const uas = await srf.createUAS(req, res, { headers: h, localSdp: sdpA });
+    const release = () => { uac.queueRequests = false; };
+    uas.once('ack', release);
+    uas.once('destroy', release);
+    return link(uas, uac);
+  } catch (err) {
+    uac.queueRequests = false;
+    uac.destroy().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * 3pcc (api.md §4.3 step 5): B's offer goes to A in A's 200; the answer in A's ACK (through
+ * `localSdpB` when it is a function) goes to B in B's ACK.
+ */
+async function answerThirdParty(srf, req, res, pending, opts, progress) {
+  let uas;
+  try {
+    const sdpA = await sdpForA(opts, pending.sdp, pending.res);
+    const h = await extraHeaders(opts, pending.res, copied(pending.res, opts.proxyResponseHeaders));
+    uas = await srf.createUAS(req, res, { headers: h, localSdp: sdpA });
+    const [ackReq] = await Promise.race([once(uas, 'ack'), once(uas, 'destroy').then(() => {
+      throw new SipError(408, 'no ACK from the caller');
+    })]);
+    const answer = typeof opts.localSdpB === 'function' ? await opts.localSdpB(ackReq.body) : ackReq.body;
+    const uac = await pending.ack(answer);
+    if (progress.cbFinalizedUac) progress.cbFinalizedUac(uac);
+    return link(uas, uac);
+  } catch (err) {
+    pending.destroy().catch(() => {});
+    throw err;
+  }
 }
 
 module.exports = { createB2BUA };

@@ -6,7 +6,9 @@ const { EventEmitter } = require('node:events');
 const assert = require('node:assert');
 const SipError = require('./sip-error.js');
 const { METHODS } = require('./middleware.js');
-
+const { parseNameAddr, parseUri } = require('./parse.js');
+const sdp = require('./sdp.js');
+const debug = require('debug')('drachtio:srf');
 
 function reasonOf(req) {
   const m = /text="([^"]*)"/.exec(req.get('reason') || '');
@@ -32,6 +34,8 @@ class Dialog extends EventEmitter {
     this.subscribeEvent = req.method === 'SUBSCRIBE' ? req.get('event') || null : null;
     this._queue = null;
     this._modifying = Promise.resolve();
+    // The dialogStateEmitter reporter of the recipe that made it (api.md §4.5), if any.
+    this._state = null;
     const uriOf = (v) => {
       const m = /<([^>]*)>/.exec(v || '');
       return m ? m[1] : (v || '').split(';')[0].trim();
@@ -67,15 +71,33 @@ class Dialog extends EventEmitter {
 
   toString() { return JSON.stringify(this.toJSON()); }
 
+  getCountOfSubscriptions() { return this.subscriptions.length; }
+
+  /** Records the subscription a SUBSCRIBE (or its 2xx) set up: `user@host:event` of its To. */
+  addSubscription(req) {
+    const key = subscriptionKey(parseNameAddr(req.get('to')).uri, req.get('event'));
+    if (key && !this.subscriptions.includes(key)) this.subscriptions.push(key);
+    return this.subscriptions.length;
+  }
+
+  /** Drops the subscription to `uri` for `event`; returns how many remain. */
+  removeSubscription(uri, event) {
+    const key = subscriptionKey(uri, event);
+    const i = this.subscriptions.indexOf(key);
+    if (i >= 0) this.subscriptions.splice(i, 1);
+    else debug(`removeSubscription: no subscription ${key} on dialog ${this.id}`);
+    return this.subscriptions.length;
+  }
+
   /** Ends the dialog: BYE (INVITE dialogs) or a terminating NOTIFY (SUBSCRIBE dialogs). */
   destroy(opts = {}, cb) {
     if (typeof opts === 'function') [opts, cb] = [{}, opts];
     const run = async () => {
       if (!this.connected) throw Object.assign(new Error('dialog is no longer connected'), { code: 'ENODIALOG' });
-      this.connected = false;
-      this.srf.removeDialog(this);
+      this._ended();
       try {
         if (this.dialogType === 'SUBSCRIBE') {
+          this.subscriptions = [];
           const headers = { 'Subscription-State': 'terminated', Event: this.subscribeEvent || '', ...(opts.headers || {}) };
           return await this._send('NOTIFY', { headers }, { final: false });
         }
@@ -87,51 +109,107 @@ class Dialog extends EventEmitter {
     return settle(run(), cb, this);
   }
 
-  /** Sends a request inside the dialog; resolves with the final response. */
+  /**
+   * Sends a request inside the dialog; resolves with the final response. An INVITE sent with
+   * `noAck` and no body is not ACKed: the callback gets `(null, res, ack)`.
+   */
   request(opts = {}, cb) {
     assert.ok(opts && typeof opts.method === 'string' && METHODS.includes(opts.method), 'Dialog#request: method must be an upper-case SIP method');
-    return settle(this._send(opts.method, opts, { final: true }), cb, this);
+    const holdAck = opts.method === 'INVITE' && opts.noAck === true && !opts.body;
+    const run = this._transact(opts.method, opts, { ack: !holdAck }).then(({ req, res, ack }) => {
+      this._afterRequest(req, res);
+      return { value: res, extra: ack ? [ack] : [] };
+    });
+    return settleWith(run, cb, this);
   }
 
-  /** A re-INVITE: `modify('hold')`, `modify('unhold')`, `modify(sdp)`; one at a time. */
-  modify(sdp, opts = {}, cb) {
+  /**
+   * A re-INVITE: `modify('hold')`, `modify('unhold')`, `modify(sdp)`, `modify({sdp, headers,
+   * noAck})`; one at a time. Resolves with the far end's SDP; with `noAck` and no SDP of ours,
+   * with `{sdp, ack(answer)}` (callback: `(null, sdp, ack)`).
+   */
+  modify(sdpArg, opts = {}, cb) {
     if (typeof opts === 'function') [opts, cb] = [{}, opts];
-    if (typeof sdp === 'object' && sdp !== null) [opts, sdp] = [sdp, sdp.sdp];
+    if (typeof sdpArg === 'object' && sdpArg !== null) [opts, sdpArg] = [sdpArg, sdpArg.sdp];
+    const wasConnected = this.connected;
     const run = this._modifying.catch(() => {}).then(async () => {
-      if (!this.connected) throw new Error('invalid request to modify a completed dialog');
-      let body = sdp;
-      if (sdp === 'hold') {
+      if (!wasConnected) throw new Error('invalid request to modify a completed dialog');
+      if (!this.connected) throw new Error('dialog was destroyed before we could modify it');
+      let body = sdpArg;
+      if (sdpArg === 'hold') {
         body = (this.local.sdp || '').replace(/a=sendrecv/, 'a=inactive');
         this.onHold = true;
-      } else if (sdp === 'unhold') {
+      } else if (sdpArg === 'unhold') {
         if (!this.onHold) throw new Error('attempt to unhold session that is not on hold');
         body = (this.local.sdp || '').replace(/a=inactive/, 'a=sendrecv');
         this.onHold = false;
       }
       if (typeof body === 'string') this.local.sdp = body;
+      const holdAck = opts.noAck === true && typeof body !== 'string';
       const headers = { Contact: this.local.contact, ...(opts.headers || {}) };
-      const res = await this._send('INVITE', { ...opts, headers, body }, { final: true, ack: !opts.noAck || body });
+      const { res, ack } = await this._transact('INVITE', { ...opts, headers, body }, { ack: !holdAck });
+      if (res.status >= 300) throw Object.assign(new SipError(res.status, res.reason), { res });
       this.remote.sdp = res.body;
-      return res.body;
+      if (!holdAck) return { value: res.body, extra: [] };
+      const ackWith = (answer) => {
+        if (typeof answer === 'string') this.local.sdp = answer;
+        return ack(typeof answer === 'string' ? { body: answer, headers: { 'Content-Type': 'application/sdp' } } : {});
+      };
+      return { value: { sdp: res.body, ack: ackWith }, extra: [ackWith], cbValue: res.body };
     });
     this._modifying = run;
-    return settle(run, cb, this);
+    return settleWith(run, cb, this);
   }
 
   /** Sends `method` in the dialog; with `final`, waits for the final response. */
-  async _send(method, { headers = {}, body, auth } = {}, { final, ack = true } = {}) {
-    const uac = this.srf._uac;
-    const req = await uac.sendInDialog(this.id, method, { headers, body, auth: auth || this.auth });
-    if (!final) return req;
-    const res = await new Promise((resolve) => {
-      req.on('response', (r, ackFn) => {
-        if (r.status < 200) return;
-        if (method === 'INVITE' && ack) ackFn();
-        resolve(r);
-      });
-    });
+  async _send(method, opts, { final } = {}) {
+    if (!final) return this.srf._uac.sendInDialog(this.id, method, this._sendOpts(opts));
+    const { req, res } = await this._transact(method, opts, { ack: true });
     if (method !== 'BYE' && res.status >= 300) throw Object.assign(new SipError(res.status, res.reason), { res });
     return method === 'BYE' ? req : res;
+  }
+
+  _sendOpts({ headers = {}, body, auth } = {}) {
+    return { headers, body, auth: auth || this.auth };
+  }
+
+  /**
+   * Sends `method` and waits for its final response: `{req, res, ack}`. A 2xx to INVITE is
+   * ACKed here unless `ack` is false; then `ack` is the function that sends it.
+   */
+  async _transact(method, opts, { ack }) {
+    const req = await this.srf._uac.sendInDialog(this.id, method, this._sendOpts(opts));
+    if (method === 'BYE') this._ended();
+    return new Promise((resolve) => {
+      req.on('response', (res, ackFn) => {
+        if (res.status < 200) return;
+        const isInvite2xx = method === 'INVITE' && res.status < 300;
+        if (isInvite2xx && ack) ackFn();
+        resolve({ req, res, ack: isInvite2xx && !ack ? ackFn : null });
+      });
+    });
+  }
+
+  /** What a request we sent does to the dialog: a terminating NOTIFY ends a subscription. */
+  _afterRequest(req, res) {
+    if (this.dialogType !== 'SUBSCRIBE' || req.method !== 'NOTIFY' || res.status >= 300 || !isTerminating(req)) return;
+    this._subscriptionEnded(req);
+  }
+
+  /** A subscription named by a terminating NOTIFY (from its notifier) is gone. */
+  _subscriptionEnded(notify) {
+    if (!this.connected) return;
+    if (this.removeSubscription(parseNameAddr(notify.get('from')).uri, notify.get('event')) > 0) return;
+    this._ended();
+    this.emit('destroy', notify);
+    setImmediate(() => this.removeAllListeners());
+  }
+
+  /** No longer usable: unregistered, and reported terminated. Idempotent. */
+  _ended() {
+    this.connected = false;
+    this.srf.removeDialog(this);
+    if (this._state) this._state.set('terminated');
   }
 
   /**
@@ -153,8 +231,7 @@ class Dialog extends EventEmitter {
     switch (req.method) {
       case 'BYE':
         res.send(200);
-        this.connected = false;
-        this.srf.removeDialog(this);
+        this._ended();
         this.emit('destroy', req, reasonOf(req));
         setImmediate(() => this.removeAllListeners());
         return;
@@ -162,16 +239,48 @@ class Dialog extends EventEmitter {
         if (req.body) this.remote.sdp = req.body;
         return emit('ack');
       case 'INVITE':
-        this.remote.sdp = req.body || '';
-        if (this.listenerCount('modify') > 0) return this.emit('modify', req, res);
-        return res.send(200, { body: this.local.sdp, headers: { Contact: this.local.contact, 'Content-Type': 'application/sdp' } });
+        return this._reinvite(req, res);
       case 'SUBSCRIBE':
+        if (req.has('expires') && parseInt(req.get('expires'), 10) === 0) {
+          res.send(202);
+          return this.emit('unsubscribe', req, 'unsubscribe');
+        }
         if (this.listenerCount('subscribe') > 0) return this.emit('subscribe', req, res);
         return res.send(489, 'Bad Event - no dialog handler');
+      case 'NOTIFY':
+        emit('notify');
+        if (this.dialogType === 'SUBSCRIBE' && isTerminating(req)) this._subscriptionEnded(req);
+        return undefined;
       default:
         if (!METHODS.includes(req.method)) return res.send(501);
         return emit(req.method.toLowerCase());
     }
+  }
+
+  /** A re-INVITE from the far end, classified as api.md §5.4 orders it. */
+  _reinvite(req, res) {
+    const previous = this.remote.sdp || '';
+    const offer = req.body || '';
+    this.remote.sdp = offer;
+    const answer = () => res.send(200, { body: this.local.sdp, headers: { Contact: this.local.contact, 'Content-Type': 'application/sdp' } });
+    if (this.listenerCount('refresh') > 0 && sdp.sameOrigin(previous, offer)) {
+      this.emit('refresh', req);
+      return answer();
+    }
+    if (this.listenerCount('hold') > 0 && sdp.isDirectionChange(previous, offer, 'sendrecv', 'sendonly')) {
+      this.local.sdp = (this.local.sdp || '').replace(/a=sendrecv/g, 'a=recvonly');
+      this.onHold = true;
+      this.emit('hold', req);
+      return answer();
+    }
+    if (this.listenerCount('unhold') > 0 && this.onHold && sdp.isDirectionChange(previous, offer, 'sendonly', 'sendrecv')) {
+      this.local.sdp = (this.local.sdp || '').replace(/a=recvonly/g, 'a=sendrecv');
+      this.onHold = false;
+      this.emit('unhold', req);
+      return answer();
+    }
+    if (this.listenerCount('modify') > 0) return this.emit('modify', req, res);
+    return answer();
   }
 
   _dispatch(event, req, res, args) {
@@ -195,6 +304,28 @@ function settle(promise, cb, self) {
   if (typeof cb !== 'function') return promise;
   promise.then((v) => cb(null, v), (err) => cb(err));
   return self;
+}
+
+/**
+ * settle for results `{value, extra, cbValue}`: the Promise resolves with `value`, the callback
+ * gets `(null, cbValue ?? value, ...extra)` (drachtio-srf's callbacks pass an ack function).
+ */
+function settleWith(promise, cb, self) {
+  const value = promise.then((r) => r.value);
+  if (typeof cb !== 'function') return value;
+  promise.then((r) => cb(null, r.cbValue !== undefined ? r.cbValue : r.value, ...r.extra), (err) => cb(err));
+  return self;
+}
+
+function isTerminating(req) {
+  return /^\s*terminated\b/i.test(req.get('subscription-state') || '');
+}
+
+/** `user@host:event-package` for a subscription (the Event header's id parameter aside). */
+function subscriptionKey(uri, event) {
+  const u = parseUri(uri || '');
+  const pkg = String(event || '').split(';')[0].trim();
+  return u ? `${u.user ? `${u.user}@` : ''}${u.host}:${pkg}` : null;
 }
 
 module.exports = Dialog;

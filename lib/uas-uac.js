@@ -4,7 +4,13 @@
 const assert = require('node:assert');
 const Dialog = require('./dialog.js');
 const SipError = require('./sip-error.js');
+const { DialogStateReporter } = require('./dialog-state.js');
+const { parseNameAddr } = require('./parse.js');
+const { blackHole } = require('./sdp.js');
 const { settle } = Dialog;
+
+/** At most this many 3xx are followed for one createUAC (api.md §4.2). */
+const MAX_REDIRECTS = 4;
 
 async function localSdpOf(opts) {
   const sdp = opts.body !== undefined ? opts.body : opts.localSdp;
@@ -19,20 +25,29 @@ function createUAS(srf, req, res, opts = {}, cb) {
     if (req.canceled) throw new SipError(487, 'Request Terminated');
     const body = await localSdpOf(opts);
     const status = req.method === 'SUBSCRIBE' ? 202 : 200;
+    const state = new DialogStateReporter(opts.dialogStateEmitter, 'uas', req);
     return new Promise((resolve, reject) => {
-      const onCancel = () => reject(new SipError(487, 'Request Terminated'));
+      const onCancel = () => {
+        state.set('cancelled');
+        reject(new SipError(487, 'Request Terminated'));
+      };
       req.once('cancel', onCancel);
       // Registered the moment the 200 is confirmed: the ACK and a BYE may follow in the
       // same batch of events, and must find the dialog.
       res._onFinalSent = (sent, meta) => {
         const dialog = new Dialog(srf, 'uas', { req, res: wrapSent(res, sent), id: meta.stackDialogId, localSdp: body });
+        if (req.method === 'SUBSCRIBE') dialog.addSubscription(req);
+        dialog._state = state;
         srf.addDialog(dialog);
         res._dialog = dialog;
+        state.set('confirmed', { localTag: dialog.sip.localTag });
       };
       res.send(status, { headers: opts.headers || {}, body }, (err) => {
         req.off('cancel', onCancel);
-        if (err) reject(err);
-        else resolve(res._dialog);
+        if (err) {
+          state.set('rejected');
+          reject(err);
+        } else resolve(res._dialog);
       });
     });
   };
@@ -56,10 +71,12 @@ function wrapSent(res, sent) {
   return new Proxy(res, SENT_VIEW);
 }
 
-/** createUAC(uri, opts[, progress][, cb]) → Promise<Dialog> on the 200 (ACK sent). */
-function createUAC(srf, uri, opts, progress, cb) {
-  if (typeof uri === 'object') [uri, opts, progress, cb] = [uri.uri, uri, opts, progress];
-  if (typeof progress === 'function') [progress, cb] = [{}, progress];
+/**
+ * createUAC(uri, opts[, progress][, cb]) → Promise<Dialog> on the 200 (ACK sent); following
+ * redirects when asked; with `noAck` on a late-offer INVITE, the 3pcc result instead.
+ */
+function createUAC(srf, ...args) {
+  let [uri, opts, progress, cb] = uacArgs(args);
   opts = opts || {};
   progress = progress || {};
   const method = (opts.method || 'INVITE').toUpperCase();
@@ -76,33 +93,113 @@ function createUAC(srf, uri, opts, progress, cb) {
       if (!has('contact')) headers.Contact = addr;
     }
     const localSdp = await localSdpOf(opts);
-    let req;
-    try {
-      req = await srf.request(uri, { method, headers, body: localSdp, auth: opts.auth, proxy: opts.proxy });
-    } catch (err) {
-      if (progress.cbRequest) progress.cbRequest(err);
-      throw err;
+    const attempt = (target, proxy) => sendAndWait(srf, target, { method, headers, body: localSdp, auth: opts.auth, proxy }, progress, opts);
+    let outcome = await attempt(uri, opts.proxy);
+    for (let hops = 0; opts.followRedirects && hops < MAX_REDIRECTS && isRedirect(outcome.res); hops++) {
+      const contact = parseNameAddr(outcome.res.get('contact')).uri;
+      if (!contact) break;
+      outcome = opts.keepUriOnRedirect ? await attempt(uri, contact) : await attempt(contact, opts.proxy);
     }
-    if (progress.cbRequest) progress.cbRequest(null, req);
-    return new Promise((resolve, reject) => {
-      req.on('response', (res, ack) => {
-        if (res.status < 200) {
-          if (res.has('rseq')) ack();
-          if (progress.cbProvisional) progress.cbProvisional(res);
-          return;
-        }
-        if (method === 'INVITE') ack();
-        if (res.status >= 300) return reject(Object.assign(new SipError(res.status, res.reason), { res }));
-        if (!res.has('contact')) return reject(Object.assign(new SipError(500, 'No Contact header in response'), { res }));
-        // Registered at once, before any in-dialog request of the same batch is dispatched.
-        const dialog = new Dialog(srf, 'uac', { req, res, id: res.stackDialogId, localSdp });
-        if (opts.auth) dialog.auth = opts.auth;
-        srf.addDialog(dialog);
-        resolve(dialog);
-      });
-    });
+    return established(srf, method, outcome, localSdp, opts);
   };
   return settle(run(), cb, srf);
+}
+
+/**
+ * The argument forms: (uri, opts[, progress][, cb]), (opts[, progress][, cb]) and the legacy
+ * (uri, opts, cbRequest, cbProvisional, cb).
+ */
+function uacArgs(args) {
+  if (typeof args[0] === 'object' && args[0] !== null) args = [args[0].uri, ...args];
+  const [uri, opts, a, b, c] = args;
+  if (typeof a === 'function' && typeof b === 'function') {
+    return [uri, opts, { cbRequest: a, cbProvisional: b }, c];
+  }
+  if (typeof a === 'function') return [uri, opts, {}, a];
+  return [uri, opts, a, b];
+}
+
+const isRedirect = (res) => res.status >= 300 && res.status < 400;
+
+/**
+ * Sends one INVITE (or SUBSCRIBE) and waits for its final response: `{req, res, ack}`, where
+ * `ack` sends the ACK for a 2xx (other finals are ACKed here). Provisionals go to
+ * cbProvisional, reliable ones are PRACKed.
+ */
+async function sendAndWait(srf, uri, requestOpts, progress, opts) {
+  let req;
+  try {
+    req = await srf.request(uri, requestOpts);
+  } catch (err) {
+    if (progress.cbRequest) progress.cbRequest(err);
+    throw err;
+  }
+  if (progress.cbRequest) progress.cbRequest(null, req);
+  const state = new DialogStateReporter(opts.dialogStateEmitter, 'uac', req);
+  return new Promise((resolve) => {
+    req.on('response', (res, ack) => {
+      state.response(res);
+      if (res.status < 200) {
+        if (res.has('rseq')) ack();
+        if (progress.cbProvisional) progress.cbProvisional(res);
+        return;
+      }
+      const invite2xx = requestOpts.method === 'INVITE' && res.status < 300;
+      if (requestOpts.method === 'INVITE' && !invite2xx) ack();
+      resolve({ req, res, ack: invite2xx ? ack : () => {}, state });
+    });
+  });
+}
+
+/** The Dialog (or the 3pcc result) for a final response; a rejection for anything else. */
+function established(srf, method, { req, res, ack, state }, localSdp, opts) {
+  if (res.status >= 300) throw Object.assign(new SipError(res.status, res.reason), { res });
+  const lateOffer = method === 'INVITE' && !localSdp && Boolean(res.body);
+  if (lateOffer && opts.noAck === true) return thirdPartyCall(srf, { req, res, ack, state }, opts);
+  const answer = lateOffer ? blackHole(res.body) : undefined;
+  ack(answer ? { body: answer, headers: { 'Content-Type': 'application/sdp' } } : {});
+  if (!res.has('contact')) throw Object.assign(new SipError(500, 'No Contact header in response'), { res });
+  return makeDialog(srf, { req, res, state }, answer !== undefined ? answer : localSdp, opts);
+}
+
+/** Registers the UAC Dialog at once, before an in-dialog request of the same batch arrives. */
+function makeDialog(srf, { req, res, state }, localSdp, opts) {
+  const dialog = new Dialog(srf, 'uac', { req, res, id: res.stackDialogId, localSdp });
+  if (opts.auth) dialog.auth = opts.auth;
+  if (req.method === 'SUBSCRIBE') dialog.addSubscription(req);
+  if (opts._queueRequests) dialog.queueRequests = true;
+  dialog._state = state;
+  srf.addDialog(dialog);
+  return dialog;
+}
+
+/**
+ * 3pcc (api.md §4.2, `noAck`): the far end offered in its 200 and the app answers later.
+ * `ack(sdp)` sends the answer and makes the Dialog; `destroy()` ACKs and hangs up.
+ */
+function thirdPartyCall(srf, { req, res, ack, state }, opts) {
+  let acked = false;
+  const sendAck = (body) => {
+    assert.ok(!acked, 'createUAC: the 200 was already acknowledged');
+    acked = true;
+    ack(body ? { body, headers: { 'Content-Type': 'application/sdp' } } : {});
+  };
+  return {
+    sdp: res.body,
+    res,
+    ack: async (localSdp) => {
+      sendAck(localSdp);
+      if (!res.has('contact')) throw Object.assign(new SipError(500, 'No Contact header in response'), { res });
+      return makeDialog(srf, { req, res, state }, localSdp, opts);
+    },
+    destroy: async () => {
+      sendAck(res.body);
+      if (!res.has('contact')) return;
+      const dialog = new Dialog(srf, 'uac', { req, res, id: res.stackDialogId, localSdp: res.body });
+      dialog._state = state;
+      await dialog.destroy();
+    },
+  };
 }
 
 module.exports = { createUAS, createUAC };
