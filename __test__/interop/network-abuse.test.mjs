@@ -47,17 +47,32 @@ function options(callId, host, port) {
     'Max-Forwards: 70', 'Content-Length: 0', '', ''].join('\r\n');
 }
 
+// Every connection a test opens, destroyed when its step is over (release()).
+const opened = new Set();
+const release = () => { for (const s of opened) s.destroy(); opened.clear(); };
+
 /**
  * Opens a TCP connection from `localAddress`; resolves with { s, peer, closed }: peer is how
  * serve sees it ("ip:port"), closed a promise of the ms from the start of the connect (before
- * serve could accept it) to the close.
+ * serve could accept it) to serve's close (its FIN, or a reset).
+ *
+ * The connection is half-open: when serve closes it, our end stays open until release(), so
+ * its local port is not reused by a later connection of the same flood. (A reused port can meet
+ * serve's TIME_WAIT for the previous connection and be retried a second later, which stretched
+ * the flood past the message timeout.)
  */
 function connect(port, localAddress, host = '127.0.0.1') {
   return new Promise((resolve, reject) => {
-    const opened = Date.now();
-    const s = net.connect({ host, port, localAddress });
+    const start = Date.now();
+    const s = net.connect({ host, port, localAddress, allowHalfOpen: true });
+    opened.add(s);
     s.on('error', () => {});
-    const closed = new Promise((r) => s.once('close', () => r(Date.now() - opened)));
+    const closed = new Promise((r) => {
+      const done = () => r(Date.now() - start);
+      s.once('end', done);
+      s.once('close', done);
+    });
+    s.resume(); // read what serve sends, so its FIN is seen
     s.once('connect', () => resolve({ s, peer: `${s.localAddress}:${s.localPort}`, closed }));
     s.once('error', reject);
   });
@@ -66,7 +81,7 @@ function connect(port, localAddress, host = '127.0.0.1') {
 /** Sends `text` one byte every `ms` until the connection closes; resolves with bytes sent. */
 async function trickle(s, text, ms) {
   let i = 0;
-  while (!s.destroyed && i < text.length) {
+  while (!s.destroyed && !s.readableEnded && i < text.length) {
     s.write(text[i++]);
     await new Promise((r) => setTimeout(r, ms));
   }
@@ -115,6 +130,7 @@ async function setup(t) {
   assert.ifError(err);
   await routesApplied(srf);
   t.after(async () => {
+    release();
     srf.disconnect();
     await serve.stop();
   });
@@ -126,7 +142,12 @@ async function setup(t) {
 async function idleFlood({ serve, sipPort }) {
   const from = mark(serve);
   const flood = [];
+  const began = Date.now();
   for (let i = 0; i < PER_ADDRESS + 150; i++) flood.push(await connect(sipPort, '127.0.0.1'));
+  const openedIn = Date.now() - began;
+  // The exact split below holds when no held connection could time out before the last one
+  // opened (it takes ~100 ms; the timeout is 4 s): otherwise slots would free up mid-flood.
+  assert.ok(openedIn < MESSAGE_TIMEOUT_MS, `the flood opened in ${openedIn} ms, within the ${MESSAGE_TIMEOUT_MS} ms timeout`);
   const closeTimes = await Promise.all(flood.map((c) => c.closed));
   // The first PER_ADDRESS were accepted and held until the message timeout; every one after
   // them was refused on accept (none had timed out yet: the flood opens in far less time).
@@ -134,7 +155,7 @@ async function idleFlood({ serve, sipPort }) {
   const held = closeTimes.slice(0, PER_ADDRESS);
   assert.ok(Math.min(...held) >= MESSAGE_TIMEOUT_MS - 5, `a held connection is closed no earlier than the message timeout: ${Math.min(...held)} ms`);
   const refused = closeTimes.slice(PER_ADDRESS);
-  return `flood: ${flood.length} idle connections from one address; the first ${PER_ADDRESS} held and closed after ${Math.min(...held)}-${Math.max(...held)} ms `
+  return `flood: ${flood.length} idle connections from one address, opened in ${openedIn} ms; the first ${PER_ADDRESS} held and closed after ${Math.min(...held)}-${Math.max(...held)} ms `
     + `(timeout ${MESSAGE_TIMEOUT_MS} ms), the other ${refused.length} refused on accept and closed after ${Math.min(...refused)}-${Math.max(...refused)} ms`;
 }
 
@@ -252,7 +273,10 @@ test('serve keeps good calls going through all of the abuse at once, and its mem
   // good calls for the whole time the abuse goes on
   const good = runSipp(['-sn', 'uac', serve.sip, '-m', '300', '-r', '25', '-l', '100', '-d', '200'], { timeoutMs: 60000 });
   const report = [];
-  for (const abuse of [idleFlood, slowSenders, badTcpInput, oversizedDatagram, adminFlood]) report.push(await abuse(ctx));
+  for (const abuse of [idleFlood, slowSenders, badTcpInput, oversizedDatagram, adminFlood]) {
+    report.push(await abuse(ctx));
+    release();
+  }
   for (const line of report) t.diagnostic(line);
   const calls = await good;
   assert.equal(calls.stats.successful, 300, calls.summary());
