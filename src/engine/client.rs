@@ -283,7 +283,12 @@ impl Core {
         let (app, report, invite, dest, initial) = (t.app, t.report, t.method == "INVITE", t.dest, t.initial_invite);
         let mut dialog = t.dialog_id.clone();
         if invite && status > 100 && status < 300 && msg.tag(HeaderName::To).is_some() {
-            dialog = Some(self.uac_dialog(&id, msg, status >= 200));
+            match &dialog {
+                // A re-INVITE's 2xx refreshes the target of the dialog it was sent in (§12.2.1.2).
+                Some(d) if status >= 200 => self.refresh_target(d, msg),
+                Some(_) => {}
+                None => dialog = Some(self.uac_dialog(&id, msg, status >= 200)),
+            }
         }
         let udp = dest.protocol == Protocol::Udp;
         let Some(t) = self.client.get_mut(&id) else { return };
@@ -357,6 +362,14 @@ impl Core {
         let Some(d) = self.dialog_keys.get(&(call_id, tag)).and_then(|id| self.dialogs.get(id)) else { return };
         if let Some(ack) = d.last_ack.clone() {
             self.send(d.protocol, d.peer, None, ack);
+        }
+    }
+
+    /// A target-refresh response inside `dialog`: its Contact is the new remote target.
+    fn refresh_target(&mut self, dialog: &str, msg: &Message<'_>) {
+        let contact = msg.header(HeaderName::Contact).and_then(|v| parse_contacts(v).ok().flatten()).and_then(|l| l.first().map(|c| text(c.uri_raw)));
+        if let (Some(dl), Some(c)) = (self.dialogs.get_mut(dialog), contact) {
+            dl.remote_target = c;
         }
     }
 
