@@ -120,9 +120,12 @@ class Srf extends EventEmitter {
       if (kind === 'cdr:attempt') this.emit(kind, source, time, msg);
       else this.emit(kind, source, time, extra, msg);
     });
-    if (embedded) link.startEmbedded(native);
-    else link.connect(native);
-    for (const verb of this._routes) link.route(verb);
+    // Routes given before connecting are in force before 'connect' is emitted.
+    if (embedded) link.startEmbedded({ ...native, routes: [...this._routes] });
+    else {
+      link.connect(native);
+      for (const verb of this._routes) link.route(verb);
+    }
     return this;
   }
 

@@ -67,6 +67,11 @@ export interface EmbeddedOptions {
   maxPendingRequests?: number
   /** Ms a TCP peer may take over one message (and its first one) before it is disconnected. */
   tcpMessageTimeout?: number
+  /**
+   * Verbs routed before connect(): in force before 'connect' is reported, so a request
+   * arriving right after it reaches the app.
+   */
+  routes?: Array<string>
 }
 
 /**

@@ -11,8 +11,10 @@ pub type CmdId = u32;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Ask for new requests of this method (lower-case), or for `cdr:*` events.
-    Route(String),
+    /// Ask for new requests of this method (lower-case), or for `cdr:*` events. With `ack`,
+    /// the backend answers with a `Reply` once the route is in force (serve answers the
+    /// app's `route` frame only then, so a request sent after it reaches the app).
+    Route { verb: String, ack: Option<CmdId> },
     RemoveRoute(String),
     /// A request or response. `txn_id` names the transaction being answered (or the INVITE
     /// being cancelled); `dialog_id` an existing dialog; both empty for a new request.

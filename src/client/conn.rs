@@ -172,7 +172,7 @@ impl<S: EventSink> Client<S> {
     async fn offline(&mut self, cmd: Command) {
         tracing::debug!(?cmd, "command while offline");
         match cmd {
-            Command::Route(verb) => {
+            Command::Route { verb, .. } => {
                 self.add_route(verb);
             }
             Command::RemoveRoute(verb) => self.routes.retain(|v| *v != verb),
@@ -195,7 +195,7 @@ impl<S: EventSink> Client<S> {
 
     async fn session(&mut self, stream: Box<dyn Stream>) -> SessionEnd {
         let (mut reader, mut writer) = tokio::io::split(stream);
-        let mut link = Link { decoder: FrameDecoder::new(self.config.max_frame), pending: Pending::default(), out: Vec::new() };
+        let mut link = Link { decoder: FrameDecoder::new(self.config.max_frame), pending: Pending::default(), out: Vec::new(), awaiting_routes: Vec::new(), held_connected: None };
         let auth_id = new_id();
         let auth = AppMsg::Authenticate { id: auth_id.clone(), secret: self.config.secret.clone(), tags: self.config.tags.clone() };
         link.queue(&auth);
@@ -248,6 +248,10 @@ impl<S: EventSink> Client<S> {
                     link.queue(&AppMsg::Ping { id: new_id() });
                 }
                 _ = sweep.tick() => {
+                    // A server that never answers route frames still gets its app connected.
+                    if link.held_connected.as_ref().is_some_and(|(_, since)| since.elapsed() >= ROUTE_REPLY_WAIT) {
+                        self.release_connected(&mut link).await;
+                    }
                     if !authenticated && Instant::now() >= auth_deadline {
                         self.sink.emit(Event::Error { message: "no answer to authenticate from the drachtio server".into() }).await;
                         break SessionEnd::Lost;
@@ -288,30 +292,61 @@ impl<S: EventSink> Client<S> {
                     *authenticated = true;
                     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
                     for verb in &self.routes {
-                        link.queue(&AppMsg::Route { id: new_id(), verb: verb.clone() });
+                        let id = new_id();
+                        link.queue(&AppMsg::Route { id: id.clone(), verb: verb.clone() });
+                        link.awaiting_routes.push(id);
                     }
-                    self.sink.emit(Event::Connected { hostports: arg(0), version: arg(1), local_hostports: arg(2) }).await;
-                }
-                ServerMsg::Response { request_id, status, args, body, .. } => {
-                    // A proxy's per-target answers carry `continue` (absolute token 12).
-                    let more = args.get(8).is_some_and(|a| a == "continue");
-                    if let Some(cmd) = link.pending.resolve(&request_id, more) {
-                        self.sink.emit(Event::Reply { cmd, status, args, raw: body, more }).await;
+                    let connected = Event::Connected { hostports: arg(0), version: arg(1), local_hostports: arg(2) };
+                    if link.awaiting_routes.is_empty() {
+                        self.sink.emit(connected).await;
+                    } else {
+                        link.held_connected = Some((connected, Instant::now()));
                     }
                 }
-                ServerMsg::Sip { meta, body, .. } => self.sink.emit(Event::Sip { meta, raw: body }).await,
-                ServerMsg::Cdr { kind, source, time, extra, body, .. } => {
-                    self.sink.emit(Event::Cdr { kind, source, time, extra, raw: body }).await
+                ServerMsg::Response { request_id, .. } if link.awaiting_routes.contains(&request_id) => {
+                    link.awaiting_routes.retain(|id| *id != request_id);
+                    if link.awaiting_routes.is_empty() {
+                        self.release_connected(link).await;
+                    }
+                }
+                // Anything else the server sends comes after 'connect', as it did without routes.
+                other => {
+                    self.release_connected(link).await;
+                    self.on_frame(link, other).await;
                 }
             }
         }
         Ok(())
     }
 
+    /// Emits the Connected held back while route frames were unanswered.
+    async fn release_connected(&mut self, link: &mut Link) {
+        link.awaiting_routes.clear();
+        if let Some((connected, _)) = link.held_connected.take() {
+            self.sink.emit(connected).await;
+        }
+    }
+
+    async fn on_frame(&mut self, link: &mut Link, msg: ServerMsg) {
+        match msg {
+            ServerMsg::Response { request_id, status, args, body, .. } => {
+                // A proxy's per-target answers carry `continue` (absolute token 12).
+                let more = args.get(8).is_some_and(|a| a == "continue");
+                if let Some(cmd) = link.pending.resolve(&request_id, more) {
+                    self.sink.emit(Event::Reply { cmd, status, args, raw: body, more }).await;
+                }
+            }
+            ServerMsg::Sip { meta, body, .. } => self.sink.emit(Event::Sip { meta, raw: body }).await,
+            ServerMsg::Cdr { kind, source, time, extra, body, .. } => {
+                self.sink.emit(Event::Cdr { kind, source, time, extra, raw: body }).await
+            }
+        }
+    }
+
     async fn online(&mut self, link: &mut Link, cmd: Command) {
         tracing::debug!(?cmd, "command");
         let (msg, cmd_id, deadline) = match cmd {
-            Command::Route(verb) => {
+            Command::Route { verb, .. } => {
                 if self.add_route(verb.clone()) {
                     link.queue(&AppMsg::Route { id: new_id(), verb });
                 }
@@ -336,10 +371,17 @@ impl<S: EventSink> Client<S> {
 }
 
 /// Per-connection state: the frame decoder, commands awaiting replies, and bytes to write.
+/// How long 'connect' waits for the answers to the route frames sent on authenticating.
+const ROUTE_REPLY_WAIT: Duration = Duration::from_secs(1);
+
 struct Link {
     decoder: FrameDecoder,
     pending: Pending,
     out: Vec<u8>,
+    /// After authenticating: the ids of the route frames not yet answered, and the Connected
+    /// event held until they are, so the app's routes are in force when it sees 'connect'.
+    awaiting_routes: Vec<String>,
+    held_connected: Option<(Event, Instant)>,
 }
 
 impl Link {

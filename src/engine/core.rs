@@ -93,7 +93,7 @@ impl Core {
             tokio::select! {
                 msg = control.recv() => match msg {
                     None | Some(CoreMsg::Shutdown) => break,
-                    Some(CoreMsg::Attach { id, events }) => self.attach(id, events),
+                    Some(CoreMsg::Attach { id, events, routes }) => self.attach(id, events, routes),
                     Some(CoreMsg::Command { id, cmd }) => self.on_command(id, cmd),
                     Some(CoreMsg::Detach { id }) => {
                         self.detach(id);
@@ -114,8 +114,11 @@ impl Core {
         tracing::info!(hostports = %self.hostports, "engine stopped");
     }
 
-    fn attach(&mut self, id: AppId, events: mpsc::Sender<Event>) {
+    fn attach(&mut self, id: AppId, events: mpsc::Sender<Event>, routes: Vec<String>) {
         self.apps.attach(id, events);
+        for verb in routes {
+            self.apps.route(id, verb);
+        }
         let hostports = self.advertised_hostports();
         self.apps.deliver(id, Event::Connected { hostports, version: VERSION.to_owned(), local_hostports: self.hostports.clone() });
     }
@@ -137,7 +140,12 @@ impl Core {
 
     fn on_command(&mut self, app: AppId, cmd: Command) {
         match cmd {
-            Command::Route(verb) => self.apps.route(app, verb),
+            Command::Route { verb, ack } => {
+                self.apps.route(app, verb);
+                if let Some(cmd) = ack {
+                    self.apps.deliver(app, Event::Reply { cmd, status: ReplyStatus::Ok, args: Vec::new(), raw: None, more: false });
+                }
+            }
             Command::RemoveRoute(_) => self.apps.unroute_all(app),
             Command::Sip { cmd, txn_id, dialog_id, route_uri, raw } => {
                 let draft = match Draft::from_app(&raw) {

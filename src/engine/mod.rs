@@ -65,7 +65,7 @@ pub struct EngineConfig {
 pub const MAX_PENDING_REQUESTS: usize = 2_000;
 
 pub(crate) enum CoreMsg {
-    Attach { id: apps::AppId, events: mpsc::Sender<Event> },
+    Attach { id: apps::AppId, events: mpsc::Sender<Event>, routes: Vec<String> },
     Command { id: apps::AppId, cmd: Command },
     Detach { id: apps::AppId },
     Shutdown,
@@ -99,13 +99,14 @@ impl Engine {
     }
 
     /// Attaches one application: its events go to `events`; its commands to the returned
-    /// sender. Dropping the sender detaches it.
-    pub fn attach(&self, events: mpsc::Sender<Event>) -> mpsc::Sender<Command> {
+    /// sender. Dropping the sender detaches it. `routes` are in force before it hears
+    /// `Connected`.
+    pub fn attach(&self, events: mpsc::Sender<Event>, routes: Vec<String>) -> mpsc::Sender<Command> {
         let id = self.next_app.fetch_add(1, Ordering::Relaxed);
         let (tx, mut rx) = mpsc::channel(APP_COMMAND_QUEUE);
         let core = self.core.clone();
         tokio::spawn(async move {
-            if core.send(CoreMsg::Attach { id, events }).await.is_err() {
+            if core.send(CoreMsg::Attach { id, events, routes }).await.is_err() {
                 return;
             }
             while let Some(cmd) = rx.recv().await {

@@ -58,6 +58,9 @@ pub struct EmbeddedOptions {
     pub max_pending_requests: Option<u32>,
     /// Ms a TCP peer may take over one message (and its first one) before it is disconnected.
     pub tcp_message_timeout: Option<u32>,
+    /// Verbs routed before connect(): in force before 'connect' is reported, so a request
+    /// arriving right after it reaches the app.
+    pub routes: Option<Vec<String>>,
 }
 
 #[napi(object)]
@@ -132,6 +135,7 @@ impl NativeClient {
         if self.commands.is_some() {
             return Err(err("already connected or connecting"));
         }
+        let routes = opts.routes.clone().unwrap_or_default();
         let config = embedded_config(opts).map_err(err)?;
         let rt = runtime::handle()?;
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
@@ -146,7 +150,7 @@ impl NativeClient {
                     return;
                 }
             };
-            let app = engine.attach(events_tx);
+            let app = engine.attach(events_tx, routes);
             while let Some(cmd) = rx.recv().await {
                 if app.send(cmd).await.is_err() {
                     break;
@@ -169,7 +173,7 @@ impl NativeClient {
 
     #[napi]
     pub fn route(&self, verb: String) -> napi::Result<()> {
-        self.send(Command::Route(verb))
+        self.send(Command::Route { verb, ack: None })
     }
 
     #[napi]

@@ -108,7 +108,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, engine: Engine, secret: Ar
                             }
                             let Some(tx) = events_tx.take() else { break };
                             drop(unauthenticated.take());
-                            commands = Some(engine.attach(tx));
+                            commands = Some(engine.attach(tx, Vec::new()));
                             auth_id = Some(id);
                         }
                         (AppMsg::Authenticate { id, .. }, Some(_)) => {
@@ -121,8 +121,10 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, engine: Engine, secret: Ar
                         }
                         (AppMsg::Ping { id }, Some(_)) => frame(&reply(&id, ReplyStatus::Ok, vec!["pong".into()], None), &mut out),
                         (AppMsg::Route { id, verb }, Some(tx)) => {
-                            let _ = tx.send(Command::Route(verb)).await;
-                            frame(&reply(&id, ReplyStatus::Ok, vec![], None), &mut out);
+                            // Answered by the engine once the route is in force.
+                            let cmd = take_cmd(&mut next_cmd);
+                            pending.insert(cmd, id);
+                            let _ = tx.send(Command::Route { verb, ack: Some(cmd) }).await;
                         }
                         (AppMsg::RemoveRoute { id, verb }, Some(tx)) => {
                             let _ = tx.send(Command::RemoveRoute(verb)).await;
@@ -134,14 +136,12 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, engine: Engine, secret: Ar
                                 close = true;
                                 break;
                             }
-                            let cmd = next_cmd;
-                            next_cmd = next_cmd.wrapping_add(1).max(1);
+                            let cmd = take_cmd(&mut next_cmd);
                             pending.insert(cmd, id);
                             let _ = tx.send(Command::Sip { cmd, txn_id, dialog_id, route_uri, raw: body }).await;
                         }
                         (AppMsg::Proxy { id, txn_id, spec, body }, Some(tx)) => {
-                            let cmd = next_cmd;
-                            next_cmd = next_cmd.wrapping_add(1).max(1);
+                            let cmd = take_cmd(&mut next_cmd);
                             pending.insert(cmd, id);
                             let _ = tx.send(Command::Proxy { cmd, txn_id, spec, raw: body }).await;
                         }
@@ -168,6 +168,13 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, engine: Engine, secret: Ar
     let _ = writer.shutdown().await;
     // Dropping the command sender detaches the app: the engine answers what it left open.
     drop(commands);
+}
+
+/// A fresh command id (never 0) for a frame whose answer comes from the engine.
+fn take_cmd(next: &mut u32) -> u32 {
+    let cmd = *next;
+    *next = next.wrapping_add(1).max(1);
+    cmd
 }
 
 fn on_event(event: Event, auth_id: &mut Option<String>, pending: &mut HashMap<u32, String>, out: &mut Vec<u8>) {

@@ -156,9 +156,9 @@ impl Harness {
         };
         let mut core = Core::new(config, transports, points, "udp/127.0.0.1:5060,tcp/127.0.0.1:5060".into());
         let (tx, events) = mpsc::channel(1024);
-        core.attach(APP, tx);
+        core.attach(APP, tx, Vec::new());
         for r in routes {
-            core.on_command(APP, Command::Route((*r).to_owned()));
+            core.on_command(APP, Command::Route { verb: (*r).to_owned(), ack: None });
         }
         let mut h = Harness { core, sent, taken: 0, events, start: Instant::now(), next_cmd: 1 };
         assert!(matches!(h.events().as_slice(), [Event::Connected { .. }]));
