@@ -5,7 +5,7 @@
 use super::apps::AppId;
 use super::build::{with_tag, Draft};
 use super::core::{Core, Source, Timer};
-use super::dialog::{dialog_id, Dialog};
+use super::dialog::{dialog_id, is_terminating_notify, Dialog};
 use super::server::transport_param;
 use super::transport::Protocol;
 use super::util;
@@ -282,7 +282,9 @@ impl Core {
         }
         let (app, report, invite, dest, initial) = (t.app, t.report, t.method == "INVITE", t.dest, t.initial_invite);
         let mut dialog = t.dialog_id.clone();
-        if invite && status > 100 && status < 300 && msg.tag(HeaderName::To).is_some() {
+        // A SUBSCRIBE forms its dialog on the 2xx only (RFC 6665 §4.1.2.1: no early dialogs).
+        let forms_dialog = invite || (t.method == "SUBSCRIBE" && status >= 200);
+        if forms_dialog && status > 100 && status < 300 && msg.tag(HeaderName::To).is_some() {
             match &dialog {
                 // A re-INVITE's 2xx refreshes the target of the dialog it was sent in (§12.2.1.2).
                 Some(d) if status >= 200 => self.refresh_target(d, msg),
@@ -334,8 +336,8 @@ impl Core {
                     t.state = ClientState::Completed;
                 }
                 self.arm(Timer::ClientCleanup(id.clone()), if udp { self.config.timers.t4 } else { Duration::ZERO });
-                if method == "BYE" {
-                    if let Some(d) = &dialog {
+                if let Some(d) = &dialog {
+                    if method == "BYE" || (status < 300 && self.ends_subscription(&id, d)) {
                         self.forget_dialog(d);
                     }
                 }
@@ -363,6 +365,12 @@ impl Core {
         if let Some(ack) = d.last_ack.clone() {
             self.send(d.protocol, d.peer, None, ack);
         }
+    }
+
+    /// Our NOTIFY `txn` terminates subscription dialog `dialog` (its 2xx ends the dialog).
+    fn ends_subscription(&self, txn: &str, dialog: &str) -> bool {
+        let Some(t) = self.client.get(txn) else { return false };
+        self.dialogs.get(dialog).is_some_and(|d| d.subscription) && is_terminating_notify(&t.method, t.draft.get(HeaderName::SubscriptionState))
     }
 
     /// A target-refresh response inside `dialog`: its Contact is the new remote target.
@@ -411,6 +419,7 @@ impl Core {
             confirmed,
             pending_2xx: None,
             last_ack: None,
+            subscription: t.method == "SUBSCRIBE",
         }));
         // A 2xx fixes the remote tag, target and route set (§13.2.2.4).
         if confirmed {

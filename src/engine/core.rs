@@ -11,7 +11,8 @@ use super::server::ServerTxn;
 use super::transport::{Inbound, Protocol, Transports};
 use super::{util, CoreMsg, EngineConfig, VERSION};
 use crate::app::{CmdId, Command, Event};
-use crate::sip::{parse, validate::validate, Framing, HeaderName, Message};
+use crate::sip::validate::{validate, validate_except_request_uri};
+use crate::sip::{parse, ErrorKind, Framing, HeaderName, Message, ParseError};
 use crate::wire::{CdrKind, ReplyStatus, SipMeta};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -177,7 +178,7 @@ impl Core {
                 return;
             }
         };
-        if let Err(e) = validate(&msg) {
+        if let Err(e) = validate(&msg).or_else(|e| self.lenient_in_dialog(&msg, e)) {
             tracing::debug!(peer = %remote, error = %e, "invalid message");
             // A request that parsed far enough is answered (400/505); responses are dropped.
             if msg.is_request() && msg.method() != Some(b"ACK") && has_response_headers(&msg) {
@@ -190,6 +191,21 @@ impl Core {
             self.on_request(&msg, src);
         } else {
             self.on_response(&msg, src);
+        }
+    }
+
+    /// A request whose only fault is its Request-URI still goes through when a dialog of ours
+    /// identifies it (Call-ID and our tag), as drachtio-server lets it; otherwise `err` stands.
+    fn lenient_in_dialog(&self, msg: &Message<'_>, err: ParseError) -> Result<(), ParseError> {
+        if !matches!(err.kind, ErrorKind::BadRequestUri(_)) {
+            return Err(err);
+        }
+        let call_id = String::from_utf8_lossy(msg.call_id().unwrap_or_default()).into_owned();
+        let Some(tag) = msg.tag(HeaderName::To).map(|t| String::from_utf8_lossy(t).into_owned()) else { return Err(err) };
+        if self.dialog_keys.contains_key(&(call_id, tag)) {
+            validate_except_request_uri(msg)
+        } else {
+            Err(err)
         }
     }
 

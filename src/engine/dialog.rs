@@ -35,6 +35,8 @@ pub struct Dialog {
     pub pending_2xx: Option<Pending2xx>,
     /// UAC: the ACK we sent, re-sent when the far end retransmits its 2xx.
     pub last_ack: Option<Vec<u8>>,
+    /// Formed by a SUBSCRIBE (RFC 6665): a terminating NOTIFY, not a BYE, ends it.
+    pub subscription: bool,
 }
 
 #[derive(Debug)]
@@ -43,6 +45,11 @@ pub struct Pending2xx {
     pub interval: Duration,
     pub retransmit: Option<delay_queue::Key>,
     pub give_up: delay_queue::Key,
+}
+
+/// True for a NOTIFY whose Subscription-State is `terminated` (RFC 6665 §4.1.3).
+pub fn is_terminating_notify(method: &str, subscription_state: Option<&str>) -> bool {
+    method == "NOTIFY" && subscription_state.is_some_and(|s| s.trim_start().get(..10).is_some_and(|v| v.eq_ignore_ascii_case("terminated")))
 }
 
 /// `<Call-ID>;from-tag=<tag of the dialog-forming request's From>` (wire-protocol.md §5).

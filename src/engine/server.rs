@@ -6,7 +6,7 @@
 use super::apps::AppId;
 use super::build::{with_tag, Draft};
 use super::core::{response_draft, stamp_via, Core, Source, Timer};
-use super::dialog::{dialog_id, Dialog, Pending2xx};
+use super::dialog::{dialog_id, is_terminating_notify, Dialog, Pending2xx};
 use super::transport::Protocol;
 use super::util;
 use crate::app::CmdId;
@@ -57,6 +57,8 @@ pub struct ServerTxn {
     pub timeout: Option<delay_queue::Key>,
     /// Counted in its app's pending requests until the final response.
     pub counted: bool,
+    /// A NOTIFY with `Subscription-State: terminated`: its 2xx ends a subscription dialog.
+    pub terminating_notify: bool,
 }
 
 impl ServerTxn {
@@ -218,6 +220,7 @@ impl Core {
             retransmit: None,
             timeout: None,
             counted: false,
+            terminating_notify: is_terminating_notify(method, msg.header_str(HeaderName::SubscriptionState).as_deref()),
         };
         self.server.insert(id.clone(), Box::new(txn));
         self.server_keys.insert(key, id.clone());
@@ -487,10 +490,10 @@ impl Core {
     /// A 2xx to BYE ends its dialog; a 2xx to a terminating NOTIFY ends a subscription dialog.
     fn after_non_invite_success(&mut self, id: &str) {
         let Some(t) = self.server.get(id) else { return };
-        if t.method == "BYE" {
-            if let Some(d) = t.dialog_id.clone() {
-                self.forget_dialog(&d);
-            }
+        let Some(d) = t.dialog_id.clone() else { return };
+        let subscription = self.dialogs.get(&d).is_some_and(|dl| dl.subscription);
+        if t.method == "BYE" || (t.terminating_notify && subscription) {
+            self.forget_dialog(&d);
         }
     }
 
@@ -517,6 +520,7 @@ impl Core {
             confirmed: false,
             pending_2xx: None,
             last_ack: None,
+            subscription: t.method == "SUBSCRIBE",
         };
         self.dialog_keys.insert((t.call_id.clone(), local_tag), dialog_id.clone());
         self.dialogs.insert(dialog_id.clone(), Box::new(dialog));

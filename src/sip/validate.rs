@@ -27,6 +27,16 @@ pub(crate) fn missing_names(mask: u8) -> impl Iterator<Item = &'static str> {
 }
 
 pub fn validate(msg: &Message<'_>) -> Result<(), ParseError> {
+    validate_with(msg, true)
+}
+
+/// `validate` without the Request-URI check: for a request whose dialog identifies it (some
+/// peers send in-dialog requests to a bare `sip:`, and drachtio-server accepts them).
+pub fn validate_except_request_uri(msg: &Message<'_>) -> Result<(), ParseError> {
+    validate_with(msg, false)
+}
+
+fn validate_with(msg: &Message<'_>, check_uri: bool) -> Result<(), ParseError> {
     if !msg.is_sip_2_0() {
         return Err(ParseError::new(ErrorKind::VersionNotSupported, msg.start_line_range().0));
     }
@@ -46,7 +56,7 @@ pub fn validate(msg: &Message<'_>) -> Result<(), ParseError> {
     if missing != 0 {
         return Err(ParseError::new(ErrorKind::MissingHeaders(missing), msg.start_line_range().1));
     }
-    if let (Some(method), Some(uri)) = (msg.method(), msg.request_uri()) {
+    if let (true, Some(method), Some(uri)) = (check_uri, msg.method(), msg.request_uri()) {
         check_request_uri(uri, msg.start_line_range().0 + method.len() + 1)?;
     }
     for h in msg.headers() {

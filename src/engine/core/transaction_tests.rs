@@ -901,3 +901,100 @@ async fn prack_stops_the_reliable_provisional() {
     assert!(h.sent().is_empty(), "the PRACK stopped the retransmissions");
     assert_eq!(h.core.server[&txn].state, ServerState::Proceeding);
 }
+
+// ---- Dialogs the transactions form and end (§12, RFC 6665) ----
+
+/// An in-dialog request from the UAC we sent `req` to (it answered with tag `carol`).
+fn from_callee(method: &str, req: &Out, cseq: u32, extra: &str) -> String {
+    format!(
+        "{method} sip:127.0.0.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 10.0.0.3:5080;branch=z9hG4bK-{method}-{cseq}\r\n\
+         Max-Forwards: 70\r\n\
+         From: {};tag=carol\r\n\
+         To: {}\r\n\
+         Call-ID: {}\r\n\
+         CSeq: {cseq} {method}\r\n\
+         {extra}Content-Length: 0\r\n\r\n",
+        req.header("To"),
+        req.header("From"),
+        req.header("Call-ID"),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn subscribe_forms_a_dialog_on_its_2xx_and_a_terminating_notify_ends_it() {
+    let mut h = Harness::new(&[]);
+    h.app_requests("SUBSCRIBE", UDP);
+    let subscribe = h.sent_one();
+    h.receive(UDP, &answer(&subscribe, "202 Accepted"));
+    let (_, dialog, line) = h.app_got().remove(0);
+    assert_eq!(line, "SIP/2.0 202 Accepted");
+    assert!(h.core.dialogs[&dialog].subscription, "the 202 formed a subscription dialog");
+
+    // An active NOTIFY keeps it; a terminating one, once answered 2xx, ends it.
+    for (cseq, state) in [(1, "active;expires=60"), (2, "terminated;reason=timeout")] {
+        h.receive(UDP, &from_callee("NOTIFY", &subscribe, cseq, &format!("Event: presence\r\nSubscription-State: {state}\r\n")));
+        let (txn, notify_dialog, _) = h.app_got().remove(0);
+        assert_eq!(notify_dialog, dialog, "the NOTIFY is delivered inside the dialog");
+        h.app_responds(&txn, "200 OK");
+        h.sent_one();
+        assert_eq!(h.core.dialogs.contains_key(&dialog), cseq == 1, "after NOTIFY {state}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn our_terminating_notify_ends_the_subscription_dialog_a_subscribe_formed() {
+    let mut h = Harness::new(&["subscribe"]);
+    h.receive(UDP, &request("SUBSCRIBE", UDP, "z9hG4bK-sub", "1 SUBSCRIBE", None).replace("Content-Length", "Event: presence\r\nContent-Length"));
+    let txn = h.app_request_txn("SUBSCRIBE sip:bob@127.0.0.1:5060 SIP/2.0");
+    h.app_responds(&txn, "202 Accepted");
+    h.sent_one();
+    let dialog = h.core.dialogs.keys().next().expect("dialog").clone();
+    for state in ["active", "terminated"] {
+        let notify = format!("NOTIFY sip:placeholder SIP/2.0\r\nEvent: presence\r\nSubscription-State: {state}\r\nContent-Length: 0\r\n\r\n");
+        h.app_sends("", &dialog, &notify).expect("NOTIFY sent");
+        let sent = h.sent_one();
+        assert_eq!(sent.line(), "NOTIFY sip:alice@10.0.0.2:5070 SIP/2.0");
+        h.core.on_inbound(Inbound { protocol: UDP, local: local(), remote: peer(), bytes: answer(&sent, "200 OK").into_bytes() });
+        h.app_got();
+        assert_eq!(h.core.dialogs.contains_key(&dialog), state == "active", "after our NOTIFY {state} was answered");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reinvite_we_send_in_a_uas_dialog_keeps_one_dialog_and_acks_its_own_cseq() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, UDP);
+    h.app_responds(&txn, "200 OK");
+    let ok = h.sent_one();
+    h.receive(UDP, &request("ACK", UDP, "z9hG4bK-ack", "1 ACK", Some(&to_tag(&ok.text))));
+    let dialog = h.core.dialogs.keys().next().expect("dialog").clone();
+    h.app_got();
+    for _ in 0..2 {
+        h.app_sends("", &dialog, "INVITE sip:placeholder SIP/2.0\r\nContent-Length: 0\r\n\r\n").expect("re-INVITE sent");
+        let reinvite = h.sent_one();
+        h.core.on_inbound(Inbound { protocol: UDP, local: local(), remote: peer(), bytes: answer(&reinvite, "200 OK").replace(";tag=carol", "").into_bytes() });
+        let (_, got_dialog, _) = h.app_got().remove(0);
+        assert_eq!((got_dialog.as_str(), h.core.dialogs.len()), (dialog.as_str(), 1), "the 2xx stays in the dialog");
+        h.app_sends("", &dialog, "ACK sip:placeholder SIP/2.0\r\nContent-Length: 0\r\n\r\n").expect("ACK sent");
+        assert_eq!(h.sent_one().header("CSeq"), reinvite.header("CSeq").replace("INVITE", "ACK"));
+    }
+    // The far end's BYE still finds the dialog.
+    h.receive(UDP, &request("BYE", UDP, "z9hG4bK-bye", "2 BYE", Some(&to_tag(&ok.text))));
+    assert_eq!(h.app_got().remove(0).1, dialog);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bad_request_uri_is_forgiven_only_where_a_dialog_identifies_the_request() {
+    let mut h = Harness::new(&["invite", "info"]);
+    let txn = invite_arrives(&mut h, UDP);
+    h.app_responds(&txn, "200 OK");
+    let tag = to_tag(&h.sent_one().text);
+    let bare = |to_tag: Option<&str>| request("INFO", UDP, "z9hG4bK-info", "2 INFO", to_tag).replacen("INFO sip:bob@127.0.0.1:5060", "INFO sip:", 1);
+    h.receive(UDP, &bare(Some(&tag)));
+    assert_eq!(h.app_lines(), ["INFO sip: SIP/2.0"], "inside the dialog: delivered");
+    h.receive(UDP, &bare(Some("unknown")));
+    assert!(h.sent_one().line().starts_with("SIP/2.0 400"), "no dialog: 400");
+    h.receive(UDP, &bare(None));
+    assert!(h.sent_one().line().starts_with("SIP/2.0 400"));
+}
