@@ -55,12 +55,13 @@ class Srf extends EventEmitter {
     this._uac = new Uac(this);
     this._dialogs = new Map();
     // First layer: requests inside a known dialog go to that Dialog, not to middleware.
-    this._stack.use((req, res, next) => {
+    this._dialogLayer = (req, res, next) => {
       const dialog = req.stackDialogId && this._dialogs.get(req.stackDialogId);
       if (dialog) return dialog.handle(req, res);
       req.srf = res.srf = this;
       next();
-    });
+    };
+    this._stack.use(this._dialogLayer);
     this.on('newListener', (event) => {
       if (CDR_EVENTS.has(event)) this._route(event);
     });
@@ -80,9 +81,12 @@ class Srf extends EventEmitter {
   set(key, value) { this._settings.set(key, value); return this; }
   get(key) { return this._settings.get(key); }
 
-  /** True when nothing is waiting on the server: no reply pending, no ACK awaited. */
+  /**
+   * True when nothing is outstanding: no command waiting for the server's reply, no request the
+   * app sent still waiting for its final response, no ACK or PRACK awaited by `res.send`.
+   */
   get idle() {
-    return (!this._link || this._link.idle) && this._ackWaiters.size === 0;
+    return (!this._link || this._link.idle) && this._uac.byTxn.size === 0 && this._ackWaiters.size === 0;
   }
 
   /**
@@ -162,10 +166,44 @@ class Srf extends EventEmitter {
   createB2BUA(req, res, uri, opts, progress, cb) { return createB2BUA(this, req, res, uri, opts, progress, cb); }
   proxyRequest(req, destination, opts, cb) { return proxyRequest(this, req, destination, opts, cb); }
 
+  /**
+   * The dialog-dispatch middleware: requests inside a known Dialog go to it, others get
+   * `req.srf`/`res.srf` and continue. The constructor installed it as the first layer already;
+   * `opts` is accepted for drachtio-srf compatibility and ignored.
+   */
+  dialog(opts) { return this._dialogLayer; }
+
+  /** The Dialog with this server dialog id (`<Call-ID>;from-tag=<tag>`), or undefined. */
   findDialogById(id) { return this._dialogs.get(id); }
   findDialogByCallIDAndFromTag(callId, tag) { return this._dialogs.get(`${callId};from-tag=${tag}`); }
   addDialog(dialog) { this._dialogs.set(dialog.id, dialog); }
   removeDialog(dialog) { this._dialogs.delete(dialog.id); }
+
+  /**
+   * Stops routing new `verb` requests to this app (`remove_route`); throws unless the verb is
+   * routed now. The server drops every route of the app on a remove_route (drachtio-server
+   * does, and so does the embedded engine), so the verbs still wanted are routed again.
+   */
+  unregisterForMessages(verb) {
+    const lower = String(verb).toLowerCase();
+    if (!this._routes.has(lower)) throw new Error(`unregisterForMessages: '${lower}' is not routed to this app`);
+    this._routes.delete(lower);
+    if (!this._link) return;
+    const kept = [...this._routes];
+    this._link.removeRoute(lower);
+    // The remote client remembers its routes (to send them again after a reconnect) and skips
+    // a route it has: it forgets the kept verbs first, then routes them again. Every remove
+    // goes before every route, since each remove_route clears all of them on the server.
+    for (const v of kept) this._link.removeRoute(v);
+    for (const v of kept) this._link.route(v);
+  }
+
+  /** Routes `verb` to this app again (`route`); throws if it is routed already. */
+  reregisterForMessages(verb) {
+    const lower = String(verb).toLowerCase();
+    if (this._routes.has(lower)) throw new Error(`reregisterForMessages: '${lower}' is already routed to this app`);
+    this._route(lower);
+  }
 
   _route(verb) {
     const lower = verb.toLowerCase();
@@ -221,9 +259,10 @@ class Srf extends EventEmitter {
     res._send = req.stackTxnId === 'unsolicited'
       ? (raw, { cb }) => cb && cb(null) // a BYE the server sent itself: nothing to answer
       : (raw, opts) => this._sendResponse(req, res, raw, opts);
-    if (req.method === 'UPDATE' && this._pendingInvites.has(callId)) {
-      const invite = this._pendingInvites.get(callId);
-      if (invite.listenerCount('update') > 0) invite.emit('update', req, res);
+    // An UPDATE during an INVITE's setup, received or sent (api.md §2.4).
+    const settingUp = req.method === 'UPDATE' && (this._pendingInvites.get(callId) || this._uac.pendingInvites.get(callId));
+    if (settingUp) {
+      if (settingUp.listenerCount('update') > 0) settingUp.emit('update', req, res);
       else res.send(500, { headers: { 'Retry-After': '5' } });
       return;
     }
