@@ -137,6 +137,7 @@ impl Core {
             return self.nok(app, cmd, "Server error: missing content-type".into());
         }
         let hop = self.dialog_hop(dl);
+        self.session_note_request(dialog, &d);
         let Some(dl) = self.dialogs.get_mut(dialog) else { return };
         let mut d = dl.build_request(d, hop.via);
         d.replace_localhost(&hop.hostport);
@@ -291,6 +292,9 @@ impl Core {
                 Some(_) => {}
                 None => dialog = Some(self.uac_dialog(&id, msg, status >= 200)),
             }
+            if let (Some(d), 200..=299) = (&dialog, status) {
+                self.session_uac_2xx(&id, d, msg);
+            }
         }
         let udp = dest.protocol == Protocol::Udp;
         let Some(t) = self.client.get_mut(&id) else { return };
@@ -354,6 +358,8 @@ impl Core {
         if report {
             let meta = self.meta("network", src, msg.as_bytes().len(), &id, dialog.as_deref().unwrap_or(""));
             self.deliver_sip(app, meta, msg.as_bytes().to_vec());
+        } else if status >= 200 {
+            self.session_refresh_done(&id, status);
         }
     }
 
@@ -485,6 +491,8 @@ impl Core {
             let bytes = r.to_bytes();
             let meta = self.meta("application", dest, bytes.len(), id, dialog.as_deref().unwrap_or(""));
             self.deliver_sip(app, meta, bytes);
+        } else {
+            self.session_refresh_done(id, 408);
         }
     }
 
@@ -518,11 +526,34 @@ impl Core {
         let dest = hop.dest;
         self.start_client(app, "BYE", hop.branch, bye, dest, None, false);
         self.forget_dialog(dialog);
-        self.cdr(CdrKind::Stop, "application", Some("system-initiated-termination"), &bytes);
+        let cdr_reason = if reason == "Session timer expired" { "session-expired" } else { "system-initiated-termination" };
+        self.cdr(CdrKind::Stop, "application", Some(cdr_reason), &bytes);
         if self.apps.contains(app) {
             let meta = self.meta("application", dest, bytes.len(), "unsolicited", dialog);
             self.deliver_sip(app, meta, bytes);
         }
+    }
+}
+
+impl Core {
+    /// A request the engine sends on its own account inside `dialog` (session refreshes and
+    /// their ACKs), completed by the dialog and never reported to the app: its client
+    /// transaction (none for ACK) and the bytes sent.
+    pub(super) fn send_engine_request(&mut self, dialog: &str, d: Draft) -> Option<(Option<String>, Vec<u8>)> {
+        let dl = self.dialogs.get(dialog)?;
+        let app = dl.app;
+        let hop = self.dialog_hop(dl);
+        let dl = self.dialogs.get_mut(dialog)?;
+        let mut d = dl.build_request(d, hop.via);
+        d.replace_localhost(&hop.hostport);
+        let bytes = d.to_bytes();
+        if d.method() == "ACK" {
+            self.send(hop.dest.protocol, hop.dest.remote, hop.local, bytes.clone());
+            return Some((None, bytes));
+        }
+        let method = d.method().to_owned();
+        let id = self.start_client(app, &method, hop.branch, d, hop.dest, Some(dialog.to_owned()), false);
+        Some((Some(id), bytes))
     }
 }
 

@@ -8,6 +8,7 @@ use super::build::Draft;
 use super::client::ClientTxn;
 use super::dialog::Dialog;
 use super::server::ServerTxn;
+use super::session_timer::Sessions;
 use super::transport::{Inbound, Protocol, Transports};
 use super::{util, CoreMsg, EngineConfig, VERSION};
 use crate::app::{CmdId, Command, Event};
@@ -48,6 +49,8 @@ pub enum Timer {
     Retransmit2xx(String),
     /// No ACK for our 2xx within 64×T1: the call is torn down.
     AckTimeout(String),
+    /// A dialog's session timer (RFC 4028): refresh it, or end it (session_timer.rs).
+    SessionTimer(String),
 }
 
 pub struct Core {
@@ -68,6 +71,7 @@ pub struct Core {
     pub(super) dialogs: HashMap<String, Box<Dialog>>,
     /// (Call-ID, our tag) → dialog id, to match requests arriving inside a dialog.
     pub(super) dialog_keys: HashMap<(String, String), String>,
+    pub(super) sessions: Sessions,
 }
 
 impl Core {
@@ -85,6 +89,7 @@ impl Core {
             client_keys: HashMap::new(),
             dialogs: HashMap::new(),
             dialog_keys: HashMap::new(),
+            sessions: Sessions::default(),
         }
     }
 
@@ -220,6 +225,7 @@ impl Core {
             Timer::ClientCleanup(id) => self.remove_client(&id),
             Timer::Retransmit2xx(id) => self.retransmit_2xx(&id),
             Timer::AckTimeout(id) => self.ack_timeout(&id),
+            Timer::SessionTimer(id) => self.session_timer_fired(&id),
         }
     }
 

@@ -11,9 +11,11 @@ pub mod conn_limit;
 mod core;
 mod dialog;
 mod server;
+mod session_timer;
 mod transport;
 mod util;
 
+pub use session_timer::{Refresher, SessionTimerConfig, MIN_SE};
 pub use transport::{Protocol, TCP_MESSAGE_TIMEOUT};
 
 use crate::app::{Command, Event};
@@ -58,6 +60,8 @@ pub struct EngineConfig {
     /// How long a TCP peer may take over one message (and over its first one on a connection it
     /// opened) before the connection is closed: `TCP_MESSAGE_TIMEOUT` unless configured.
     pub tcp_message_timeout: Duration,
+    /// RFC 4028 session timers: our Min-SE and the default refresher.
+    pub session_timers: SessionTimerConfig,
 }
 
 /// The default for `max_pending_requests`: far above a healthy app's backlog (an app

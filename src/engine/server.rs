@@ -132,6 +132,9 @@ impl Core {
         if OUT_OF_DIALOG_481.contains(&method) {
             return self.stateless(msg, src, 481, "Call/Transaction Does Not Exist");
         }
+        if method == "INVITE" && self.session_screen(msg, src, None) {
+            return; // 422: below our Min-SE
+        }
         let Some(app) = self.apps.choose(&method.to_ascii_lowercase()) else {
             return self.stateless(msg, src, 503, "Service Unavailable");
         };
@@ -146,6 +149,7 @@ impl Core {
             t.counted = true;
         }
         if method == "INVITE" {
+            self.session_note_offer(&id, msg);
             self.respond_engine(&id, 100, "Trying");
             self.cdr(CdrKind::Attempt, "network", None, msg.as_bytes());
         }
@@ -160,6 +164,9 @@ impl Core {
             return self.stateless(msg, src, 481, "Call/Transaction Does Not Exist");
         };
         let Some(app) = self.dialogs.get(&dialog_id).map(|d| d.app) else { return };
+        if matches!(method, "INVITE" | "UPDATE") && self.session_screen(msg, src, Some(&dialog_id)) {
+            return; // 422: below our Min-SE
+        }
         if method == "PRACK" {
             self.prack_received(msg, &dialog_id);
         }
@@ -369,6 +376,7 @@ impl Core {
         }
         d.replace_localhost(&hostport);
         d.detect_sdp();
+        let session = self.session_answer(txn_id, status, &mut d);
         let Some(t) = self.server.get_mut(txn_id) else { return };
         if status > 100 && t.local_tag.is_none() {
             t.local_tag = Some(app_tag.unwrap_or_else(util::tag));
@@ -383,6 +391,7 @@ impl Core {
         let local_contact = d.get(HeaderName::Contact).map(str::to_owned).unwrap_or(contact);
         let bytes = d.to_bytes();
         let dialog = self.after_response(txn_id, status, bytes.clone());
+        self.session_answered(txn_id, dialog.as_deref(), status, &d, session);
         if let (Some(dialog), true) = (&dialog, wants_contact) {
             if let Some(dl) = self.dialogs.get_mut(dialog) {
                 dl.local_contact = local_contact;
@@ -605,6 +614,7 @@ impl Core {
     }
 
     pub(super) fn remove_server(&mut self, id: &str) {
+        self.session_txn_gone(id);
         if let Some(t) = self.server.remove(id) {
             if let (true, Some(app)) = (t.counted, t.app) {
                 self.apps.count_pending(app, false);
@@ -631,6 +641,7 @@ impl Core {
     }
 
     pub(super) fn forget_dialog(&mut self, id: &str) {
+        self.session_forget(id);
         if let Some(d) = self.dialogs.remove(id) {
             self.dialog_keys.remove(&(d.call_id.clone(), d.local_tag.clone()));
             if let Some(p) = d.pending_2xx {

@@ -7,7 +7,7 @@ use super::batch::{BatchWriter, JsBatch};
 use super::runtime;
 use crate::app::{Command, Event, EventSink};
 use crate::client::{self, ClientConfig, Reconnect, TlsOptions};
-use crate::engine::{Engine, EngineConfig, Timers, MAX_PENDING_REQUESTS, TCP_MESSAGE_TIMEOUT};
+use crate::engine::{Engine, EngineConfig, Refresher, SessionTimerConfig, Timers, MAX_PENDING_REQUESTS, MIN_SE, TCP_MESSAGE_TIMEOUT};
 use crate::server::args::parse_contact;
 use crate::sip::Limits;
 use crate::wire::ProxySpec;
@@ -58,6 +58,12 @@ pub struct EmbeddedOptions {
     pub max_pending_requests: Option<u32>,
     /// Ms a TCP peer may take over one message (and its first one) before it is disconnected.
     pub tcp_message_timeout: Option<u32>,
+    /// Session timers (RFC 4028): our Min-SE in seconds (default 90).
+    #[napi(js_name = "minSE")]
+    pub min_se: Option<u32>,
+    /// Who refreshes when a UAC offers Session-Expires without a refresher: 'uac', 'uas' or
+    /// 'none' (the default: no session timer is answered).
+    pub default_refresher: Option<String>,
     /// Verbs routed before connect(): in force before 'connect' is reported, so a request
     /// arriving right after it reaches the app.
     pub routes: Option<Vec<String>>,
@@ -237,7 +243,15 @@ fn embedded_config(opts: EmbeddedOptions) -> Result<EngineConfig, String> {
     if tcp_message_timeout.is_zero() {
         return Err("embedded: tcpMessageTimeout must be positive".into());
     }
-    Ok(EngineConfig { listen, external_ip: opts.external_ip, timers, limits: Limits::default(), exclusive: true, max_pending_requests, tcp_message_timeout })
+    if opts.min_se == Some(0) {
+        return Err("embedded: minSE must be a positive number of seconds".into());
+    }
+    let default_refresher = match opts.default_refresher.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("none") => None,
+        Some(r) => Some(Refresher::parse(r).ok_or("embedded: defaultRefresher must be 'none', 'uac' or 'uas'")?),
+    };
+    let session_timers = SessionTimerConfig { min_se: opts.min_se.unwrap_or(MIN_SE), default_refresher };
+    Ok(EngineConfig { listen, external_ip: opts.external_ip, timers, limits: Limits::default(), exclusive: true, max_pending_requests, tcp_message_timeout, session_timers })
 }
 
 /// Moves events to JS in batches. Ends (releasing the thread-safe function, so Node may exit)

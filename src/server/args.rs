@@ -2,7 +2,7 @@
 //! TOML file (`--file`) with the same names. A flag for something not built yet is an error
 //! that says so; nothing is silently ignored.
 
-use crate::engine::Protocol;
+use crate::engine::{Protocol, Refresher};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -23,8 +23,14 @@ options:
   --tcp-message-timeout <ms>
                           close a SIP TCP connection whose peer takes longer than this over one
                           message, or over its first one (default 32000)
+  --min-se <seconds>      session timers (RFC 4028): our Min-SE; offers below it get 422 and
+                          intervals are raised to it (default 90)
+  --default-refresher <none|uac|uas>
+                          who refreshes when a UAC offers Session-Expires without a refresher;
+                          none (the default, as drachtio-server's) answers no session timer
   --file <path>           TOML file with any of: contacts (array), address, port, secret,
-                          external_ip, loglevel, t1, t2, t4, tcp_message_timeout (ms)
+                          external_ip, loglevel, t1, t2, t4, tcp_message_timeout (ms), min_se (s),
+                          default_refresher
   --help                  this text
 ";
 
@@ -51,6 +57,9 @@ pub struct ServeConfig {
     pub t2: Option<Duration>,
     pub t4: Option<Duration>,
     pub tcp_message_timeout: Option<Duration>,
+    pub min_se: Option<u32>,
+    /// `Some(None)`: "none".
+    pub default_refresher: Option<Option<Refresher>>,
 }
 
 pub enum Parsed {
@@ -80,6 +89,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut loglevel = "info".to_owned();
     let (mut t1, mut t2, mut t4) = (None, None, None);
     let mut tcp_message_timeout = None;
+    let (mut min_se, mut default_refresher) = (None, None);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -102,6 +112,8 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
                 let ms: u64 = value()?.parse().ok().filter(|n| *n > 0).ok_or("--tcp-message-timeout must be a positive number of ms")?;
                 tcp_message_timeout = Some(Duration::from_millis(ms));
             }
+            "--min-se" => min_se = Some(parse_min_se(&value()?).map_err(|e| format!("--min-se {e}"))?),
+            "--default-refresher" => default_refresher = Some(parse_refresher(&value()?).map_err(|e| format!("--default-refresher {e}"))?),
             "--file" => {
                 let file = read_file(&value()?)?;
                 contacts.extend(file.contacts);
@@ -112,6 +124,8 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
                 loglevel = file.loglevel.unwrap_or(loglevel);
                 (t1, t2, t4) = (file.t1.or(t1), file.t2.or(t2), file.t4.or(t4));
                 tcp_message_timeout = file.tcp_message_timeout.or(tcp_message_timeout);
+                min_se = file.min_se.or(min_se);
+                default_refresher = file.default_refresher.or(default_refresher);
             }
             other => return Err(format!("unknown option {other} (see --help)")),
         }
@@ -125,7 +139,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     if !matches!(loglevel.as_str(), "error" | "warn" | "info" | "debug" | "trace") {
         return Err(format!("--loglevel must be error, warn, info, debug or trace, got '{loglevel}'"));
     }
-    Ok(Parsed::Run(ServeConfig { contacts, admin: SocketAddr::new(ip, port), secret, external_ip, loglevel, t1, t2, t4, tcp_message_timeout }))
+    Ok(Parsed::Run(ServeConfig { contacts, admin: SocketAddr::new(ip, port), secret, external_ip, loglevel, t1, t2, t4, tcp_message_timeout, min_se, default_refresher }))
 }
 
 #[derive(Default)]
@@ -140,6 +154,19 @@ struct FileConfig {
     t2: Option<Duration>,
     t4: Option<Duration>,
     tcp_message_timeout: Option<Duration>,
+    min_se: Option<u32>,
+    default_refresher: Option<Option<Refresher>>,
+}
+
+fn parse_min_se(v: &str) -> Result<u32, String> {
+    v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| "must be a positive number of seconds".to_owned())
+}
+
+fn parse_refresher(v: &str) -> Result<Option<Refresher>, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "none" => Ok(None),
+        other => Refresher::parse(other).map(Some).ok_or_else(|| "must be none, uac or uas".to_owned()),
+    }
 }
 
 fn read_file(path: &str) -> Result<FileConfig, String> {
@@ -167,6 +194,11 @@ fn read_file(path: &str) -> Result<FileConfig, String> {
             "t2" => out.t2 = Some(ms(v, key)?),
             "t4" => out.t4 = Some(ms(v, key)?),
             "tcp_message_timeout" => out.tcp_message_timeout = Some(ms(v, key)?),
+            "min_se" => {
+                let n = v.as_integer().and_then(|n| u32::try_from(n).ok()).filter(|n| *n > 0);
+                out.min_se = Some(n.ok_or_else(|| format!("{path}: min_se must be a positive number of seconds"))?);
+            }
+            "default_refresher" => out.default_refresher = Some(parse_refresher(&string(v, key)?).map_err(|e| format!("{path}: default_refresher {e}"))?),
             other => return Err(format!("{path}: unknown setting '{other}'")),
         }
     }
@@ -192,6 +224,10 @@ mod tests {
         let Ok(Parsed::Run(c)) = parse(&args(&["--secret", "s", "--tcp-message-timeout", "1500"])) else { panic!("parses") };
         assert_eq!(c.tcp_message_timeout, Some(Duration::from_millis(1500)));
         assert!(parse(&args(&["--secret", "s", "--tcp-message-timeout", "0"])).is_err());
+        let Ok(Parsed::Run(c)) = parse(&args(&["--secret", "s", "--min-se", "2", "--default-refresher", "UAS"])) else { panic!("parses") };
+        assert_eq!((c.min_se, c.default_refresher), (Some(2), Some(Some(Refresher::Uas))));
+        assert!(parse(&args(&["--secret", "s", "--min-se", "0"])).is_err());
+        assert!(parse(&args(&["--secret", "s", "--default-refresher", "both"])).is_err());
         assert!(matches!(parse(&args(&["--help"])), Ok(Parsed::Help)));
         assert!(parse(&args(&["--tls-port", "5061"])).err().is_some_and(|e| e.contains("not supported yet")));
         assert!(parse(&args(&[])).err().is_some_and(|e| e.contains("--secret")));

@@ -6,7 +6,7 @@ pub mod args;
 mod peer;
 
 use crate::engine::conn_limit::PerAddress;
-use crate::engine::{Engine, EngineConfig, Timers, MAX_PENDING_REQUESTS, TCP_MESSAGE_TIMEOUT};
+use crate::engine::{Engine, EngineConfig, SessionTimerConfig, Timers, MAX_PENDING_REQUESTS, MIN_SE, TCP_MESSAGE_TIMEOUT};
 use crate::sip::Limits;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +39,10 @@ impl Server {
             exclusive: false,
             max_pending_requests: MAX_PENDING_REQUESTS,
             tcp_message_timeout: config.tcp_message_timeout.unwrap_or(TCP_MESSAGE_TIMEOUT),
+            session_timers: SessionTimerConfig {
+                min_se: config.min_se.unwrap_or(MIN_SE),
+                default_refresher: config.default_refresher.unwrap_or(None),
+            },
         })
         .await?;
         let listener = TcpListener::bind(config.admin).await.map_err(|e| format!("cannot bind the admin port {}: {e}", config.admin))?;

@@ -10,7 +10,7 @@ use crate::engine::apps::AppId;
 use crate::engine::client::ClientState;
 use crate::engine::server::ServerState;
 use crate::engine::transport::{Protocol, Sent, Transports};
-use crate::engine::{EngineConfig, Timers, MAX_PENDING_REQUESTS, TCP_MESSAGE_TIMEOUT};
+use crate::engine::{EngineConfig, SessionTimerConfig, Timers, MAX_PENDING_REQUESTS, TCP_MESSAGE_TIMEOUT};
 use crate::sip::Limits;
 use crate::wire::ReplyStatus;
 use std::net::SocketAddr;
@@ -153,6 +153,7 @@ impl Harness {
             exclusive: false,
             max_pending_requests: MAX_PENDING_REQUESTS,
             tcp_message_timeout: TCP_MESSAGE_TIMEOUT,
+            session_timers: SessionTimerConfig::default(),
         };
         let mut core = Core::new(config, transports, points, "udp/127.0.0.1:5060,tcp/127.0.0.1:5060".into());
         let (tx, events) = mpsc::channel(1024);
