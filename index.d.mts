@@ -13,7 +13,7 @@ export import stringifyUri = Srf.stringifyUri;
 export import DialogState = Srf.DialogState;
 export import DialogDirection = Srf.DialogDirection;
 export import digestAuth = Srf.digestAuth;
-/** The Dialog class (undefined at run time until dialogs are implemented). */
+/** The Dialog class (the recipes create its instances). */
 export import Dialog = Srf.Dialog;
 
 export type {
@@ -27,8 +27,8 @@ export type {
   ListenOptions, SrfConfig, ConnectCallback, CdrSource, CdrRole, SrfEvents,
   AuthOption, RequestOptions, RequestCallback,
   DialogStateValue, DialogDirectionValue, DialogStateInfo,
-  CreateUASOptions, CreateUACOptions, UacNoAckResult, UacProgressCallbacks, B2BUAProgressCallbacks,
-  CreateB2BUAOptions, B2BUAResult, DialogCallback,
+  CreateUASOptions, CreateUACOptions, UacNoAckOptions, UacNoAckResult, UacResultCallback, UacProgressCallbacks, B2BUAProgressCallbacks,
+  CreateB2BUAOptions, B2BUAResult, B2BUACallback, DialogCallback,
   ProxyRequestOptions, ProxyResponseInfo, ProxyResult,
   DestroyOptions, ModifyOptions, ModifyNoAckResult, ModifyCallback,
   DialogRequestOptions, DialogRequestCallback, DialogVerb, DialogEvents,

@@ -382,7 +382,8 @@ declare namespace Srf {
     cancel(opts: { headers?: SipHeadersInit }, cb?: Callback<[err: Error | null, cancelRequest: SrfRequest]>): void;
 
     /**
-     * Proxies this (received) request. Not yet implemented in this release.
+     * Proxies this (received) request. Needs a drachtio server: the embedded engine does not
+     * proxy yet.
      */
     proxy(opts?: ProxyRequestOptions): Promise<ProxyResult>;
     proxy(opts: ProxyRequestOptions | undefined, cb: Callback<[err: Error | null, result: ProxyResult]>): this;
@@ -751,8 +752,11 @@ declare namespace Srf {
     direction: DialogDirectionValue;
     aor: string;
     callId: string;
-    localTag: string;
+    /** our tag; a UAS (direction 'initiator') learns it when the 200 is sent */
+    localTag?: string;
+    /** the far end's tag, once known */
     remoteTag?: string;
+    /** a short random id of this dialog's reports */
     id: string;
   }
 
@@ -792,17 +796,35 @@ declare namespace Srf {
     dialogStateEmitter?: EventEmitter;
   }
 
-  /** createUAC result for a late-offer INVITE with `noAck: true`: the app ACKs. */
+  /**
+   * The createUAC options that can give a {@link UacNoAckResult}: `noAck: true` on an INVITE
+   * without `localSdp` (3pcc).
+   */
+  interface UacNoAckOptions {
+    noAck: true;
+    localSdp?: undefined;
+  }
+
+  /**
+   * createUAC result for a late-offer INVITE with `noAck: true` whose 200 carried an offer: the
+   * 200 is not ACKed yet, the app does it with its answer.
+   */
   interface UacNoAckResult {
     /** the SDP offer in the 200 */
     sdp: string;
     /** the 200 */
     res: SrfResponse;
-    /** ACKs with the answer and creates the Dialog */
+    /**
+     * ACKs with the answer (`localSdp`) and resolves with the registered Dialog; rejects with
+     * `SipError(500)` when the 200 had no Contact.
+     */
     ack(localSdp: string): Promise<Dialog>;
-    /** ACKs (echoing the remote SDP) and BYEs */
+    /** ACKs (echoing the remote SDP) and then BYEs */
     destroy(): Promise<void>;
   }
+
+  /** createUAC's callback when the result can be a {@link UacNoAckResult} (`noAck: true`). */
+  type UacResultCallback = Callback<[err: Error | null, result: Dialog | UacNoAckResult]>;
 
   interface UacProgressCallbacks {
     /** with (err) when sending failed, else (null, req): keep `req` to `req.cancel()` */
@@ -836,9 +858,13 @@ declare namespace Srf {
   }
 
   interface B2BUAResult {
+    /** the A leg (answering the incoming INVITE) */
     uas: Dialog;
+    /** the B leg (the call placed to `uri`) */
     uac: Dialog;
   }
+
+  type B2BUACallback = Callback<[err: Error | null, result: B2BUAResult]>;
 
   type DialogCallback = Callback<[err: Error | null, dialog: Dialog]>;
 
@@ -879,6 +905,9 @@ declare namespace Srf {
   }
 
   interface ModifyOptions {
+    /** the new local SDP (the `modify(opts)` form); without it a re-INVITE carries no offer */
+    sdp?: string;
+    /** headers of the re-INVITE (Contact defaults to the dialog's local contact) */
     headers?: SipHeadersInit;
     auth?: AuthOption;
     /** with no SDP: do not ACK the 200; the app calls `ack(sdp)` */
@@ -887,7 +916,9 @@ declare namespace Srf {
 
   /** `modify(opts)` with `noAck: true` and no SDP: the app must ACK with its answer. */
   interface ModifyNoAckResult {
+    /** the offer in the far end's 200 */
     sdp: string;
+    /** sends the ACK with the answer (which becomes `local.sdp`) */
     ack(sdp: string): void;
   }
 
@@ -933,11 +964,11 @@ declare namespace Srf {
   }
 
   /**
-   * A SIP dialog, created by createUAS / createUAC / createB2BUA.
-   * Not yet implemented in this release.
+   * A SIP dialog, created by createUAS / createUAC / createB2BUA (not by the app: the recipes
+   * construct and register it). Requests inside it go by the server's dialog id.
    */
   class Dialog extends EventEmitter {
-    constructor(srf: Srf, type: 'uas' | 'uac', opts: { req: SrfRequest; res: SrfResponse; sent?: SipMessage; auth?: AuthOption });
+    constructor(srf: Srf, type: 'uas' | 'uac', opts: { req: SrfRequest; res: SrfResponse; id?: string; localSdp?: string; sent?: SipMessage; auth?: AuthOption });
     /** the server's dialog id */
     readonly id: string;
     type: 'uac' | 'uas';
@@ -954,7 +985,7 @@ declare namespace Srf {
     /** true until destroyed */
     connected: boolean;
     onHold: boolean;
-    /** the peer dialog of a B2BUA pair (undefined at run time otherwise) */
+    /** the peer dialog of a B2BUA pair (null at run time otherwise) */
     other: Dialog;
     /** `user@host:event` of each subscription */
     subscriptions: string[];
@@ -972,11 +1003,13 @@ declare namespace Srf {
     destroy(opts: DestroyOptions | undefined, cb: Callback<[err: Error | null, msg: SrfRequest]>): this;
 
     /**
-     * Re-INVITE: `'hold'`, `'unhold'`, or a new local SDP; resolves with the remote SDP.
-     * Calls are serialised.
+     * Re-INVITE: `'hold'` (sendrecv → inactive, `onHold`), `'unhold'` (back; rejects if not on
+     * hold), a new local SDP, or `{sdp, headers, noAck}`; resolves with the remote SDP. Calls
+     * are serialised; a non-2xx final rejects with a SipError.
      */
     modify(sdp: 'hold' | 'unhold' | (string & {}), opts?: ModifyOptions): Promise<string>;
-    modify(opts: ModifyOptions & { noAck: true }): Promise<ModifyNoAckResult>;
+    /** no SDP of ours and `noAck: true`: resolves with the far end's offer and the ACK to send */
+    modify(opts: ModifyOptions & { noAck: true; sdp?: undefined }): Promise<ModifyNoAckResult>;
     modify(opts: ModifyOptions): Promise<string>;
     modify(sdp: string, cb: ModifyCallback): this;
     modify(sdp: string, opts: ModifyOptions | undefined, cb: ModifyCallback): this;
@@ -986,9 +1019,8 @@ declare namespace Srf {
     request(opts: DialogRequestOptions): Promise<SrfResponse>;
     request(opts: DialogRequestOptions, cb: DialogRequestCallback): this;
 
-    ack: DialogVerb;
+    // Method shortcuts (none for ACK and CANCEL, which have no final response to wait for).
     bye: DialogVerb;
-    cancel: DialogVerb;
     info: DialogVerb;
     invite: DialogVerb;
     message: DialogVerb;
@@ -1178,59 +1210,82 @@ declare class Srf extends EventEmitter {
   request(socket: net.Socket, uri: string, opts: Srf.RequestOptions, cb: Srf.RequestCallback): this;
 
   /**
-   * Answers an INVITE (200) or SUBSCRIBE (202) and resolves with the Dialog once sent.
-   * Not yet implemented in this release.
+   * Answers an INVITE (200) or SUBSCRIBE (202) and resolves with the Dialog as soon as the
+   * response is sent (not when the ACK arrives). Rejects when the request has no Contact, or
+   * with `SipError(487)` when the caller cancelled first.
    */
   createUAS(req: Srf.SrfRequest, res: Srf.SrfResponse, opts?: Srf.CreateUASOptions): Promise<Srf.Dialog>;
+  createUAS(req: Srf.SrfRequest, res: Srf.SrfResponse, cb: Srf.DialogCallback): this;
   createUAS(req: Srf.SrfRequest, res: Srf.SrfResponse, opts: Srf.CreateUASOptions | undefined, cb: Srf.DialogCallback): this;
 
   /**
-   * Sends an INVITE (or SUBSCRIBE) and resolves with the Dialog when answered; rejects with a
-   * SipError (with `.res`) on failure. Not yet implemented in this release.
+   * Sends an INVITE (or SUBSCRIBE) and resolves with the Dialog when answered (the ACK is
+   * sent); rejects with a SipError (with `.res`) on failure, 487 when cancelled. With
+   * `noAck: true` and no `localSdp` (3pcc) a 200 carrying an offer resolves with a
+   * {@link Srf.UacNoAckResult} instead: the app ACKs with its answer.
    */
-  createUAC(uri: string, opts: Srf.CreateUACOptions & { noAck: true; localSdp?: undefined }, progress?: Srf.UacProgressCallbacks): Promise<Srf.Dialog | Srf.UacNoAckResult>;
-  createUAC(uri: string, opts: Srf.CreateUACOptions, progress?: Srf.UacProgressCallbacks): Promise<Srf.Dialog>;
-  createUAC(opts: Srf.CreateUACOptions & { uri: string; noAck: true; localSdp?: undefined }, progress?: Srf.UacProgressCallbacks): Promise<Srf.Dialog | Srf.UacNoAckResult>;
+  createUAC(uri: string, opts: Srf.CreateUACOptions & Srf.UacNoAckOptions, progress?: Srf.UacProgressCallbacks): Promise<Srf.Dialog | Srf.UacNoAckResult>;
+  createUAC(uri: string, opts?: Srf.CreateUACOptions, progress?: Srf.UacProgressCallbacks): Promise<Srf.Dialog>;
+  createUAC(opts: Srf.CreateUACOptions & Srf.UacNoAckOptions & { uri: string }, progress?: Srf.UacProgressCallbacks): Promise<Srf.Dialog | Srf.UacNoAckResult>;
   createUAC(opts: Srf.CreateUACOptions & { uri: string }, progress?: Srf.UacProgressCallbacks): Promise<Srf.Dialog>;
-  createUAC(uri: string, opts: Srf.CreateUACOptions, progress: Srf.UacProgressCallbacks, cb: Srf.DialogCallback): this;
-  createUAC(opts: Srf.CreateUACOptions & { uri: string }, progress: Srf.UacProgressCallbacks, cb: Srf.DialogCallback): this;
-  /** legacy positional progress callbacks */
-  createUAC(uri: string, opts: Srf.CreateUACOptions, cbRequest: Srf.UacProgressCallbacks['cbRequest'], cbProvisional: Srf.UacProgressCallbacks['cbProvisional'], cb: Srf.DialogCallback): this;
+  createUAC(uri: string, opts: Srf.CreateUACOptions & Srf.UacNoAckOptions, cb: Srf.UacResultCallback): this;
+  createUAC(uri: string, opts: Srf.CreateUACOptions & Srf.UacNoAckOptions, progress: Srf.UacProgressCallbacks | undefined, cb: Srf.UacResultCallback): this;
+  createUAC(uri: string, opts: Srf.CreateUACOptions | undefined, cb: Srf.DialogCallback): this;
+  createUAC(uri: string, opts: Srf.CreateUACOptions | undefined, progress: Srf.UacProgressCallbacks | undefined, cb: Srf.DialogCallback): this;
+  createUAC(opts: Srf.CreateUACOptions & Srf.UacNoAckOptions & { uri: string }, cb: Srf.UacResultCallback): this;
+  createUAC(opts: Srf.CreateUACOptions & Srf.UacNoAckOptions & { uri: string }, progress: Srf.UacProgressCallbacks | undefined, cb: Srf.UacResultCallback): this;
+  createUAC(opts: Srf.CreateUACOptions & { uri: string }, cb: Srf.DialogCallback): this;
+  createUAC(opts: Srf.CreateUACOptions & { uri: string }, progress: Srf.UacProgressCallbacks | undefined, cb: Srf.DialogCallback): this;
+  /** legacy positional progress callbacks: `(uri, opts, cbRequest, cbProvisional, cb)` */
+  createUAC(uri: string, opts: Srf.CreateUACOptions & Srf.UacNoAckOptions, cbRequest: Srf.UacProgressCallbacks['cbRequest'], cbProvisional: Srf.UacProgressCallbacks['cbProvisional'], cb: Srf.UacResultCallback): this;
+  createUAC(uri: string, opts: Srf.CreateUACOptions | undefined, cbRequest: Srf.UacProgressCallbacks['cbRequest'], cbProvisional: Srf.UacProgressCallbacks['cbProvisional'], cb: Srf.DialogCallback): this;
   createUAC(opts: Srf.CreateUACOptions & { uri: string }, cbRequest: Srf.UacProgressCallbacks['cbRequest'], cbProvisional: Srf.UacProgressCallbacks['cbProvisional'], cb: Srf.DialogCallback): this;
 
   /**
-   * Back-to-back user agent: a UAC dialog to `uri` and a UAS dialog answering `req`.
-   * Not yet implemented in this release.
+   * Back-to-back user agent: places a call to `uri` (the B leg, with A's offer) and answers
+   * `req` (the A leg) once B answers; relays B's provisional responses and, by default, its
+   * failure. Resolves with both dialogs when A's 200 is sent; rejects with B's SipError (or
+   * `SipError(487)` when A cancelled). An INVITE from A without SDP (or `noAck: true`) takes
+   * the 3pcc path: B's offer goes to A, A's answer from its ACK to B.
    */
   createB2BUA(req: Srf.SrfRequest, res: Srf.SrfResponse, uri: string, opts?: Srf.CreateB2BUAOptions, progress?: Srf.B2BUAProgressCallbacks): Promise<Srf.B2BUAResult>;
   createB2BUA(req: Srf.SrfRequest, res: Srf.SrfResponse, opts: Srf.CreateB2BUAOptions & { uri: string }, progress?: Srf.B2BUAProgressCallbacks): Promise<Srf.B2BUAResult>;
-  createB2BUA(req: Srf.SrfRequest, res: Srf.SrfResponse, uri: string, opts: Srf.CreateB2BUAOptions, progress: Srf.B2BUAProgressCallbacks, cb: Srf.Callback<[err: Error | null, result: Srf.B2BUAResult]>): this;
-  createB2BUA(req: Srf.SrfRequest, res: Srf.SrfResponse, opts: Srf.CreateB2BUAOptions & { uri: string }, progress: Srf.B2BUAProgressCallbacks, cb: Srf.Callback<[err: Error | null, result: Srf.B2BUAResult]>): this;
-  /** legacy positional progress callbacks */
-  createB2BUA(req: Srf.SrfRequest, res: Srf.SrfResponse, uri: string, opts: Srf.CreateB2BUAOptions, cbRequest: Srf.UacProgressCallbacks['cbRequest'], cbProvisional: Srf.UacProgressCallbacks['cbProvisional'], cb: Srf.Callback<[err: Error | null, result: Srf.B2BUAResult]>): this;
+  createB2BUA(req: Srf.SrfRequest, res: Srf.SrfResponse, uri: string, cb: Srf.B2BUACallback): this;
+  createB2BUA(req: Srf.SrfRequest, res: Srf.SrfResponse, uri: string, opts: Srf.CreateB2BUAOptions | undefined, cb: Srf.B2BUACallback): this;
+  createB2BUA(req: Srf.SrfRequest, res: Srf.SrfResponse, uri: string, opts: Srf.CreateB2BUAOptions | undefined, progress: Srf.B2BUAProgressCallbacks | undefined, cb: Srf.B2BUACallback): this;
+  createB2BUA(req: Srf.SrfRequest, res: Srf.SrfResponse, opts: Srf.CreateB2BUAOptions & { uri: string }, cb: Srf.B2BUACallback): this;
+  createB2BUA(req: Srf.SrfRequest, res: Srf.SrfResponse, opts: Srf.CreateB2BUAOptions & { uri: string }, progress: Srf.B2BUAProgressCallbacks | undefined, cb: Srf.B2BUACallback): this;
+  /** legacy positional progress callbacks: `(req, res, uri, opts, cbRequest, cbProvisional, cb)` */
+  createB2BUA(req: Srf.SrfRequest, res: Srf.SrfResponse, uri: string, opts: Srf.CreateB2BUAOptions | undefined, cbRequest: Srf.UacProgressCallbacks['cbRequest'], cbProvisional: Srf.UacProgressCallbacks['cbProvisional'], cb: Srf.B2BUACallback): this;
 
   /**
-   * Proxies an incoming request to `destination` (default: its Request-URI).
-   * Not yet implemented in this release.
+   * Proxies an incoming request to `destination` (default: its Request-URI). Needs a drachtio
+   * server (`serve` or drachtio-server): the embedded engine does not proxy yet.
    */
   proxyRequest(req: Srf.SrfRequest, destination?: string | string[], opts?: Srf.ProxyRequestOptions): Promise<Srf.ProxyResult>;
   proxyRequest(req: Srf.SrfRequest, destination: string | string[] | undefined, cb: Srf.Callback<[err: Error | null, result: Srf.ProxyResult]>): this;
   proxyRequest(req: Srf.SrfRequest, destination: string | string[] | undefined, opts: Srf.ProxyRequestOptions | undefined, cb: Srf.Callback<[err: Error | null, result: Srf.ProxyResult]>): this;
 
-  /** The dialog-dispatch middleware (installed by the constructor). Not yet implemented in this release. */
+  /**
+   * The dialog-dispatch middleware `(req, res, next)`: the constructor installed it as the
+   * first layer already (requests inside a known Dialog go to it). `opts` is ignored.
+   */
   dialog(opts?: object): Srf.Middleware;
-  /** Not yet implemented in this release. */
+  /** The Dialog with this server dialog id (`<Call-ID>;from-tag=<tag>`), or undefined. */
   findDialogById(stackDialogId: string): Srf.Dialog | undefined;
-  /** Not yet implemented in this release. */
+  /** The Dialog with id `<callId>;from-tag=<tag>` (`tag`: the From tag of the dialog-forming request). */
   findDialogByCallIDAndFromTag(callId: string, tag: string): Srf.Dialog | undefined;
-  /** Not yet implemented in this release. */
+  /** Registers a Dialog under its `id` (the recipes do this). */
   addDialog(dialog: Srf.Dialog): void;
-  /** Not yet implemented in this release. */
+  /** Forgets a Dialog (destroy and a BYE do this). */
   removeDialog(dialog: Srf.Dialog): void;
-  /** Stops routing `verb` to this app. Not yet implemented in this release. */
-  unregisterForMessages(verb: string): void;
-  /** Routes `verb` to this app again. Not yet implemented in this release. */
-  reregisterForMessages(verb: string): void;
+  /**
+   * Stops routing new `verb` requests to this app (`remove_route`; the others stay routed).
+   * Throws if `verb` is not routed to it now.
+   */
+  unregisterForMessages(verb: Srf.SipVerb | Srf.SipMethod | (string & {})): void;
+  /** Routes `verb` to this app again (`route`). Throws if it is routed already. */
+  reregisterForMessages(verb: Srf.SipVerb | Srf.SipMethod | (string & {})): void;
 
   on<K extends keyof Srf.SrfEvents>(event: K, listener: (...args: Srf.SrfEvents[K]) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;

@@ -81,11 +81,16 @@ srf.connect({ host: '127.0.0.1', port: '9022', secret: 's' });
 
 // The embedded, in-process SIP engine.
 const embedded: Srf = new Srf().connect({
-  embedded: { contacts: ['sip:127.0.0.1:5060;transport=udp,tcp'], t1: 500, t2: 4000, t4: 5000, externalIp: '203.0.113.7' },
+  embedded: {
+    contacts: ['sip:127.0.0.1:5060;transport=udp,tcp'], t1: 500, t2: 4000, t4: 5000, externalIp: '203.0.113.7',
+    maxPendingRequests: 500, tcpMessageTimeout: 32000,
+  },
 }, (err) => { use(err); });
 new Srf().connect({ embedded: { contacts: [] }, tags: ['x'] });
 // @ts-expect-error embedded needs its contacts
 new Srf().connect({ embedded: { t1: 500 } });
+// @ts-expect-error tcpMessageTimeout is a number of ms
+new Srf().connect({ embedded: { contacts: ['sip:127.0.0.1:5060'], tcpMessageTimeout: '32s' } });
 use(connected, notAPromise, embedded);
 
 const server: net.Server = srf.listen({ port: 4000, secret: 'cymru', enablePing: true, pingInterval: 30000 }, () => {});
@@ -487,6 +492,17 @@ digestAuth({ passwordLookup: () => {}, algorithms: ['SHA-1'] });
 srf.invite(async (req, res) => {
   const stateEmitter = new EventEmitter();
   stateEmitter.on('stateChange', (s: Srf.DialogStateInfo) => use(s.state, s.direction, s.aor, s.id));
+  stateEmitter.on('stateChange', (s: Srf.DialogStateInfo) => {
+    const fields: [string, string, string, string] = [s.state, s.direction, s.aor, s.callId];
+    const tags: Array<string | undefined> = [s.localTag, s.remoteTag];
+    const ended: boolean = s.state === DialogState.Terminated || s.state === Srf.DialogState.Rejected;
+    const weCalled: boolean = s.direction === DialogDirection.Recipient;
+    // @ts-expect-error the local tag is unknown until a UAS has sent its 200
+    const localTag: string = s.localTag;
+    // @ts-expect-error states are the DialogState values
+    const unknownState: Srf.DialogStateInfo['state'] = 'ringing';
+    use(fields, tags, ended, weCalled, localTag, unknownState);
+  });
   const uas: Srf.Dialog = await srf.createUAS(req, res, {
     localSdp: 'v=0',
     headers: { 'X-Dialog': 'uas' },
@@ -495,6 +511,11 @@ srf.invite(async (req, res) => {
   await srf.createUAS(req, res, { body: async () => 'v=0' });
   await srf.createUAS(req, res);
   srf.createUAS(req, res, { localSdp: () => 'v=0' }, (err, dlg) => use(err, dlg.id));
+  srf.createUAS(req, res, { localSdp: async () => 'v=0', body: 'v=0 wins' }, (err, dlg) => use(err, dlg));
+  const chainedUas: Srf = srf.createUAS(req, res, (err, dlg) => use(err, dlg.dialogType));
+  // @ts-expect-error a localSdp function takes no arguments and returns the SDP
+  await srf.createUAS(req, res, { localSdp: (offer: string) => offer.length });
+  use(chainedUas);
 
   const id: string = uas.id;
   const kind: 'uac' | 'uas' = uas.type;
@@ -508,6 +529,15 @@ srf.invite(async (req, res) => {
   const subscriptions: string[] = uas.subscriptions;
   const event: string | null = uas.subscribeEvent;
   uas.queueRequests = true;
+  uas.queueRequests = false;
+  const subscriptionCount: number = uas.addSubscription(req) + uas.getCountOfSubscriptions();
+  const peer: Srf.Dialog = uas.other;
+  const peerConnected: boolean = !!uas.other && uas.other.connected;
+  const asJson: { id: string; type: 'uac' | 'uas'; onHold: boolean } = uas.toJSON();
+  const jsonSdp: string = uas.toJSON().remote.sdp + uas.toJSON().local.contact;
+  use(subscriptionCount, peer, peerConnected, asJson, jsonSdp);
+  // @ts-expect-error dialogType is read-only
+  uas.dialogType = 'INVITE';
   const json = uas.toJSON();
   use(id, kind, dialogType, isConnected, onHold, sipInfo, sdps, dlgReq, dlgRes, subscriptions, event, json.id,
     uas.toString(), uas.getCountOfSubscriptions(), uas.removeSubscription('sip:a@b', 'presence'));
@@ -515,6 +545,7 @@ srf.invite(async (req, res) => {
   uas.id = 'x';
 
   uas.on('destroy', (bye, reason) => { const r: string | undefined = reason; use(bye.method, r); });
+  uas.once('destroy', (bye: Req, reason?: string) => use(bye, reason === 'normal release' || reason === 'ACK timeout'));
   uas.on('modify', (reinvite, reinviteRes) => reinviteRes.send(200, { body: uas.local.sdp }));
   uas.on('refresh', (reinvite) => use(reinvite.body));
   uas.on('hold', (reinvite) => use(reinvite));
@@ -551,6 +582,18 @@ srf.invite(async (req, res) => {
   const plain: string = await uas.modify({ headers: { Contact: '<sip:me@127.0.0.1>' } });
   uas.modify('v=0', (err, sdp, ack) => { use(err, sdp); if (ack) ack('v=0'); });
   uas.modify({ noAck: true }, (err, sdp, ack) => use(err, sdp, ack));
+  const withSdp: string = await uas.modify({ sdp: 'v=0 offer', headers: { 'X-Why': 'codec' } });
+  const offeredWithNoAck: string = await uas.modify({ sdp: 'v=0 offer', noAck: true });
+  const lateOffer = await uas.modify({ noAck: true, headers: { 'X-Late': '1' } });
+  const offerInThe200: string = lateOffer.sdp;
+  lateOffer.ack('v=0 answer');
+  uas.modify({ sdp: 'v=0' }, (err, sdp) => use(err, sdp));
+  uas.modify('hold', undefined, (err, sdp) => use(err, sdp));
+  // @ts-expect-error with an SDP of ours the result is the remote SDP, not {sdp, ack}
+  const notLate: Srf.ModifyNoAckResult = await uas.modify({ sdp: 'v=0', noAck: true });
+  // @ts-expect-error modify takes an SDP string, 'hold'/'unhold', or options
+  await uas.modify(42);
+  use(withSdp, offeredWithNoAck, offerInThe200, notLate);
   // @ts-expect-error the callback gets the remote SDP (a string), not a response
   uas.modify('unhold', {}, (err: Error | null, msg: Res) => use(err, msg));
   use(remoteSdp, plain);
@@ -565,8 +608,17 @@ srf.invite(async (req, res) => {
   await uas.info({ body: 'x' });
   await uas.bye();
   uas.notify({ headers: { Event: 'refer', 'Subscription-State': 'terminated' } }, (err, r) => use(err, r));
-  await Promise.all([uas.refer({}), uas.message({ body: 'hi' }), uas.update(), uas.options(), uas.ack(),
-    uas.cancel(), uas.invite(), uas.prack(), uas.publish(), uas.register(), uas.subscribe()]);
+  await Promise.all([uas.refer({}), uas.message({ body: 'hi' }), uas.update(), uas.options(),
+    uas.invite({ body: 'v=0' }), uas.prack(), uas.publish(), uas.register(), uas.subscribe()]);
+  const viaShortcut: Srf.Dialog = uas.info({ body: 'x' }, (err, infoResponse) => use(err, infoResponse.status));
+  uas.invite({ noAck: true }, (err, reinviteRes, ack) => { use(err, reinviteRes); if (ack) void ack({ body: 'v=0' }); });
+  // @ts-expect-error no ACK shortcut: an ACK has no response to wait for (the ack function of a response sends it)
+  uas.ack();
+  // @ts-expect-error no CANCEL shortcut: cancel a sent INVITE with req.cancel()
+  uas.cancel();
+  // @ts-expect-error the shortcuts take the method from their name
+  uas.info({ method: 'INFO' });
+  use(viaShortcut);
   use(infoRes);
 
   // createUAC
@@ -590,14 +642,50 @@ srf.invite(async (req, res) => {
   srf.createUAC('sip:bob@example.com', { localSdp: 'v=0' }, {}, (err, dlg) => use(err, dlg.id));
   srf.createUAC({ uri: 'sip:bob@example.com' }, { cbRequest: () => {} }, (err, dlg) => use(err, dlg));
   srf.createUAC('sip:bob@example.com', { localSdp: 'v=0' }, (err, sent) => use(err, sent), (p) => use(p), (err, dlg) => use(err, dlg));
+  srf.createUAC({ uri: 'sip:bob@example.com' }, (err, sent) => use(err, sent), undefined, (err, dlg) => use(err, dlg.id));
+  const chainedUac: Srf = srf.createUAC('sip:bob@example.com', { localSdp: 'v=0' }, (err, dlg) => use(err, dlg.remote.sdp));
+  srf.createUAC({ uri: 'sip:bob@example.com', localSdp: 'v=0' }, (err, dlg) => use(err, dlg.local.sdp));
+  srf.createUAC('sip:bob@example.com', undefined, undefined, (err, dlg) => use(err, dlg));
+  const lateOfferInvite: Srf.Dialog = await srf.createUAC('sip:bob@example.com');
+  const barHost: Srf.Dialog = await srf.createUAC('example.com', { calledNumber: '+15557654321', localSdp: 'v=0' });
+  const subscription: Srf.Dialog = await srf.createUAC('sip:presence@example.com', {
+    method: 'SUBSCRIBE',
+    headers: { Event: 'presence', Expires: 3600, Accept: 'application/pidf+xml' },
+  });
+  const subscribeEvent: string | null = subscription.subscribeEvent;
+  use(chainedUac, lateOfferInvite, barHost, subscribeEvent);
   const threePcc = await srf.createUAC('sip:bob@example.com', { noAck: true });
   if ('sdp' in threePcc) {
     const answered: Srf.Dialog = await threePcc.ack('v=0 answer');
-    await threePcc.destroy();
-    use(answered, threePcc.res.status);
+    const gone: Promise<void> = threePcc.destroy();
+    const offer: string = threePcc.sdp;
+    use(answered, threePcc.res.status, gone, offer);
+  } else {
+    const plainDialog: Srf.Dialog = threePcc;
+    use(plainDialog);
   }
+  const threePccObj: Srf.Dialog | Srf.UacNoAckResult = await srf.createUAC({ uri: 'sip:bob@example.com', noAck: true }, {
+    cbRequest: (err, sent) => use(err, sent),
+  });
+  // @ts-expect-error with noAck and no localSdp the result may be the 3pcc object, not a Dialog
+  const maybeNot: Srf.Dialog = await srf.createUAC('sip:bob@example.com', { noAck: true });
+  // noAck with an offer of ours: always a Dialog
+  const offered: Srf.Dialog = await srf.createUAC('sip:bob@example.com', { noAck: true, localSdp: 'v=0' });
+  srf.createUAC('sip:bob@example.com', { noAck: true }, (err, result) => {
+    if (result && !(result instanceof Dialog)) void result.ack('v=0 answer');
+    use(err);
+  });
+  srf.createUAC('sip:bob@example.com', { noAck: true }, {}, (err, result) => use(err, result));
+  srf.createUAC({ uri: 'sip:bob@example.com', noAck: true }, (err, result: Srf.Dialog | Srf.UacNoAckResult) => use(err, result));
+  use(threePccObj, maybeNot, offered);
   // @ts-expect-error createUAC sends INVITE or SUBSCRIBE only
   srf.createUAC('sip:bob@example.com', { method: 'OPTIONS' });
+  // @ts-expect-error createUAC sends INVITE or SUBSCRIBE only
+  srf.createUAC({ uri: 'sip:bob@example.com', method: 'BYE' });
+  // @ts-expect-error cbProvisional gets the provisional response only
+  srf.createUAC('sip:bob@example.com', {}, { cbProvisional: (err: Error | null, p: Res) => use(err, p) });
+  // @ts-expect-error followRedirects is a boolean
+  srf.createUAC('sip:bob@example.com', { followRedirects: 'yes' });
   // @ts-expect-error cbRequest gets (err, req): a one-argument (req) callback is a bug
   srf.createUAC('sip:bob@example.com', { localSdp: 'v=0' }, { cbRequest: (sent: Req) => use(sent) });
   use(uac);
@@ -625,6 +713,38 @@ srf.invite(async (req, res) => {
   await srf.createB2BUA(req, res, 'sip:bob@example.com');
   srf.createB2BUA(req, res, 'sip:bob@example.com', {}, {}, (err, result) => use(err, result.uac, result.uas));
   srf.createB2BUA(req, res, 'sip:bob@example.com', {}, undefined, undefined, (err, result) => use(err, result));
+  // Every option of api.md §4.3, including the createUAC ones passed to the B leg.
+  const threePccB2b: Srf.B2BUAResult = await srf.createB2BUA(req, res, 'sip:bob@example.com', {
+    headers: { 'X-Leg': 'b' },
+    proxyRequestHeaders: ['X-Account', 'Subject'],
+    proxyResponseHeaders: ['all', '-X-Internal'],
+    responseHeaders: { 'X-B2B': 1 },
+    localSdpA: 'v=0 for A',
+    localSdpB: async (sdpFromAck) => `${sdpFromAck} for B`,
+    passFailure: true,
+    passProvisionalResponses: false,
+    proxy: 'sip:proxy.example.com;lr',
+    auth: (authReq, challenge, cb) => cb(null, 'alice', challenge.status === 407 ? 'proxy-secret' : 'secret'),
+    followRedirects: true,
+    keepUriOnRedirect: true,
+    noAck: true,
+    method: 'INVITE',
+    callingName: 'Alice',
+    calledNumber: '+15557654321',
+    dialogStateEmitter: stateEmitter,
+  });
+  srf.createB2BUA(req, res, 'sip:bob@example.com', (err, result) => use(err, result.uas.other));
+  const chainedB2b: Srf = srf.createB2BUA(req, res, 'sip:bob@example.com', { passFailure: false }, (err, result) => use(err, result));
+  srf.createB2BUA(req, res, { uri: 'sip:bob@example.com' }, (err, result) => use(err, result.uac));
+  srf.createB2BUA(req, res, { uri: 'sip:bob@example.com' }, { cbFinalizedUac: (b) => use(b.id) }, (err, result) => use(err, result));
+  srf.createB2BUA(req, res, 'sip:bob@example.com', {}, (err, bReq) => use(err, bReq.uri), (p) => use(p.status), (err, result) => use(err, result.uas));
+  // @ts-expect-error responseHeaders functions return headers
+  srf.createB2BUA(req, res, 'sip:bob@example.com', { responseHeaders: () => 'X-A: b' });
+  // @ts-expect-error proxyRequestHeaders is a list of header names
+  srf.createB2BUA(req, res, 'sip:bob@example.com', { proxyRequestHeaders: 'all' });
+  // @ts-expect-error cbFinalizedUac gets the B-leg Dialog
+  srf.createB2BUA(req, res, 'sip:bob@example.com', {}, { cbFinalizedUac: (r: Res) => use(r) });
+  use(threePccB2b, chainedB2b);
   // @ts-expect-error the result is {uas, uac}, not a Dialog
   const notADialog: Srf.Dialog = await srf.createB2BUA(req, res, 'sip:bob@example.com', {});
   use(notADialog);
@@ -656,6 +776,12 @@ srf.invite(async (req, res) => {
   srf.removeDialog(uas);
   srf.unregisterForMessages('subscribe');
   srf.reregisterForMessages('subscribe');
+  srf.unregisterForMessages('INVITE');
+  srf.reregisterForMessages('invite');
+  const isIdle: boolean = srf.idle;
+  // @ts-expect-error the dispatcher is a (req, res, next) middleware, not a Promise
+  const notMiddleware: Promise<void> = srf.dialog({});
+  use(isIdle, notMiddleware);
   const dispatcher: Srf.Middleware = srf.dialog();
   srf.endSession(req);
   srf.endSession(res);
