@@ -314,6 +314,19 @@ impl Core {
     pub(super) fn session_txn_gone(&mut self, txn: &str) {
         self.sessions.offers.remove(txn);
     }
+
+    /// No session state left (tests).
+    #[cfg(test)]
+    pub(super) fn sessions_idle(&self) -> bool {
+        let s = &self.sessions;
+        s.offers.is_empty() && s.timers.is_empty() && s.local_sdp.is_empty() && s.refreshes.is_empty()
+    }
+
+    /// Dialogs with a session timer (tests).
+    #[cfg(test)]
+    pub(super) fn session_timers_running(&self) -> usize {
+        self.sessions.timers.len()
+    }
 }
 
 #[cfg(test)]

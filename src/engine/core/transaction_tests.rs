@@ -999,3 +999,5 @@ async fn a_bad_request_uri_is_forgiven_only_where_a_dialog_identifies_the_reques
     h.receive(UDP, &bare(None));
     assert!(h.sent_one().line().starts_with("SIP/2.0 400"));
 }
+
+mod session_timers;
