@@ -639,6 +639,10 @@ declare namespace Srf {
     maxPendingRequests?: number;
     /** ms a TCP peer may take over one message, or over its first one on a connection it opened, before it is disconnected (default 32000) */
     tcpMessageTimeout?: number;
+    /** session timers (RFC 4028): our Min-SE in seconds; a smaller offered Session-Expires gets 422 and intervals are raised to it (default 90) */
+    minSE?: number;
+    /** who refreshes when a UAC offers Session-Expires without a refresher: 'none' (default, as drachtio-server: no session timer), 'uac' or 'uas' */
+    defaultRefresher?: 'none' | 'uac' | 'uas';
   }
 
   /**

@@ -67,6 +67,13 @@ export interface EmbeddedOptions {
   maxPendingRequests?: number
   /** Ms a TCP peer may take over one message (and its first one) before it is disconnected. */
   tcpMessageTimeout?: number
+  /** Session timers (RFC 4028): our Min-SE in seconds (default 90). */
+  minSE?: number
+  /**
+   * Who refreshes when a UAC offers Session-Expires without a refresher: 'uac', 'uas' or
+   * 'none' (the default: no session timer is answered).
+   */
+  defaultRefresher?: string
   /**
    * Verbs routed before connect(): in force before 'connect' is reported, so a request
    * arriving right after it reaches the app.

@@ -63,10 +63,14 @@ function nativeConnectOptions(opts, tags) {
 }
 
 /**
- * `connect({ embedded: { contacts, t1, t2, t4, externalIp, maxPendingRequests, tcpMessageTimeout } })`
- * for the in-process engine. maxPendingRequests: new requests the app may hold unanswered before
- * the engine answers 503 with Retry-After (default 2000). tcpMessageTimeout: ms a TCP peer may
- * take over one message, or over its first one, before it is disconnected (default 32000).
+ * `connect({ embedded: { contacts, t1, t2, t4, externalIp, maxPendingRequests, tcpMessageTimeout,
+ * minSE, defaultRefresher } })` for the in-process engine. maxPendingRequests: new requests the app
+ * may hold unanswered before the engine answers 503 with Retry-After (default 2000).
+ * tcpMessageTimeout: ms a TCP peer may take over one message, or over its first one, before it is
+ * disconnected (default 32000). Session timers (RFC 4028): minSE, our Min-SE in seconds (default
+ * 90: smaller offers get 422, intervals are raised to it); defaultRefresher, who refreshes when a
+ * UAC offers Session-Expires without a refresher: 'none' (default, as drachtio-server: no session
+ * timer), 'uac' or 'uas'.
  */
 function nativeEmbeddedOptions(embedded) {
   assert.ok(embedded && typeof embedded === 'object', 'srf.connect: embedded must be an object');
@@ -81,8 +85,12 @@ function nativeEmbeddedOptions(embedded) {
   assert.ok(embedded.externalIp === undefined || typeof embedded.externalIp === 'string', 'srf.connect: embedded.externalIp must be a string');
   const max = embedded.maxPendingRequests;
   assert.ok(max === undefined || (Number.isInteger(max) && max > 0), 'srf.connect: embedded.maxPendingRequests must be a positive integer');
+  const { minSE, defaultRefresher } = embedded;
+  assert.ok(minSE === undefined || (Number.isInteger(minSE) && minSE > 0 && minSE < 2 ** 32), 'srf.connect: embedded.minSE must be a positive number of seconds');
+  assert.ok(defaultRefresher === undefined || ['none', 'uac', 'uas'].includes(defaultRefresher),
+    "srf.connect: embedded.defaultRefresher must be 'none', 'uac' or 'uas'");
   return { contacts, externalIp: embedded.externalIp, t1: timer('t1'), t2: timer('t2'), t4: timer('t4'), maxPendingRequests: max,
-    tcpMessageTimeout: timer('tcpMessageTimeout') };
+    tcpMessageTimeout: timer('tcpMessageTimeout'), minSE, defaultRefresher };
 }
 
 module.exports = { nativeConnectOptions, nativeEmbeddedOptions };

@@ -14,11 +14,12 @@ export const BACKENDS = ['embedded', 'serve'];
 
 /**
  * Starts an app on `kind`. Options: transport ('udp' | 'tcp'), timers ({t1, t2, t4} in ms),
- * maxPendingRequests (embedded only: serve has no setting for it), setup(srf) before connecting.
- * Resolves with { kind, srf, addr ('host:port' of the SIP listening point), errors, close() }.
+ * maxPendingRequests (embedded only: serve has no setting for it), session ({minSE (s),
+ * defaultRefresher}: embedded options, serve --min-se/--default-refresher), setup(srf) before
+ * connecting. Resolves with { kind, srf, addr ('host:port' of the SIP listening point), errors, close() }.
  */
-export async function startApp(kind, { transport = 'udp', timers = {}, maxPendingRequests, setup, settle = true } = {}) {
-  const app = await connectApp(kind, { transport, timers, maxPendingRequests, setup });
+export async function startApp(kind, { transport = 'udp', timers = {}, maxPendingRequests, session = {}, setup, settle = true } = {}) {
+  const app = await connectApp(kind, { transport, timers, maxPendingRequests, session, setup });
   if (settle) await routesInForce(app);
   return app;
 }
@@ -43,13 +44,13 @@ async function routesInForce(app) {
   }
 }
 
-async function connectApp(kind, { transport, timers, maxPendingRequests, setup }) {
+async function connectApp(kind, { transport, timers, maxPendingRequests, session = {}, setup }) {
   const errors = [];
   const srf = new Srf();
   srf.on('error', (err) => errors.push(err));
   if (setup) setup(srf);
   if (kind === 'embedded') {
-    srf.connect({ embedded: { contacts: [`sip:127.0.0.1:0;transport=${transport}`], ...timers, maxPendingRequests } });
+    srf.connect({ embedded: { contacts: [`sip:127.0.0.1:0;transport=${transport}`], ...timers, maxPendingRequests, ...session } });
     const [err, hostport] = await once(srf, 'connect');
     if (err) throw err;
     const addr = hostport.split(',')[0].split('/')[1];
@@ -57,6 +58,8 @@ async function connectApp(kind, { transport, timers, maxPendingRequests, setup }
   }
   if (kind !== 'serve') throw new Error(`unknown backend ${kind}`);
   const extra = [];
+  if (session.minSE !== undefined) extra.push('--min-se', String(session.minSE));
+  if (session.defaultRefresher !== undefined) extra.push('--default-refresher', session.defaultRefresher);
   let dir;
   const entries = Object.entries(timers).filter(([, v]) => v !== undefined);
   if (entries.length) {
