@@ -50,7 +50,7 @@ pub enum Timer {
     /// No ACK for our 2xx within 64×T1: the call is torn down.
     AckTimeout(String),
     /// A dialog's session timer (RFC 4028): refresh it, or end it (session_timer.rs).
-    SessionTimer(String),
+    Session(String),
 }
 
 pub struct Core {
@@ -225,7 +225,7 @@ impl Core {
             Timer::ClientCleanup(id) => self.remove_client(&id),
             Timer::Retransmit2xx(id) => self.retransmit_2xx(&id),
             Timer::AckTimeout(id) => self.ack_timeout(&id),
-            Timer::SessionTimer(id) => self.session_timer_fired(&id),
+            Timer::Session(id) => self.session_timer_fired(&id),
         }
     }
 

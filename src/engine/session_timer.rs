@@ -115,7 +115,8 @@ pub struct Sessions {
     offers: HashMap<String, Offer>,
     /// Dialog → its running timer.
     timers: HashMap<String, Session>,
-    /// Dialog → our current SDP (Content-Type, body), for the refreshes we send.
+    /// Dialog → our current SDP (Content-Type, body), for the refreshes we send; kept only
+    /// while the dialog has (or had) a session timer.
     local_sdp: HashMap<String, (String, Vec<u8>)>,
     /// The engine's refresh re-INVITEs in progress: client transaction → dialog.
     refreshes: HashMap<String, String>,
@@ -198,14 +199,22 @@ impl Core {
     /// keeps the SDP of a 2xx to INVITE as the session's.
     pub(super) fn session_answered(&mut self, txn: &str, dialog: Option<&str>, status: u16, d: &Draft, timer: Option<(u32, bool)>) {
         let Some(dialog) = dialog else { return };
-        if !self.server.get(txn).is_some_and(|t| t.method == "INVITE") || !(200..300).contains(&status) || !self.dialogs.contains_key(dialog) {
+        let invite = self.server.get(txn).is_some_and(|t| t.method == "INVITE");
+        if !(invite && (200..300).contains(&status) && self.dialogs.contains_key(dialog)) {
             return;
-        }
-        if let Some(sdp) = sdp_of(d) {
-            self.sessions.local_sdp.insert(dialog.to_owned(), sdp);
         }
         if let Some((interval, we_refresh)) = timer {
             self.session_arm(dialog, interval, we_refresh);
+        }
+        self.session_note_sdp(dialog, d);
+    }
+
+    /// `d`'s SDP becomes the session's, when the dialog has a session timer.
+    fn session_note_sdp(&mut self, dialog: &str, d: &Draft) {
+        if self.sessions.timers.contains_key(dialog) {
+            if let Some(sdp) = sdp_of(d) {
+                self.sessions.local_sdp.insert(dialog.to_owned(), sdp);
+            }
         }
     }
 
@@ -213,9 +222,7 @@ impl Core {
     /// the session's SDP.
     pub(super) fn session_note_request(&mut self, dialog: &str, d: &Draft) {
         if matches!(d.method(), "INVITE" | "ACK") {
-            if let Some(sdp) = sdp_of(d) {
-                self.sessions.local_sdp.insert(dialog.to_owned(), sdp);
-            }
+            self.session_note_sdp(dialog, d);
         }
     }
 
@@ -223,9 +230,8 @@ impl Core {
     /// INVITE's SDP is the session's, the response's Session-Expires arms the timer, and a
     /// refresh of the engine's own is ACKed here.
     pub(super) fn session_uac_2xx(&mut self, txn: &str, dialog: &str, msg: &Message<'_>) {
-        let Some(t) = self.client.get(txn) else { return };
-        if let Some(sdp) = sdp_of(&t.draft) {
-            self.sessions.local_sdp.insert(dialog.to_owned(), sdp);
+        if !self.client.contains_key(txn) {
+            return;
         }
         if self.sessions.refreshes.contains_key(txn) {
             let ack = Draft { start_line: "ACK sip:placeholder SIP/2.0".into(), headers: Vec::new(), body: Vec::new() };
@@ -237,6 +243,11 @@ impl Core {
         }
         if let Some(se) = SessionExpires::of(msg) {
             self.session_arm(dialog, se.delta, se.refresher != Some(Refresher::Uas));
+        }
+        if self.sessions.timers.contains_key(dialog) {
+            if let Some(sdp) = self.client.get(txn).and_then(|t| sdp_of(&t.draft)) {
+                self.sessions.local_sdp.insert(dialog.to_owned(), sdp);
+            }
         }
     }
 
@@ -265,7 +276,7 @@ impl Core {
         let after = Duration::from_millis(if we_refresh { ms / 2 } else { ms });
         let old = self.sessions.timers.remove(dialog).and_then(|s| s.key);
         self.disarm(old);
-        let key = self.arm(Timer::SessionTimer(dialog.to_owned()), after);
+        let key = self.arm(Timer::Session(dialog.to_owned()), after);
         self.sessions.timers.insert(dialog.to_owned(), Session { interval, we_refresh, key: Some(key) });
     }
 
@@ -274,7 +285,7 @@ impl Core {
         self.disarm(old);
     }
 
-    /// `Timer::SessionTimer`: refresh (we are the refresher) or end the call (they were).
+    /// `Timer::Session`: refresh (we are the refresher) or end the call (they were).
     pub(super) fn session_timer_fired(&mut self, dialog: &str) {
         let Some(s) = self.sessions.timers.get_mut(dialog) else { return };
         s.key = None; // spent

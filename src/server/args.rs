@@ -62,6 +62,7 @@ pub struct ServeConfig {
     pub default_refresher: Option<Option<Refresher>>,
 }
 
+#[allow(clippy::large_enum_variant)] // parsed once at startup
 pub enum Parsed {
     Run(ServeConfig),
     Help,
