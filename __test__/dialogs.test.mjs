@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { SDP, waitFor } from './helpers/embedded.mjs';
 import { BACKENDS, startApp } from './helpers/backends.mjs';
+import { SipPeer } from './helpers/sip-peer.mjs';
 
 const uriOf = (app, user) => `sip:${user}@${app.addr}`;
 const withDirection = (sdp, dir) => sdp.replace('m=audio', `a=${dir}\r\nm=audio`);
@@ -201,6 +202,71 @@ for (const kind of BACKENDS) {
       const host = app.addr.split(':')[0];
       assert.deepEqual(uacStates, [`trying/recipient/bob@${host}/none`, `proceeding/recipient/bob@${host}/none`, `early/recipient/bob@${host}/tag`,
         `confirmed/recipient/bob@${host}/tag`, `terminated/recipient/bob@${host}/tag`]);
+    });
+  });
+  test(`${kind}: createB2BUA relays B's reliable 183 to A reliably and waits for A's PRACK; A's UPDATE during setup gets the SDP A was given`, { timeout: 20000 }, async () => {
+    const calleeSetup = (srf) => srf.invite((req, res) => {
+      res.send(183, { headers: { Require: '100rel' }, body: AUDIO(4000) }, () => {}, () => {
+        srf.createUAS(req, res, { localSdp: AUDIO(4000) }).catch(() => {});
+      });
+    });
+    await withApps([['embedded', calleeSetup]], async (callee) => {
+      const b2bSetup = (srf) => srf.invite((req, res) => {
+        srf.createB2BUA(req, res, uriOf(callee, 'b'), { headers: { Supported: '100rel' }, proxyResponseHeaders: ['all'],
+          localSdpA: (sdpB) => sdpB.replaceAll('4000', '4100') }).catch(() => {});
+      });
+      await withApps([[kind, b2bSetup]], async (b2b) => {
+        const peer = await SipPeer.udp(b2b.addr);
+        try {
+          const call = peer.call('a');
+          peer.send(call.request('INVITE', { headers: { Supported: '100rel' }, body: AUDIO(5000) }));
+          const p183 = await peer.expect((m) => m.status === 183);
+          assert.match(p183.get('require'), /100rel/);
+          assert.ok(Number(p183.get('rseq')) >= 1, 'relayed reliably, with an RSeq of the A leg');
+          assert.equal(p183.body, AUDIO(4100), 'through localSdpA');
+          call.toTag = p183.tag('to');
+          peer.send(call.request('UPDATE', { uri: p183.contactUri, body: AUDIO(5001) }));
+          const updated = await peer.expect((m) => m.status === 200 && m.cseqMethod === 'UPDATE');
+          assert.equal(updated.body, AUDIO(4100), 'the SDP A was given so far');
+          assert.equal(peer.all((m) => m.status === 200 && m.cseqMethod === 'INVITE').length, 0, 'no 200 before the PRACK');
+          peer.send(call.request('PRACK', { uri: p183.contactUri, headers: { RAck: `${p183.get('rseq')} 1 INVITE` } }));
+          const ok = await peer.expect((m) => m.status === 200 && m.cseqMethod === 'INVITE');
+          assert.equal(ok.body, AUDIO(4100), 'the same translation for the same SDP from B');
+          peer.send(call.request('ACK', { uri: ok.contactUri, cseq: 1 }));
+          peer.send(call.request('BYE', { uri: ok.contactUri }));
+          await peer.expect((m) => m.status === 200 && m.cseqMethod === 'BYE');
+        } finally {
+          peer.close();
+        }
+      });
+    });
+  });
+
+  test(`${kind}: createUAC answers the callee's UPDATE in the early dialog with its offer`, { timeout: 20000 }, async () => {
+    await withApps([[kind]], async (app) => {
+      const peer = await SipPeer.udp(app.addr);
+      try {
+        const dialog = app.srf.createUAC(`sip:callee@${peer.hostport}`, { localSdp: AUDIO(5000) });
+        const invite = await peer.expect((m) => m.method === 'INVITE');
+        peer.send(peer.response(invite, 180, { toTag: 'callee1' }));
+        const update = [`UPDATE ${invite.contactUri} SIP/2.0`,
+          `Via: SIP/2.0/UDP ${peer.hostport};branch=z9hG4bK-upd1;rport`, 'Max-Forwards: 70',
+          `From: ${invite.get('to')};tag=callee1`, `To: ${invite.get('from')}`, `Call-ID: ${invite.callId}`, 'CSeq: 1 UPDATE',
+          `Contact: <${peer.contact}>`, 'Content-Type: application/sdp', `Content-Length: ${AUDIO(4000).length}`, '', AUDIO(4000)].join('\r\n');
+        peer.send(update);
+        const answered = await peer.expect((m) => m.cseqMethod === 'UPDATE' && m.status >= 200);
+        assert.equal(answered.status, 200);
+        assert.equal(answered.body, AUDIO(5000));
+        peer.send(peer.response(invite, 200, { toTag: 'callee1', body: AUDIO(4000) }));
+        const d = await dialog;
+        await peer.expect((m) => m.method === 'ACK');
+        const bye = d.destroy();
+        const byeReq = await peer.expect((m) => m.method === 'BYE');
+        peer.send(peer.response(byeReq, 200));
+        await bye;
+      } finally {
+        peer.close();
+      }
     });
   });
 }

@@ -37,12 +37,30 @@ function createB2BUA(srf, req, res, uri, opts, progress, cb) {
   progress = progress || {};
   assert.ok(typeof uri === 'string', 'createB2BUA: uri must be a string');
   const run = async () => {
+    const handlers = {};
+    try {
+      return await setUp(handlers);
+    } finally {
+      // A's UPDATEs are answered here until A has its final response.
+      req.off('update', handlers.onUpdate);
+    }
+  };
+  const setUp = async (handlers) => {
     const headers = { ...copied(req, opts.proxyRequestHeaders), ...(opts.headers || {}) };
     // 3pcc: A offered nothing (or the app asked for it), so B is asked for the offer.
     const thirdParty = !req.body || opts.noAck === true;
     const localSdpB = thirdParty ? undefined : (typeof opts.localSdpB === 'string' ? opts.localSdpB : req.body);
     let uacReq = null;
     let cancelled = false;
+    const sdpForA = translatorForA(opts);
+    const pracks = new PrackWait();
+    // A's UPDATE while B is being set up: answered with the SDP A has been given so far.
+    let sdpGivenToA = null;
+    handlers.onUpdate = (update, updateRes) => {
+      if (sdpGivenToA) updateRes.send(200, { body: sdpGivenToA });
+      else updateRes.send(500, { headers: { 'Retry-After': '5' } });
+    };
+    req.on('update', handlers.onUpdate);
     const onCancel = () => {
       cancelled = true;
       req.canceled = true;
@@ -71,7 +89,19 @@ function createB2BUA(srf, req, res, uri, opts, progress, cb) {
           if (progress.cbProvisional) progress.cbProvisional(resB);
           if (opts.passProvisionalResponses === false || resB.status <= 101 || res.finalResponseSent) return;
           const h = await extraHeaders(opts, resB, copied(resB, opts.proxyResponseHeaders));
-          res.send(resB.status, resB.reason, { headers: h, body: resB.body || undefined });
+          let body;
+          if (resB.body) {
+            try {
+              body = sdpGivenToA = await sdpForA(resB.body, resB);
+            } catch (err) {
+              res.send(500);
+              if (uacReq) uacReq.cancel();
+              return;
+            }
+          }
+          // Sent reliably when B's 100rel requirement was copied: A's PRACK is then awaited.
+          if (requires100rel(h)) res.send(resB.status, resB.reason, { headers: h, body }, pracks.sent(), pracks.acked());
+          else res.send(resB.status, resB.reason, { headers: h, body });
         },
       });
     } catch (err) {
@@ -84,16 +114,52 @@ function createB2BUA(srf, req, res, uri, opts, progress, cb) {
       throw err;
     }
     req.off('cancel', onCancel);
+    await pracks.settled();
     // B may answer a late offer without SDP: then there is no offer to relay, only a Dialog.
-    return uac instanceof Dialog ? answerA(srf, req, res, uac, opts, progress) : answerThirdParty(srf, req, res, uac, opts, progress);
+    return uac instanceof Dialog ? answerA(srf, req, res, uac, opts, progress, sdpForA) : answerThirdParty(srf, req, res, uac, opts, progress, sdpForA);
   };
   return settle(run(), cb, srf);
 }
 
-/** The SDP for A, from B's: `localSdpA` (string or function) or B's own. */
-async function sdpForA(opts, sdpB, resB) {
-  if (typeof opts.localSdpA === 'function') return opts.localSdpA(sdpB, resB);
-  return opts.localSdpA !== undefined ? opts.localSdpA : sdpB;
+/**
+ * `(sdpB, resB) => Promise<sdpA>`: `localSdpA` (string or function) or B's own SDP. A function
+ * is called once per distinct SDP from B: B repeating its SDP (18x then 200) reuses the answer.
+ */
+function translatorForA(opts) {
+  const cache = new Map();
+  return (sdpB, resB) => {
+    if (typeof opts.localSdpA !== 'function') return Promise.resolve(opts.localSdpA !== undefined ? opts.localSdpA : sdpB);
+    if (!cache.has(sdpB)) cache.set(sdpB, Promise.resolve().then(() => opts.localSdpA(sdpB, resB)));
+    return cache.get(sdpB);
+  };
+}
+
+function requires100rel(headers) {
+  return Object.entries(headers).some(([name, value]) => name.toLowerCase() === 'require' && /\b100rel\b/i.test(String(value)));
+}
+
+/** Reliable provisionals relayed to A whose PRACK has not come yet (api.md §4.3 step 2, 4). */
+class PrackWait {
+  constructor() { this.outstanding = 0; }
+
+  /** The send callback of a reliable provisional: a failed send is not awaited. */
+  sent() {
+    this.outstanding++;
+    return (err) => { if (err) this.outstanding--; };
+  }
+
+  /** Its fnAck: the PRACK arrived. */
+  acked() {
+    return () => { this.outstanding--; };
+  }
+
+  /** Waits up to 500 ms (100 + 200 + 200) for outstanding PRACKs before A's 200. */
+  async settled() {
+    for (const ms of [100, 200, 200]) {
+      if (this.outstanding <= 0) return;
+      await new Promise((r) => setTimeout(r, ms));
+    }
+  }
 }
 
 function link(uas, uac) {
@@ -103,10 +169,10 @@ function link(uas, uac) {
 }
 
 /** B answered with a Dialog: answer A, and hold B's requests until A's ACK. */
-async function answerA(srf, req, res, uac, opts, progress) {
+async function answerA(srf, req, res, uac, opts, progress, sdpForA) {
   if (progress.cbFinalizedUac) progress.cbFinalizedUac(uac);
   try {
-    const sdpA = await sdpForA(opts, uac.remote.sdp, uac.res);
+    const sdpA = await sdpForA(uac.remote.sdp, uac.res);
     const h = await extraHeaders(opts, uac.res, copied(uac.res, opts.proxyResponseHeaders));
     const uas = await srf.createUAS(req, res, { headers: h, localSdp: sdpA });
     const release = () => { uac.queueRequests = false; };
@@ -124,10 +190,10 @@ async function answerA(srf, req, res, uac, opts, progress) {
  * 3pcc (api.md §4.3 step 5): B's offer goes to A in A's 200; the answer in A's ACK (through
  * `localSdpB` when it is a function) goes to B in B's ACK.
  */
-async function answerThirdParty(srf, req, res, pending, opts, progress) {
+async function answerThirdParty(srf, req, res, pending, opts, progress, sdpForA) {
   let uas;
   try {
-    const sdpA = await sdpForA(opts, pending.sdp, pending.res);
+    const sdpA = await sdpForA(pending.sdp, pending.res);
     const h = await extraHeaders(opts, pending.res, copied(pending.res, opts.proxyResponseHeaders));
     uas = await srf.createUAS(req, res, { headers: h, localSdp: sdpA });
     const [ackReq] = await Promise.race([once(uas, 'ack'), once(uas, 'destroy').then(() => {

@@ -30,6 +30,9 @@ class Uac {
   constructor(srf) {
     this.srf = srf;
     this.byTxn = new Map(); // server transaction id -> sent Request
+    // INVITEs we sent outside a dialog and not yet finally answered, by Call-ID: an UPDATE
+    // from the callee in the early dialog goes to the request's 'update' listeners.
+    this.pendingInvites = new Map();
   }
 
   get link() {
@@ -62,6 +65,7 @@ class Uac {
         const req = new Request(sent || msg, { ...meta, source: 'application', srf: this.srf, app: this.srf });
         req._uac = { uac: this, uri: sent ? sent.uri : uri, opts, raw, challenged: false, dialogId };
         this.byTxn.set(meta.stackTxnId, req);
+        if (opts.method === 'INVITE' && !dialogId) this.pendingInvites.set(req.get('call-id'), req);
         return req;
       },
     });
@@ -74,7 +78,10 @@ class Uac {
     const res = new Response(msg, { ...meta, srf: this.srf });
     res._req = req;
     const status = msg.status;
-    if (status >= 200) this.byTxn.delete(meta.stackTxnId);
+    if (status >= 200) {
+      this.byTxn.delete(meta.stackTxnId);
+      if (this.pendingInvites.get(req.get('call-id')) === req) this.pendingInvites.delete(req.get('call-id'));
+    }
     if ((status === 401 || status === 407) && req._uac.opts.auth && !req._uac.challenged) {
       this.authenticate(req, res).catch((err) => {
         debug(`digest authentication failed: ${err.message}`);

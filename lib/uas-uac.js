@@ -135,6 +135,8 @@ async function sendAndWait(srf, uri, requestOpts, progress, opts) {
     throw err;
   }
   if (progress.cbRequest) progress.cbRequest(null, req);
+  // The callee's UPDATE before the call is answered gets our offer again (api.md §4.2).
+  req.on('update', (update, res) => res.send(200, { body: requestOpts.body }));
   const state = new DialogStateReporter(opts.dialogStateEmitter, 'uac', req);
   return new Promise((resolve) => {
     req.on('response', (res, ack) => {
