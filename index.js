@@ -163,7 +163,14 @@ class Srf extends EventEmitter {
 
   createUAS(req, res, opts, cb) { return createUAS(this, req, res, opts, cb); }
   createUAC(...args) { return createUAC(this, ...args); }
-  createB2BUA(req, res, uri, opts, progress, cb) { return createB2BUA(this, req, res, uri, opts, progress, cb); }
+  createB2BUA(req, res, uri, opts, ...rest) {
+    // The legacy positional form: (req, res, uri, opts, cbRequest, cbProvisional, cb).
+    if (rest.length >= 3) {
+      const [cbRequest, cbProvisional, cb] = rest;
+      return createB2BUA(this, req, res, uri, opts, { cbRequest, cbProvisional }, cb);
+    }
+    return createB2BUA(this, req, res, uri, opts, ...rest);
+  }
   proxyRequest(req, destination, opts, cb) { return proxyRequest(this, req, destination, opts, cb); }
 
   /**

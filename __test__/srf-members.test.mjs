@@ -81,10 +81,11 @@ test('the same through serve, a drachtio server on the admin protocol: remove_ro
   const app = errorsFail(new Srf(), 'app on serve');
   app.options((req, res) => res.send(200));
   app.message((req, res) => res.send(202));
+  const connected = once(app, 'connect');
   app.connect({ host: serve.admin.host, port: serve.admin.port, secret: 'cymru' });
   const caller = await embeddedSrf();
   try {
-    const [err] = await once(app, 'connect');
+    const [err] = await connected;
     assert.equal(err, null);
     await routesApplied(app);
     const uri = `sip:svc@${serve.sip}`;
@@ -218,5 +219,45 @@ test('a call registers its dialogs under the engine ids, and idle follows outsta
     await waitFor(() => client.srf.idle && server.srf.idle);
   } finally {
     close();
+  }
+});
+
+test('createB2BUA in the legacy positional form (req, res, uri, opts, cbRequest, cbProvisional, cb)', { timeout: 20000 }, async () => {
+  const callee = await embeddedSrf({
+    setup: (s) => s.invite(async (req, res) => {
+      res.send(180);
+      await s.createUAS(req, res, { localSdp: SDP(7100) });
+    }),
+  });
+  const seen = { requests: [], provisionals: [] };
+  let settled;
+  const result = new Promise((resolve) => { settled = resolve; });
+  const b2b = await embeddedSrf({
+    setup: (s) => s.invite((req, res) => {
+      const returned = s.createB2BUA(req, res, callee.uri('carol'), { headers: { 'X-B2B': 'legacy' } },
+        (err, bReq) => seen.requests.push([err, bReq && bReq.method]),
+        (p) => seen.provisionals.push(p.status),
+        (err, legs) => settled({ err, legs, returned }));
+    }),
+  });
+  const caller = await embeddedSrf();
+  try {
+    const dialog = await caller.srf.createUAC(b2b.uri('carol'), { localSdp: SDP(7200) });
+    const { err, legs, returned } = await result;
+    assert.equal(err, null);
+    assert.equal(returned, b2b.srf, 'the callback form returns the Srf');
+    assert.deepEqual(seen.requests, [[null, 'INVITE']], 'cbRequest(null, req)');
+    assert.ok(seen.provisionals.includes(180), 'cbProvisional got the 180');
+    assert.equal(legs.uas.other, legs.uac);
+    assert.equal(legs.uac.other, legs.uas);
+    assert.equal(dialog.remote.sdp, SDP(7100), "the caller got the callee's SDP through the B2BUA");
+    const gone = new Promise((r) => legs.uas.once('destroy', r));
+    await dialog.destroy();
+    await gone;
+    await legs.uac.destroy();
+  } finally {
+    caller.srf.disconnect();
+    b2b.srf.disconnect();
+    callee.srf.disconnect();
   }
 });
