@@ -53,11 +53,13 @@ for (const kind of BACKENDS) {
 
       // A refresh re-INVITE after 1 s: answered by the app's Dialog; the timer restarts.
       await new Promise((r) => setTimeout(r, 1000));
-      peer.send(call.request('INVITE', { headers: { 'Session-Expires': '2;refresher=uac' }, body: SDP(6000) }));
+      peer.send(call.request('INVITE', { headers: { Supported: 'timer', 'Session-Expires': '2;refresher=uac' }, body: SDP(6000) }));
       const reOk = await peer.expect((m) => m.status === 200 && m.cseqMethod === 'INVITE' && m.cseq === call.cseq, { what: 'the 200 to the refresh' });
       const refreshed = Date.now();
       peer.send(call.request('ACK'));
       assert.match(reOk.body, /^v=0/);
+      assert.equal(reOk.get('session-expires'), '2;refresher=uac', "the app's 200 states the timer");
+      assert.equal(reOk.get('require'), 'timer');
 
       const bye = await peer.expect(isBye(call), { timeout: 6000, what: 'the BYE' });
       const after = Date.now() - refreshed;

@@ -177,6 +177,9 @@ impl Core {
             }
         }
         let id = self.create_server_txn(msg, src, key, Some(app), method, Some(dialog_id.clone()));
+        if matches!(method, "INVITE" | "UPDATE") {
+            self.session_note_offer(&id, msg);
+        }
         if method == "INVITE" {
             self.respond_engine(&id, 100, "Trying");
         }

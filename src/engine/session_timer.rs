@@ -9,7 +9,9 @@
 //!   response's Session-Expires: `refresher=uac` or none means we refresh.
 //! * A re-INVITE or UPDATE from the far end cancels the timer and re-arms it from its
 //!   Session-Expires (`refresher=uas` means we refresh, else they do); one below our Min-SE is
-//!   refused with 422 and Min-SE, as is such an initial INVITE.
+//!   refused with 422 and Min-SE, as is such an initial INVITE. The app's 2xx to it gets the
+//!   Session-Expires that states the timer (drachtio-server sends the app's 2xx as it is, and
+//!   a 2xx without one turns the far end's timer off: RFC 4028 §7.4).
 //! * When we refresh, at half the interval the engine sends a re-INVITE with the session's
 //!   current SDP and ACKs its 2xx itself; the app hears nothing of it. A 491 (glare) re-arms;
 //!   any other failure ends the call.
@@ -128,6 +130,16 @@ fn lists_timer(msg: &Message<'_>) -> bool {
         .any(|h| msg.values(*h).any(|(_, v)| String::from_utf8_lossy(v).split(',').any(|o| o.trim().eq_ignore_ascii_case("timer"))))
 }
 
+/// `Session-Expires: N;refresher=…` on a 2xx, and `Require: timer` when it names the UAC as
+/// refresher and the UAC supports the extension (RFC 4028 §9).
+fn add_session_expires(d: &mut Draft, interval: u32, refresher: Refresher, supports_timer: bool) {
+    d.headers.push(("Session-Expires".into(), format!("{interval};refresher={}", refresher.as_str())));
+    let required = d.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("Require") && v.split(',').any(|o| o.trim().eq_ignore_ascii_case("timer")));
+    if refresher == Refresher::Uac && supports_timer && !required {
+        d.headers.push(("Require".into(), "timer".into()));
+    }
+}
+
 /// The SDP of a message the engine sent or completed, when it carries one.
 fn sdp_of(d: &Draft) -> Option<(String, Vec<u8>)> {
     if d.body.is_empty() {
@@ -172,10 +184,25 @@ impl Core {
 
     /// The app's response on server transaction `txn`, before it is sent: a 2xx to an initial
     /// INVITE takes the app's Session-Expires, or answers the UAC's offer. The timer to arm
-    /// (interval, we refresh) once the dialog exists.
+    /// (interval, we refresh) once the dialog exists. A 2xx to a refresh inside a dialog
+    /// states the timer its request set (RFC 4028 §9: a 2xx without Session-Expires would
+    /// turn the far end's timer off, and it would stop refreshing), unless the app did.
     pub(super) fn session_answer(&mut self, txn: &str, status: u16, d: &mut Draft) -> Option<(u32, bool)> {
         let t = self.server.get(txn)?;
-        if t.method != "INVITE" || t.in_dialog || !(200..300).contains(&status) {
+        if !(200..300).contains(&status) {
+            return None;
+        }
+        if t.in_dialog {
+            let dialog = t.dialog_id.clone()?;
+            let offer = self.sessions.offers.remove(txn)?;
+            let s = self.sessions.timers.get(&dialog)?;
+            if !d.has(HeaderName::SessionExpires) {
+                let refresher = if s.we_refresh { Refresher::Uas } else { Refresher::Uac };
+                add_session_expires(d, s.interval, refresher, offer.supports_timer);
+            }
+            return None;
+        }
+        if t.method != "INVITE" {
             return None;
         }
         let offer = self.sessions.offers.remove(txn);
@@ -186,12 +213,7 @@ impl Core {
         let offer = offer?;
         let refresher = offer.expires.refresher.or(self.config.session_timers.default_refresher)?;
         let interval = offer.expires.delta.max(min_se);
-        d.headers.push(("Session-Expires".into(), format!("{interval};refresher={}", refresher.as_str())));
-        // RFC 4028 §9: a 2xx naming the UAC as refresher requires the extension.
-        let required = d.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("Require") && v.split(',').any(|o| o.trim().eq_ignore_ascii_case("timer")));
-        if refresher == Refresher::Uac && offer.supports_timer && !required {
-            d.headers.push(("Require".into(), "timer".into()));
-        }
+        add_session_expires(d, interval, refresher, offer.supports_timer);
         Some((interval, refresher == Refresher::Uas))
     }
 

@@ -118,16 +118,20 @@ async fn a_refresh_from_the_far_end_restarts_the_timer() {
     assert_eq!(h.sent_one().line(), "SIP/2.0 100 Trying");
     let txn = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
     h.app_responds(&txn, "200 OK");
-    assert_eq!(h.sent_one().line(), "SIP/2.0 200 OK");
+    let re_ok = h.sent_one();
+    assert_eq!(re_ok.line(), "SIP/2.0 200 OK");
+    assert_eq!(re_ok.header("Session-Expires"), "120;refresher=uac", "the 2xx states the timer the refresh set");
     h.receive(UDP, &request("ACK", UDP, "z9hG4bK-re-ack", "2 ACK", Some(&tag)));
     assert_eq!(h.app_lines(), ["ACK sip:bob@127.0.0.1:5060 SIP/2.0"]);
 
     // An UPDATE at 200 s restarts it again.
     h.run_until(200_000).await;
-    h.receive(UDP, &with(&request("UPDATE", UDP, "z9hG4bK-up", "3 UPDATE", Some(&tag)), "Session-Expires: 120;refresher=uac\r\n"));
+    h.receive(UDP, &with(&request("UPDATE", UDP, "z9hG4bK-up", "3 UPDATE", Some(&tag)), "Supported: timer\r\nSession-Expires: 120;refresher=uac\r\n"));
     let txn = h.app_request_txn("UPDATE sip:bob@127.0.0.1:5060 SIP/2.0");
     h.app_responds(&txn, "200 OK");
-    assert_eq!(h.sent_one().line(), "SIP/2.0 200 OK");
+    let up_ok = h.sent_one();
+    assert_eq!(up_ok.line(), "SIP/2.0 200 OK");
+    assert_eq!((up_ok.header("Session-Expires"), up_ok.header("Require")), ("120;refresher=uac", "timer"));
 
     h.run_until(319_999).await;
     assert!(h.sent().is_empty(), "refreshed: no BYE at 120 s or 220 s");
