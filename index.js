@@ -90,6 +90,24 @@ class Srf extends EventEmitter {
   }
 
   /**
+   * What this Srf holds, for leak checks and metrics: dialogs, unanswered incoming INVITEs,
+   * requests awaiting a final response, ACK/PRACK waiters; and, on the embedded engine, the
+   * engine's dialogs, transactions and this app's unanswered requests (`engine` is null when
+   * connected to a drachtio server, which cannot be asked).
+   */
+  async stats() {
+    const local = {
+      dialogs: this._dialogs.size,
+      pendingInvites: this._pendingInvites.size,
+      sentRequests: this._uac.byTxn.size,
+      ackWaiters: this._ackWaiters.size,
+    };
+    const counts = this._link ? await this._link.stats().catch(() => null) : null;
+    const engine = counts && { dialogs: counts[0], serverTransactions: counts[1], clientTransactions: counts[2], pendingRequests: counts[3] };
+    return { ...local, engine };
+  }
+
+  /**
    * Connects to a drachtio server (`{host, port, secret, tls, enablePing, pingInterval,
    * reconnect}`), or starts the embedded SIP engine in this process (`{embedded: {contacts,
    * t1, t2, t4, externalIp}}`). `cb(err, hostport, serverVersion, localHostports)` runs on

@@ -17,6 +17,8 @@ export declare class NativeClient {
   startEmbedded(opts: EmbeddedOptions, onEvents: (batch: JsBatch) => void): void
   route(verb: string): void
   removeRoute(verb: string): void
+  /** Asks the backend for its counts; they arrive as a `reply` event carrying `cmd`. */
+  stats(cmd: number): void
   /**
    * Sends a SIP request or response; its outcome arrives as a `reply` or `failed` event
    * carrying `cmd`.

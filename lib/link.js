@@ -70,6 +70,11 @@ class Link extends EventEmitter {
   route(verb) { this.native.route(verb); }
   removeRoute(verb) { this.native.removeRoute(verb); }
 
+  /** The backend's counts (embedded engine only): resolves with their numbers in order. */
+  stats() {
+    return this._command((cmd) => this.native.stats(cmd)).then(({ args }) => args.map(Number));
+  }
+
   disconnect() {
     this.connected = false;
     // The app closed this link: the native side may still report the connection going down

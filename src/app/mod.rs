@@ -20,6 +20,10 @@ pub enum Command {
     /// being cancelled); `dialog_id` an existing dialog; both empty for a new request.
     Sip { cmd: CmdId, txn_id: String, dialog_id: String, route_uri: Option<String>, raw: Vec<u8> },
     Proxy { cmd: CmdId, txn_id: String, spec: ProxySpec, raw: Vec<u8> },
+    /// What the backend holds, for leak checks and metrics: a `Reply` whose args count dialogs,
+    /// server and client transactions, and the app's unanswered requests (the embedded
+    /// engine; a drachtio-server connection answers NOK).
+    Stats { cmd: CmdId },
     Disconnect,
 }
 

@@ -4,7 +4,7 @@
 
 use super::pending::{Pending, REPLY_DEADLINE};
 use super::tls::TlsOptions;
-use crate::app::{Command, Event, EventSink, FailureCode};
+use crate::app::{CmdId, Command, Event, EventSink, FailureCode};
 use crate::wire::{encode_frame, AppMsg, FrameDecoder, ReplyStatus, ServerMsg, MAX_RECEIVE_FRAME};
 use std::sync::Arc;
 use std::time::Duration;
@@ -180,6 +180,7 @@ impl<S: EventSink> Client<S> {
                 let reason = "not connected to a drachtio server".to_owned();
                 self.sink.emit(Event::Failed { cmd, code: FailureCode::NotConnected, reason }).await;
             }
+            Command::Stats { cmd } => self.no_stats(cmd).await,
             Command::Disconnect => self.closing = true,
         }
     }
@@ -319,6 +320,12 @@ impl<S: EventSink> Client<S> {
         Ok(())
     }
 
+    /// The drachtio protocol has no way to ask a server what it holds.
+    async fn no_stats(&mut self, cmd: CmdId) {
+        let args = vec!["counts are only available from the embedded engine".to_owned()];
+        self.sink.emit(Event::Reply { cmd, status: ReplyStatus::Nok, args, raw: None, more: false }).await;
+    }
+
     /// Emits the Connected held back while route frames were unanswered.
     async fn release_connected(&mut self, link: &mut Link) {
         link.awaiting_routes.clear();
@@ -361,6 +368,7 @@ impl<S: EventSink> Client<S> {
                 (AppMsg::Sip { id: new_id(), txn_id, dialog_id, route_uri, body: raw }, cmd, Some(Instant::now() + REPLY_DEADLINE))
             }
             Command::Proxy { cmd, txn_id, spec, raw } => (AppMsg::Proxy { id: new_id(), txn_id, spec, body: raw }, cmd, None),
+            Command::Stats { cmd } => return self.no_stats(cmd).await,
             Command::Disconnect => return,
         };
         match link.try_queue(&msg) {

@@ -74,6 +74,11 @@ impl Apps {
 
     /// True when the app can take a new request now: nothing parked, room in its queue, and
     /// fewer than `max_pending` requests it has not answered.
+    /// New requests `id` holds unanswered.
+    pub fn pending(&self, id: AppId) -> usize {
+        self.apps.get(&id).map_or(0, |a| a.pending)
+    }
+
     pub fn has_room(&self, id: AppId, max_pending: usize) -> bool {
         self.apps.get(&id).is_some_and(|a| a.overflow.is_empty() && a.events.capacity() > 0 && a.pending < max_pending)
     }

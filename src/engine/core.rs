@@ -169,6 +169,11 @@ impl Core {
                 }
             }
             Command::Proxy { cmd, .. } => self.nok(app, cmd, "proxying is not supported by the embedded engine yet".into()),
+            Command::Stats { cmd } => {
+                let counts = [self.dialogs.len(), self.server.len(), self.client.len(), self.apps.pending(app)];
+                let args = counts.iter().map(usize::to_string).collect();
+                self.apps.deliver(app, Event::Reply { cmd, status: ReplyStatus::Ok, args, raw: None, more: false });
+            }
             Command::Disconnect => {}
         }
     }

@@ -187,6 +187,12 @@ impl NativeClient {
         self.send(Command::RemoveRoute(verb))
     }
 
+    /// Asks the backend for its counts; they arrive as a `reply` event carrying `cmd`.
+    #[napi]
+    pub fn stats(&self, cmd: u32) -> napi::Result<()> {
+        self.send(Command::Stats { cmd })
+    }
+
     /// Sends a SIP request or response; its outcome arrives as a `reply` or `failed` event
     /// carrying `cmd`.
     #[napi]
