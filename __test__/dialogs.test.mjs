@@ -269,6 +269,41 @@ for (const kind of BACKENDS) {
       }
     });
   });
+  test(`${kind}: REFER inside a call both ways, with NOTIFY sipfrag progress; an out-of-dialog REFER reaches srf.refer`, { timeout: 20000 }, async () => {
+    let uas;
+    const outOfDialog = [];
+    const setup = (srf) => {
+      srf.invite(async (req, res) => { uas = await srf.createUAS(req, res, { localSdp: AUDIO(4000) }); });
+      srf.refer((req, res) => { outOfDialog.push(req.get('refer-to')); res.send(202); });
+    };
+    await withApps([[kind, setup], ['embedded']], async (app, far) => {
+      const dialog = await far.srf.createUAC(uriOf(app, 'bob'), { localSdp: AUDIO(5000) });
+      await waitFor(() => uas);
+      for (const [referrer, referee] of [[dialog, uas], [uas, dialog]]) {
+        const notified = [];
+        referrer.on('notify', (req, res) => { notified.push(`${req.get('subscription-state')} ${req.body.trim()}`); res.send(200); });
+        referee.once('refer', async (req, res) => {
+          res.send(202);
+          assert.match(req.get('refer-to'), /^<sip:carol@example\.com>$/);
+          for (const [state, frag] of [['active', 'SIP/2.0 100 Trying'], ['terminated;reason=noresource', 'SIP/2.0 200 OK']]) {
+            const r = await referee.request({ method: 'NOTIFY', headers: { Event: 'refer', 'Subscription-State': state, 'Content-Type': 'message/sipfrag' }, body: frag });
+            assert.equal(r.status, 200);
+          }
+        });
+        const accepted = await referrer.refer({ headers: { 'Refer-To': '<sip:carol@example.com>' } });
+        assert.equal(accepted.status, 202);
+        await waitFor(() => notified.length === 2);
+        assert.deepEqual(notified, ['active SIP/2.0 100 Trying', 'terminated;reason=noresource SIP/2.0 200 OK']);
+        assert.equal(referrer.connected && referee.connected, true, 'a terminating NOTIFY of a REFER does not end the call');
+      }
+      const req = await far.srf.request(uriOf(app, 'bob'), { method: 'REFER', headers: { 'Refer-To': '<sip:dave@example.com>' } });
+      const [res] = await once(req, 'response');
+      assert.equal(res.status, 202);
+      assert.deepEqual(outOfDialog, ['<sip:dave@example.com>']);
+      await dialog.destroy();
+    });
+  });
+
 }
 
 test('createUAC argument forms: (opts, progress), and the legacy (uri, opts, cbRequest, cbProvisional, cb)', { timeout: 20000 }, async () => {
