@@ -24,7 +24,7 @@ export type {
   SrfRequest, SrfRequestEvents, SipRequestConstructor, SrfResponse, SrfResponseEvents, SipResponseConstructor, SendOptions, SendCallback, AckHandler,
   NextFunction, Middleware, ErrorMiddleware, SubApp, MiddlewareArg,
   ConnectTlsOptions, ReconnectOptions, ConnectOptions, EmbeddedOptions, EmbeddedConnectOptions,
-  ListenOptions, SrfConfig, ConnectCallback, CdrSource, CdrRole, SrfEvents,
+  ListenOptions, SrfConfig, SrfStats, ConnectCallback, CdrSource, CdrRole, SrfEvents,
   AuthOption, RequestOptions, RequestCallback,
   DialogStateValue, DialogDirectionValue, DialogStateInfo,
   CreateUASOptions, CreateUACOptions, UacNoAckOptions, UacNoAckResult, UacResultCallback, UacProgressCallbacks, B2BUAProgressCallbacks,

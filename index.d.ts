@@ -680,6 +680,26 @@ declare namespace Srf {
     logger?: (message: string) => void;
   }
 
+  /** What `srf.stats()` resolves with: counts of what the Srf (and its engine) holds. */
+  interface SrfStats {
+    /** registered Dialogs */
+    dialogs: number;
+    /** incoming INVITEs not yet answered with a final response */
+    pendingInvites: number;
+    /** requests the app sent that await their final response */
+    sentRequests: number;
+    /** ACK/PRACK waiters of `res.send(..., fnAck)` */
+    ackWaiters: number;
+    /** the embedded engine's counts; null when connected to a drachtio server (or not connected) */
+    engine: {
+      dialogs: number;
+      serverTransactions: number;
+      clientTransactions: number;
+      /** new requests this app holds unanswered */
+      pendingRequests: number;
+    } | null;
+  }
+
   type ConnectCallback = Callback<[err: Error | null, hostport: string, serverVersion: string, localHostports: string]>;
 
   type CdrSource = 'network' | 'application';
@@ -1136,6 +1156,9 @@ declare class Srf extends EventEmitter {
 
   set(key: string, value: unknown): this;
   get(key: string): any;
+
+  /** Counts of what this Srf holds (dialogs, pending transactions), for leak checks and metrics. */
+  stats(): Promise<Srf.SrfStats>;
 
   /**
    * Connects to a drachtio server; reconnects automatically. `cb` is added as a `connect`

@@ -769,6 +769,11 @@ srf.invite(async (req, res) => {
   srf.unregisterForMessages('INVITE');
   srf.reregisterForMessages('invite');
   const isIdle: boolean = srf.idle;
+  const stats: Srf.SrfStats = await srf.stats();
+  const held: number = stats.dialogs + stats.pendingInvites + stats.sentRequests + stats.ackWaiters
+    + (stats.engine ? stats.engine.dialogs + stats.engine.serverTransactions + stats.engine.clientTransactions + stats.engine.pendingRequests : 0);
+  // @ts-expect-error engine is null when connected to a drachtio server
+  use(held, stats.engine.dialogs);
   // @ts-expect-error the dispatcher is a (req, res, next) middleware, not a Promise
   const notMiddleware: Promise<void> = srf.dialog({});
   use(isIdle, notMiddleware);
