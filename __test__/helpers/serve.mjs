@@ -35,6 +35,7 @@ export async function startServe({ secret = 'cymru', transport = 'udp', extra = 
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode; // already gone
       const exited = new Promise((r) => child.once('exit', (code) => r(code)));
       child.kill('SIGTERM');
+      child.kill('SIGCONT'); // a test may have stopped it (SIGSTOP); a stopped process ignores TERM until continued
       return exited;
     },
   };

@@ -3,10 +3,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { embeddedSrf, Srf, SDP, waitFor } from '../helpers/embedded.mjs';
 import { startServe, routesApplied } from '../helpers/serve.mjs';
+
+/** True once every thread of `pid` is stopped (state T in /proc): a signal takes effect asynchronously. */
+function isStopped(pid) {
+  const tasks = fs.readdirSync(`/proc/${pid}/task`);
+  return tasks.every((t) => / T /.test(fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8').replace(/^.*\) /, ' ')));
+}
 
 test('serve killed with SIGKILL mid-call: the app reconnects, pending requests fail, new calls work', { timeout: 30000 }, async () => {
   // First start on ports the OS picks; the restart reuses them.
@@ -34,6 +41,7 @@ test('serve killed with SIGKILL mid-call: the app reconnects, pending requests f
     // A request in flight when serve dies: serve is stopped first so it cannot confirm it, then
     // killed. The request must fail, not wait forever.
     serve.child.kill('SIGSTOP');
+    await waitFor(() => isStopped(serve.child.pid), 5000);
     const inFlight = app.request('sip:nobody@127.0.0.1:9', { method: 'OPTIONS' });
     inFlight.catch(() => {});
     const exited = once(serve.child, 'exit');
