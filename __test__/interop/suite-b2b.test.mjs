@@ -194,8 +194,9 @@ for (const kind of BACKENDS) {
     });
     assert.ifError(seen.error);
     assert.equal(seen.status, 500, 'createB2BUA fails with 500: a 2xx without Contact leaves no target for the ACK');
-    assertSipp(b);
     assertSipp(a);
+    // drachtio-server refuses the library's ACK (no route): B never sees an ACK.
+    assertSipp(b);
   });
 
   for (const [label, responseHeaders] of [['conn 11: as an object', { 'X-Color': 'green' }], ['conn 12: as a function', () => ({ 'X-Color': 'green' })]]) {
@@ -264,10 +265,10 @@ for (const kind of BACKENDS) {
       },
     });
     assert.ifError(seen.error);
-    assertSipp(a);
-    assertSipp(b);
-    assert.deepEqual(received(b.messages), ['INVITE', 'ACK', 'BYE']);
     assert.ok(seen.failure, 'createB2BUA rejected');
+    assertSipp(a);
+    assert.deepEqual(received(b.messages), ['INVITE', 'ACK', 'BYE'], 'B is ACKed, then BYEd');
+    assertSipp(b);
   });
 
   test(`${kind}: b2b conn 18: B re-INVITEs before A has ACKed (uac-delayed-ack, sipp-uas-fast-reinvite): held until A's ACK, relayed to A, B answered with A's SDP`, T, async (t) => {
