@@ -165,15 +165,29 @@ for (const kind of BACKENDS) {
     });
   }
 
-  test(`${kind}: b2b conn 9: an A-leg INVITE without Contact gets 400 (uac-expect-400-no-contact-header)`, T, async (t) => {
+  test(`${kind}: b2b conn 9: an A-leg INVITE without Contact still reaches the app; B (sipp-uas-404) fails, the app answers A 400 (uac-expect-400-no-contact-header)`, T, async (t) => {
     if (!ready(t)) return;
-    const { a, seen } = await b2b(kind, {
+    // As recorded: drachtio-server hands the Contact-less INVITE to the app, the app's B leg
+    // gets 404 and the app sends 400 Bad Request to A itself.
+    const { a, b, seen } = await b2b(kind, {
+      uasArgs: ['-sf', scenario('suite-uas-404.xml')],
       uacArgs: ['-sf', scenario('suite-uac-expect-400-no-contact-header.xml')],
-      handler: async (srf, req, res, uri, s) => { s.reached = true; res.send(500); s.done.resolve(); },
-      waitApp: false,
+      handler: async (srf, req, res, uri, s) => {
+        s.hasContact = req.has('Contact');
+        try {
+          await srf.createB2BUA(req, res, uri, { passFailure: false });
+        } catch (err) {
+          s.status = err.status;
+          res.send(400);
+          s.done.resolve();
+        }
+      },
     });
+    assert.ifError(seen.error);
+    assert.equal(seen.hasContact, false, 'the INVITE had no Contact');
+    assert.equal(seen.status, 404);
     assertSipp(a);
-    assert.equal(seen.reached, undefined, 'the INVITE without Contact never reached the app');
+    assertSipp(b);
   });
 
   test(`${kind}: b2b conn 10: B answers 200 without Contact (sipp-uas-200-ok-no-contact-cancel): the B2BUA fails with 500, the app answers A 480`, T, async (t) => {
