@@ -8,6 +8,8 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { embeddedSrf, SDP, waitFor } from '../helpers/embedded.mjs';
 import { startServe, routesApplied, failOnError } from '../helpers/serve.mjs';
+import { BACKENDS, startApp } from '../helpers/backends.mjs';
+import { requireSipp, scenario, startSippUas } from '../helpers/sipp.mjs';
 
 const require = createRequire(import.meta.url);
 const DrachtioSrf = require('drachtio-srf');
@@ -92,3 +94,52 @@ test('two drachtio-srf app processes share the calls of one serve', { timeout: 3
     await serve.stop();
   }
 });
+
+// A callee re-INVITEs to a bare "sip:" right after answering, i.e. before the caller has ACKed
+// the B2BUA: the engine accepts it because the dialog identifies it, and the B2BUA (the real
+// drachtio-srf, and ours on either backend) answers it once A has ACKed.
+/** A B2BUA call whose legs hang up together. */
+function bridge(srf, req, res, target) {
+  srf.createB2BUA(req, res, target, { localSdpB: req.body }).then(({ uas, uac }) => {
+    uas.on('destroy', () => uac.destroy().catch(() => {}));
+    uac.on('destroy', () => uas.destroy().catch(() => {}));
+  }, () => {});
+}
+
+const b2buaApps = {
+  'drachtio-srf on serve': async (target) => {
+    const serve = await startServe();
+    const app = new DrachtioSrf();
+    app.invite((req, res) => bridge(app, req, res, target));
+    app.connect({ host: serve.admin.host, port: serve.admin.port, secret: 'cymru' });
+    await once(app, 'connect');
+    await routesApplied(app);
+    return { app, sip: serve.sip, close: async () => { app.disconnect(); await serve.stop(); } };
+  },
+  ...Object.fromEntries(BACKENDS.map((kind) => [`our Srf, ${kind}`, async (target) => {
+    const started = await startApp(kind, { setup: (srf) => srf.invite((req, res) => bridge(srf, req, res, target)) });
+    return { app: started.srf, sip: started.addr, close: started.close, errors: started.errors };
+  }])),
+};
+
+for (const [name, startB2bua] of Object.entries(b2buaApps)) {
+  test(`B2BUA (${name}): the callee's re-INVITE to "sip:" before the caller's ACK is answered`, { timeout: 30000 }, async (t) => {
+    if (!requireSipp(t)) return;
+    const callee = await startSippUas(['-sf', scenario('uas-reinvite-bare-uri.xml'), '-m', '1'], { timeoutMs: 20000 });
+    const b2bua = await startB2bua(`sip:callee@127.0.0.1:${callee.port}`);
+    failOnError(t, b2bua.app, name);
+    const caller = await embeddedSrf();
+    try {
+      const dialog = await caller.srf.createUAC(`sip:svc@${b2bua.sip}`, { localSdp: SDP(5000) });
+      const hungUp = once(dialog, 'destroy');
+      const r = await callee.done;
+      assert.equal(r.stats.successful, 1, r.summary());
+      await hungUp; // the callee's BYE reached the caller through the B2BUA
+      if (b2bua.errors) assert.deepEqual(b2bua.errors.map(String), []);
+    } finally {
+      caller.srf.disconnect();
+      await b2bua.close();
+      if (callee.child.exitCode === null) callee.child.kill();
+    }
+  });
+}
