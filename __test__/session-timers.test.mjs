@@ -11,7 +11,7 @@ import { BACKENDS, startApp } from './helpers/backends.mjs';
 import { SipPeer } from './helpers/sip-peer.mjs';
 
 const SESSION = { minSE: 1 };
-const REASON = 'SIP ;cause=200 ;text="Session timer expired"';
+const REASON = 'SIP;cause=200;text="Session timer expired"';
 
 /** Starts the app (it answers INVITEs with createUAS, handing each Dialog to `onDialog`) and a peer. */
 async function withCall(kind, onDialog, body) {

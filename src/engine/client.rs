@@ -132,6 +132,10 @@ impl Core {
         let Some(dl) = self.dialogs.get(dialog).filter(|dl| dl.app == app) else {
             return self.nok(app, cmd, "Server error: unable to find dialog for dialog id provided".into());
         };
+        if dl.remote_target.is_empty() {
+            // As drachtio-server: a dialog whose 2xx named no Contact cannot be sent into.
+            return self.nok(app, cmd, "Server error: unable to find route when sending request inside dialog".into());
+        }
         let method = d.method().to_owned();
         if !d.body.is_empty() && !d.has(HeaderName::ContentType) && !d.body.starts_with(b"v=0") {
             return self.nok(app, cmd, "Server error: missing content-type".into());
@@ -205,7 +209,7 @@ impl Core {
         let Some(t) = self.client.get_mut(id) else { return };
         t.timeout = None; // spent
         if t.state == ClientState::Proceeding && !t.cancelled {
-            self.cancel_invite(id, vec![("Reason".into(), "SIP ;cause=408 ;text=\"Timer C\"".into())]);
+            self.cancel_invite(id, vec![("Reason".into(), "SIP;cause=408;text=\"Timer C\"".into())]);
         }
     }
 
@@ -341,7 +345,9 @@ impl Core {
                 }
                 self.arm(Timer::ClientCleanup(id.clone()), if udp { self.config.timers.t4 } else { Duration::ZERO });
                 if let Some(d) = &dialog {
-                    if method == "BYE" || (status < 300 && self.ends_subscription(&id, d)) {
+                    // A challenged BYE is sent again with credentials: the dialog stays for it.
+                    let bye_done = method == "BYE" && !matches!(status, 401 | 407);
+                    if bye_done || (status < 300 && self.ends_subscription(&id, d)) {
                         self.forget_dialog(d);
                     }
                 }
@@ -396,11 +402,12 @@ impl Core {
         let id = dialog_id(&call_id, &local_tag);
         let remote_uri = msg.header_str(HeaderName::To).map(|c| c.into_owned()).unwrap_or_default();
         let remote_tag = msg.tag(HeaderName::To).map(text).unwrap_or_default();
+        // No Contact, no remote target (§12.1.2): requests in such a dialog have nowhere to go.
         let remote_target = msg
             .header(HeaderName::Contact)
             .and_then(|v| parse_contacts(v).ok().flatten())
             .and_then(|l| l.first().map(|c| text(c.uri_raw)))
-            .unwrap_or_else(|| t.draft.request_uri().to_owned());
+            .unwrap_or_default();
         let mut route_set: Vec<String> = msg.values(HeaderName::RecordRoute).flat_map(|(_, v)| crate::sip::split_commas(v).map(|r| text(r).trim().to_owned())).collect();
         route_set.reverse();
         let invite_cseq = t.draft.get(HeaderName::CSeq).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse().ok()).unwrap_or(1);
@@ -520,7 +527,7 @@ impl Core {
         let hop = self.dialog_hop(dl);
         let Some(dl) = self.dialogs.get_mut(dialog) else { return };
         let mut bye = Draft { start_line: format!("BYE {} SIP/2.0", dl.remote_target), headers: Vec::new(), body: Vec::new() };
-        bye.headers.push(("Reason".into(), format!("SIP ;cause=200 ;text=\"{reason}\"")));
+        bye.headers.push(("Reason".into(), format!("SIP;cause=200;text=\"{reason}\"")));
         let bye = dl.build_request(bye, hop.via);
         let bytes = bye.to_bytes();
         let dest = hop.dest;

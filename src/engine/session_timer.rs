@@ -16,7 +16,7 @@
 //!   current SDP and ACKs its 2xx itself; the app hears nothing of it. A 491 (glare) re-arms;
 //!   any other failure ends the call.
 //! * When they refresh and the interval passes without a refresh, the engine sends BYE with
-//!   `Reason: SIP ;cause=200 ;text="Session timer expired"` and reports it to the app as an
+//!   `Reason: SIP;cause=200;text="Session timer expired"` and reports it to the app as an
 //!   unsolicited BYE.
 //!
 //! A 422 to an INVITE the app sent goes to the app, which may retry with the Min-SE it names

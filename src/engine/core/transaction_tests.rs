@@ -116,6 +116,11 @@ fn answer(request: &Out, status: &str) -> String {
             _ => {}
         }
     }
+    // A dialog-forming answer names its target (§12.1.1).
+    let cseq_method = request.header("CSeq").split_whitespace().nth(1).unwrap_or_default();
+    if !status.starts_with("100") && matches!(cseq_method, "INVITE" | "SUBSCRIBE") {
+        out.push_str("Contact: <sip:carol@10.0.0.3:5080>\r\n");
+    }
     out.push_str("Content-Length: 0\r\n\r\n");
     out
 }
@@ -1019,4 +1024,36 @@ async fn stats_count_what_the_engine_holds_until_the_timers_release_it() {
     assert_eq!(stats(&mut h), ["0", "1", "0", "0"], "answered, still absorbing retransmissions");
     h.run_until(32_000).await;
     assert_eq!(stats(&mut h), ["0", "0", "0", "0"], "Timer J released it");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_challenged_bye_keeps_the_dialog_for_the_authenticated_retry() {
+    let mut h = Harness::new(&[]);
+    h.app_requests("INVITE", UDP);
+    let invite = h.sent_one();
+    h.receive(UDP, &answer(&invite, "200 OK"));
+    let (_, dialog, _) = h.app_got().remove(0);
+    let bye = "BYE sip:placeholder SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+    h.app_sends("", &dialog, bye).expect("BYE sent");
+    let first = h.sent_one();
+    h.receive(UDP, &answer(&first, "407 Proxy Authentication Required").replace(";tag=carol;tag=carol", ";tag=carol"));
+    h.app_got();
+    assert!(h.core.dialogs.contains_key(&dialog), "a 407 to BYE leaves the dialog");
+    h.app_sends("", &dialog, &bye.replace("Content-Length", "Proxy-Authorization: Digest username=\"a\"\r\nContent-Length")).expect("BYE re-sent");
+    let second = h.sent_one();
+    h.receive(UDP, &answer(&second, "200 OK").replace(";tag=carol;tag=carol", ";tag=carol"));
+    h.app_got();
+    assert!(h.core.dialogs.is_empty(), "the 200 to the BYE ends it");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_2xx_without_contact_leaves_the_dialog_without_a_route() {
+    let mut h = Harness::new(&[]);
+    h.app_requests("INVITE", UDP);
+    let invite = h.sent_one();
+    h.receive(UDP, &answer(&invite, "200 OK").replace("Contact: <sip:carol@10.0.0.3:5080>\r\n", ""));
+    let (_, dialog, _) = h.app_got().remove(0);
+    let refused = h.app_sends("", &dialog, "ACK sip:placeholder SIP/2.0\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(refused, Err("Server error: unable to find route when sending request inside dialog".to_owned()));
+    assert!(h.sent().is_empty());
 }

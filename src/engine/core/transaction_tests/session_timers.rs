@@ -100,7 +100,7 @@ async fn they_stop_refreshing_and_the_engine_ends_the_call_with_a_reasoned_bye()
     h.run_until(120_000).await;
     let bye = h.sent_one();
     assert_eq!((bye.line(), bye.to), ("BYE sip:alice@10.0.0.2:5070 SIP/2.0", peer()));
-    assert_eq!(bye.header("Reason"), "SIP ;cause=200 ;text=\"Session timer expired\"");
+    assert_eq!(bye.header("Reason"), "SIP;cause=200;text=\"Session timer expired\"");
     assert_eq!(h.app_got(), [("unsolicited".to_owned(), dialog, "BYE sip:alice@10.0.0.2:5070 SIP/2.0".to_owned())]);
     assert!(h.core.dialogs.is_empty());
 }
