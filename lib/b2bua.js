@@ -61,10 +61,13 @@ function createB2BUA(srf, req, res, uri, opts, progress, cb) {
       else updateRes.send(500, { headers: { 'Retry-After': '5' } });
     };
     req.on('update', handlers.onUpdate);
-    const onCancel = () => {
+    // B's CANCEL carries the Reason (and X-Reason) of A's.
+    const cancelHeaders = {};
+    const onCancel = (cancel) => {
       cancelled = true;
       req.canceled = true;
-      if (uacReq) uacReq.cancel({ headers: {} });
+      for (const name of ['Reason', 'X-Reason']) if (cancel && cancel.has(name)) cancelHeaders[name] = cancel.get(name);
+      if (uacReq) uacReq.cancel({ headers: cancelHeaders });
     };
     req.once('cancel', onCancel);
     let uac;
@@ -78,12 +81,12 @@ function createB2BUA(srf, req, res, uri, opts, progress, cb) {
         // B's in-dialog requests wait until A has ACKed (api.md §4.3 step 4).
         _queueRequests: !thirdParty,
         callingNumber: opts.callingNumber || (headers.From || headers.from ? undefined : req.callingNumber),
-        callingName: opts.callingName,
+        callingName: opts.callingName || (headers.From || headers.from ? undefined : req.callingName),
       }, {
         cbRequest: (err, sent) => {
           uacReq = sent;
           if (progress.cbRequest) progress.cbRequest(err, sent);
-          if (sent && cancelled) sent.cancel();
+          if (sent && cancelled) sent.cancel({ headers: cancelHeaders });
         },
         cbProvisional: async (resB) => {
           if (progress.cbProvisional) progress.cbProvisional(resB);
@@ -107,7 +110,9 @@ function createB2BUA(srf, req, res, uri, opts, progress, cb) {
     } catch (err) {
       req.off('cancel', onCancel);
       if (cancelled) throw new SipError(487, 'Request Terminated');
-      if (opts.passFailure !== false && !res.finalResponseSent) {
+      // B's failure response (or no B leg at all) is relayed; a 2xx the library refused is not B's failure.
+      const bFailed = !err.res || err.res.status >= 300;
+      if (opts.passFailure !== false && !res.finalResponseSent && bFailed) {
         const h = err.res ? await extraHeaders(opts, err.res, copied(err.res, opts.proxyResponseHeaders)) : {};
         res.send(err.status || 500, err.reason, { headers: h });
       }

@@ -90,7 +90,7 @@ function createUAC(srf, ...args) {
       const scheme = uri.startsWith('sips') ? 'sips' : 'sip';
       const addr = `${scheme}:${opts.callingNumber}@localhost`;
       headers.From = opts.callingName ? `"${opts.callingName}" <${addr}>` : addr;
-      if (!has('contact')) headers.Contact = addr;
+      if (!has('contact')) headers.Contact = headers.From;
     }
     const localSdp = await localSdpOf(opts);
     const attempt = (target, proxy) => sendAndWait(srf, target, { method, headers, body: localSdp, auth: opts.auth, proxy }, progress, opts);
@@ -184,7 +184,7 @@ function thirdPartyCall(srf, { req, res, ack, state }, opts) {
   const sendAck = (body) => {
     assert.ok(!acked, 'createUAC: the 200 was already acknowledged');
     acked = true;
-    ack(body ? { body, headers: { 'Content-Type': 'application/sdp' } } : {});
+    return ack(body ? { body, headers: { 'Content-Type': 'application/sdp' } } : {});
   };
   return {
     sdp: res.body,
@@ -195,7 +195,7 @@ function thirdPartyCall(srf, { req, res, ack, state }, opts) {
       return makeDialog(srf, { req, res, state }, localSdp, opts);
     },
     destroy: async () => {
-      sendAck(res.body);
+      await sendAck(res.body); // the ACK goes out before the BYE
       if (!res.has('contact')) return;
       const dialog = new Dialog(srf, 'uac', { req, res, id: res.stackDialogId, localSdp: res.body });
       dialog._state = state;

@@ -12,16 +12,6 @@ import { assertSipp, withApp, sippUas, sippUac, scenario, sippMessages, received
 const suite = sharedDir('traces/suite');
 const T = { timeout: 45000 };
 
-// Known defects (drachtio-server-like behaviour asserted, failing today): each such test runs as a
-// node:test TODO, so it reports without failing the run. Remove an entry once its test passes.
-const KNOWN = {
-  'b2b conn 5': 'lib/b2bua.js: on A\'s CANCEL the B-leg CANCEL carries no Reason; drachtio-srf sends Reason: SIP;cause=200;text="Call completed elsewhere"',
-  'b2b conn 10': 'B\'s 200 without Contact: our library answers A itself with 500 "No Contact header in response" (A must get only the app\'s 480), and the engine ACKs B at the request-URI (drachtio-server refuses that ACK: B never sees one)',
-  'b2b conn 13': 'lib/b2bua.js: A\'s From display name is not carried to the B leg (From/Contact lack "Dave H"; callingName is not defaulted from A)',
-  'b2b conn 17': '3pcc failure: B gets BYE before the ACK of its 200 (expected ACK, then BYE)',
-};
-const T_ = (id) => (KNOWN[id] ? { ...T, todo: KNOWN[id] } : T);
-
 function ready(t) {
   if (suite.skip) { t.skip(suite.skip); return false; }
   return requireSipp(t);
@@ -131,11 +121,11 @@ for (const kind of BACKENDS) {
     });
   }
 
-  test(`${kind}: b2b conn 5: A cancels (uac-cancel): B (sipp-uas-cancel) gets CANCEL with Reason "Call completed elsewhere"; A gets 200 and 487`, T_('b2b conn 5'), async (t) => {
+  test(`${kind}: b2b conn 5: A cancels (uac-cancel): B (sipp-uas-cancel) gets CANCEL with Reason "Call completed elsewhere"; A gets 200 and 487`, T, async (t) => {
     if (!ready(t)) return;
     const { a, b, seen } = await b2b(kind, {
       uasArgs: ['-sf', scenario('suite-uas-cancel.xml')],
-      uacArgs: ['-sf', scenario('uac-cancel.xml')],
+      uacArgs: ['-sf', scenario('suite-uac-cancel.xml')],
       handler: async (srf, req, res, uri, s) => {
         try {
           await srf.createB2BUA(req, res, uri);
@@ -200,7 +190,7 @@ for (const kind of BACKENDS) {
     assertSipp(b);
   });
 
-  test(`${kind}: b2b conn 10: B answers 200 without Contact (sipp-uas-200-ok-no-contact-cancel): the B2BUA fails with 500, the app answers A 480`, T_('b2b conn 10'), async (t) => {
+  test(`${kind}: b2b conn 10: B answers 200 without Contact (sipp-uas-200-ok-no-contact-cancel): the B2BUA fails with 500, the app answers A 480`, T, async (t) => {
     if (!ready(t)) return;
     const { a, b, seen } = await b2b(kind, {
       uasArgs: ['-sf', scenario('suite-uas-200-no-contact.xml')],
@@ -238,7 +228,7 @@ for (const kind of BACKENDS) {
     });
   }
 
-  test(`${kind}: b2b conn 13: the caller's display name is carried to B's From and Contact (uac-displayname-from)`, T_('b2b conn 13'), async (t) => {
+  test(`${kind}: b2b conn 13: the caller's display name is carried to B's From and Contact (uac-displayname-from)`, T, async (t) => {
     if (!ready(t)) return;
     const { a, b, seen } = await b2b(kind, {
       uasArgs: ['-sn', 'uas'],
@@ -272,7 +262,7 @@ for (const kind of BACKENDS) {
     });
   }
 
-  test(`${kind}: b2b conn 17: 3pcc failure: A has no SDP, B answers, producing A's SDP throws: B is ACKed and BYEd, A gets 480, nothing crashes`, T_('b2b conn 17'), async (t) => {
+  test(`${kind}: b2b conn 17: 3pcc failure: A has no SDP, B answers, producing A's SDP throws: B is ACKed and BYEd, A gets 480, nothing crashes`, T, async (t) => {
     if (!ready(t)) return;
     const { a, b, seen } = await b2b(kind, {
       uasArgs: ['-sn', 'uas'],

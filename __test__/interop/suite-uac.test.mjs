@@ -14,13 +14,6 @@ const suite = sharedDir('traces/suite');
 const AUTH = { username: 'foo', password: 'bar' };
 const T = { timeout: 45000 };
 
-// Known defects (drachtio-server-like behaviour asserted, failing today): each such test runs as a
-// node:test TODO, so it reports without failing the run. Remove an entry once its test passes.
-const KNOWN = {
-  'uac conn 11': 'engine: after a BYE is challenged (407) the dialog is gone: the re-sent BYE fails with "unable to find dialog for dialog id provided" and never goes out',
-};
-const T_ = (id) => (KNOWN[id] ? { ...T, todo: KNOWN[id] } : T);
-
 function ready(t) {
   if (suite.skip) { t.skip(suite.skip); return false; }
   return requireSipp(t);
@@ -165,7 +158,7 @@ for (const kind of BACKENDS) {
     assert.deepEqual(received(r.messages), ['INVITE', 'ACK']);
   });
 
-  test(`${kind}: uac conn 11: the callee challenges the INVITE and the BYE (sipp-uas-bye-with-auth): both re-sent with credentials`, T_('uac conn 11'), async (t) => {
+  test(`${kind}: uac conn 11: the callee challenges the INVITE and the BYE (sipp-uas-bye-with-auth): both re-sent with credentials`, T, async (t) => {
     if (!ready(t)) return;
     const r = await withCallee(kind, ['-sf', scenario('suite-uas-auth-bye.xml')], async (app, uas) => {
       const dialog = await app.srf.createUAC(uas.uri(), { localSdp: SDP(6024), auth: AUTH });

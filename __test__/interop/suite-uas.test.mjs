@@ -12,13 +12,6 @@ import { assertSipp, withApp, sippUac, scenario, sippMessages, header, SDP, defe
 const suite = sharedDir('traces/suite');
 const T = { timeout: 45000 };
 
-// Known defects (drachtio-server-like behaviour asserted, failing today): each such test runs as a
-// node:test TODO, so it reports without failing the run. Remove an entry once its test passes.
-const KNOWN = {
-  'uas conn 5': 'engine: the ACK-timeout BYE has Reason: SIP ;cause=200 ;text="ACK timeout" (spaces before each ";"); drachtio-server sends SIP;cause=200;text="ACK timeout"',
-};
-const T_ = (id) => (KNOWN[id] ? { ...T, todo: KNOWN[id] } : T);
-
 function ready(t) {
   if (suite.skip) { t.skip(suite.skip); return false; }
   return requireSipp(t);
@@ -65,7 +58,7 @@ for (const kind of BACKENDS) {
     });
   }
 
-  test(`${kind}: uas conn 5: the caller never ACKs the 200 (uac-drop-all-200, T1 = 50 ms): BYE with Reason, 'destroy' with reason 'ACK timeout'`, T_('uas conn 5'), async (t) => {
+  test(`${kind}: uas conn 5: the caller never ACKs the 200 (uac-drop-all-200, T1 = 50 ms): BYE with Reason, 'destroy' with reason 'ACK timeout'`, T, async (t) => {
     if (!ready(t)) return;
     const { r, seen } = await callApp(kind, (srf, seen) => srf.invite(async (req, res) => {
       const dialog = await srf.createUAS(req, res, { localSdp: SDP(15002) });
