@@ -342,3 +342,34 @@ test('uac.trace: createUAC (Promise, callingNumber, Contact), digest auth on INV
     17: call,
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// reinvite-tests.trace: test "reinvite tests" (upstream test/scripts/uas.js handleReinviteScenario)
+// ---------------------------------------------------------------------------------------------
+
+test('reinvite-tests.trace: re-INVITE without SDP answered 200 with SDP; the ACK callback sends BYE', { timeout: 20000 }, async (t) => {
+  if (suite.skip) return t.skip(suite.skip);
+  const [result] = await replay(traceFrames('reinvite-tests.trace'), [async (ctx) => {
+    const seen = deferred(5000, 'the ACK of the re-INVITE\'s 200');
+    const out = {};
+    await ctx.connect((srf) => srf.invite(async (req, res) => {
+      out.serverKnown = Boolean(req.server && req.server.address && req.server.hostport);
+      const localSdp = req.body.replace(/m=audio\s+(\d+)/, 'm=audio 15000');
+      try {
+        const uas = await srf.createUAS(req, res, { localSdp });
+        out.callId = uas.sip.callId;
+        uas.on('modify', (mreq, mres) => {
+          out.reinviteBody = mreq.body || '';
+          mres.send(200, { body: localSdp }, () => {}, (ack) => {
+            out.ackHasSdp = /^m=audio /m.test(ack.body || '');
+            uas.destroy().then(() => seen.resolve(), seen.reject);
+          });
+        });
+      } catch (err) { seen.reject(err); }
+    }));
+    await seen;
+    await ctx.connDone();
+    return out;
+  }].map((app) => (ctx) => app(Object.assign(ctx, { tags: ['tag1'] }))));
+  assert.deepEqual(result, { serverKnown: true, callId: '1-24631@127.0.0.2-1', reinviteBody: '', ackHasSdp: true });
+});
