@@ -10,6 +10,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { sharedDir } from './helpers/shared.mjs';
 import { startFakeServer, formatReport } from './helpers/fake-server.mjs';
@@ -511,4 +513,96 @@ test('b2b.trace: createB2BUA scenarios', { timeout: 40000 }, async (t) => {
     16: [connected, 'A hung up'],
     18: ['connected', 're-INVITE from B relayed to A'],
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// refer.trace: test "REFER tests", two servers (upstream test/scripts/refer-b2b.js on the SUT,
+// refer-uas.js on the second server), each replayed by its own fake server
+// ---------------------------------------------------------------------------------------------
+
+/** The frames one server of a two-server trace exchanged (readTrace keys streams by conn only). */
+function serverFrames(name, server) {
+  const dir = mkdtempSync(join(tmpdir(), 'suite-trace-'));
+  try {
+    const file = join(dir, `${server}.trace`);
+    const lines = readFileSync(join(suite.dir, name), 'utf8').split('\n').filter((l) => l.trim() && JSON.parse(l).server === server);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return readTrace(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('refer.trace (second server): createUAS echoing the offer twice, then a REFER with Replaces of the first call', { timeout: 30000 }, async (t) => {
+  if (suite.skip) return t.skip(suite.skip);
+  // The SUT connection (refer-b2b.js: createB2BUA(req, res, '172.29.0.19')) is left out: for a
+  // bare-host target upstream puts the A leg's user in the B-leg Request-URI
+  // (`INVITE sip:service@127.0.0.19`), ours sends `INVITE sip:127.0.0.19` (as in b2b.trace conn 10).
+  // The second server's connection does not depend on the app on the SUT, so it is replayed alone.
+  const fakes = {
+    uas: await startFakeServer({ trace: serverFrames('refer.trace', 'uas'), timeoutMs: 12000 }),
+  };
+  const seen = { uas: [] };
+  const errors = [];
+  const srfs = [];
+  let runError;
+  try {
+    const connect = async (which, setup) => {
+      const srf = new Srf();
+      srfs.push(srf);
+      srf.on('error', (err) => errors.push(`${which}: ${err}`));
+      setup(srf, (what) => seen[which].push(what));
+      const up = deferred(3000, `${which}: connect`);
+      srf.on('connect', (err) => (err ? up.reject(err) : up.resolve()));
+      srf.connect({ host: '127.0.0.1', port: fakes[which].port, secret: fakes[which].recordedSecret });
+      await up;
+    };
+    // refer-uas.js: answers with the offer; 2 s after the 2nd call, REFERs it to the 1st (Replaces).
+    // dialog.request resolves with the RESPONSE, so the recorded app's sent.on('response', ...)
+    // (which would destroy the dialog) never fired: the recording has no BYE from this app.
+    const uasDone = deferred(10000, 'the REFER response');
+    let count = 0;
+    let referTo;
+    await connect('uas', (srf, emit) => srf.use('invite', async (req, res) => {
+      try {
+        const uas = await srf.createUAS(req, res, { localSdp: req.body });
+        emit(`answered ${++count}`);
+        if (count === 1) {
+          const from = req.getParsedHeader('From');
+          referTo = `sip:foo@bar?${encodeURIComponent(`Replaces=${req.get('Call-ID')};from-tag=${from.params.tag};to-tag=foobar`)}`;
+        } else if (count === 2) {
+          setTimeout(async () => {
+            try {
+              const sent = await uas.request({ method: 'REFER', headers: { 'Refer-To': referTo } });
+              emit(`REFER answered ${sent.status}`);
+              sent.on('response', () => {
+                emit('unexpected response event');
+                uas.destroy();
+              });
+              uasDone.resolve();
+            } catch (err) { uasDone.reject(err); }
+          }, 2000);
+        }
+      } catch (err) { uasDone.reject(err); }
+    }));
+    await uasDone;
+    let timer;
+    await Promise.race([fakes.uas.exhausted, new Promise((r) => { timer = setTimeout(r, 5000); })]);
+    clearTimeout(timer);
+  } catch (err) {
+    runError = err;
+  } finally {
+    for (const srf of srfs) {
+      try { srf.disconnect(); } catch { /* already disconnected */ }
+    }
+  }
+  const reports = {};
+  for (const [which, fake] of Object.entries(fakes)) {
+    reports[which] = await fake.done;
+    await fake.close();
+  }
+  assert.ifError(runError);
+  for (const [which, report] of Object.entries(reports)) assert.ok(report.ok, `${which}: ${formatReport(report)}`);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(seen, { uas: ['answered 1', 'answered 2', 'REFER answered 202'] });
 });
