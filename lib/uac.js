@@ -108,7 +108,14 @@ class Uac {
   /** Sends ACK/PRACK (or another request) inside a dialog the server knows by id. */
   inDialog(dialogId, method, uri, { headers = {}, body } = {}) {
     const raw = new SipMessage({ method, uri, headers, body }).toString();
-    const sent = Promise.resolve().then(() => this.link.sendSip({ dialogId, raw })).then(({ msg }) => msg);
+    // Sent at once, so requests reach the server in the order they were made (an ACK before
+    // the BYE that follows it); a link that is down becomes a rejection.
+    let sent;
+    try {
+      sent = this.link.sendSip({ dialogId, raw }).then(({ msg }) => msg);
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
     // Callers often ignore the result (`ack()`): a failure is logged, never unhandled.
     sent.catch((err) => debug(`${method} on dialog ${dialogId} failed: ${err.message}`));
     return sent;

@@ -195,7 +195,7 @@ function thirdPartyCall(srf, { req, res, ack, state }, opts) {
       return makeDialog(srf, { req, res, state }, localSdp, opts);
     },
     destroy: async () => {
-      await sendAck(res.body); // the ACK goes out before the BYE
+      sendAck(res.body); // sent at once: it reaches the far end before the BYE
       if (!res.has('contact')) return;
       const dialog = new Dialog(srf, 'uac', { req, res, id: res.stackDialogId, localSdp: res.body });
       dialog._state = state;
