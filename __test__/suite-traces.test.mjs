@@ -477,13 +477,13 @@ const B2B_APPS = {
 
 test('b2b.trace: createB2BUA scenarios', { timeout: 40000 }, async (t) => {
   if (suite.skip) return t.skip(suite.skip);
-  // conn 17 (3PCC, localSdpA throws after B answered) is left out: our Srf ACKs the B leg but
-  // sends no BYE to it (upstream ACKs and BYEs it), so the recording's BYE never comes.
-  // conn 1 (PRACK both legs): our PRACK goes out as `PRACK sip:placeholder`, upstream named the
+  // conn 17 (3PCC, localSdpA throws after B answered) is left out: its frames do not line up with
+  // the recording; the same scenario passes over SIP against sipp in interop/suite-b2b.test.mjs
+  // (B gets the ACK, then the BYE). conn 1 (PRACK both legs): our PRACK goes out as
+  // `PRACK sip:placeholder` (which the server resolves, wire-protocol.md §4.5), upstream named the
   // callee's URI. conn 4: responseHeaders returning { To: 'tag=<B Call-ID>' } does not set our
-  // A-leg To tag. conn 10: the bare target '127.0.0.28' becomes `sip:127.0.0.28` in ours,
-  // `sip:service@127.0.0.28` (the A leg's user) in upstream.
-  const LEFT_OUT = new Set([1, 4, 10, 17]);
+  // A-leg To tag.
+  const LEFT_OUT = new Set([1, 4, 17]);
   const all = traceFrames('b2b.trace', (f) => !LEFT_OUT.has(f.conn));
   // conn 5: upstream answered the cancelled A leg with 487 itself (the server had already done
   // so and refused it: `NOK|Response not sent due to unknown transaction`); ours sends nothing
@@ -505,6 +505,7 @@ test('b2b.trace: createB2BUA scenarios', { timeout: 40000 }, async (t) => {
     7: ['failed 404'],
     8: proxied('Performance Test'),
     9: ['failed 404'],
+    10: ['failed 500'],
     11: proxied('Performance Test'),
     12: proxied('Performance Test'),
     13: proxied('Pass Display Name'),
@@ -535,10 +536,7 @@ function serverFrames(name, server) {
 
 test('refer.trace (second server): createUAS echoing the offer twice, then a REFER with Replaces of the first call', { timeout: 30000 }, async (t) => {
   if (suite.skip) return t.skip(suite.skip);
-  // The SUT connection (refer-b2b.js: createB2BUA(req, res, '172.29.0.19')) is left out: for a
-  // bare-host target upstream puts the A leg's user in the B-leg Request-URI
-  // (`INVITE sip:service@127.0.0.19`), ours sends `INVITE sip:127.0.0.19` (as in b2b.trace conn 10).
-  // The second server's connection does not depend on the app on the SUT, so it is replayed alone.
+  // Only the second server's connection is replayed: it does not depend on the app on the SUT.
   const fakes = {
     uas: await startFakeServer({ trace: serverFrames('refer.trace', 'uas'), timeoutMs: 12000 }),
   };

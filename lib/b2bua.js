@@ -82,6 +82,8 @@ function createB2BUA(srf, req, res, uri, opts, progress, cb) {
         _queueRequests: !thirdParty,
         callingNumber: opts.callingNumber || (headers.From || headers.from ? undefined : req.callingNumber),
         callingName: opts.callingName || (headers.From || headers.from ? undefined : req.callingName),
+        // A bare-host target ('10.0.0.1') becomes sip:<A's called number>@10.0.0.1 (api.md §4.2).
+        calledNumber: opts.calledNumber || (headers.To || headers.to ? undefined : req.calledNumber),
       }, {
         cbRequest: (err, sent) => {
           uacReq = sent;
