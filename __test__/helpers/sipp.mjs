@@ -137,9 +137,18 @@ export async function runSipp(args, opts = {}) {
  * resolves once it is listening: { port, child, done } where done resolves like runSipp.
  */
 export async function startSippUas(args, opts = {}) {
-  const port = valueOf(args, '-p') ? Number(valueOf(args, '-p')) : await freePort();
-  const { child, done } = await launch(args, { ...opts, port: valueOf(args, '-p') ? undefined : port });
-  const tcp = /^t/.test(valueOf(args, '-t') || '');
-  await Promise.race([waitBound(port, tcp), done.then((r) => { throw new Error(`sipp exited early\n${r.summary()}`); })]);
-  return { port, child, done };
+  const fixed = valueOf(args, '-p');
+  // A port found free can be taken by another process before SIPp binds it: try another one.
+  for (let attempt = 1; ; attempt++) {
+    const port = fixed ? Number(fixed) : await freePort();
+    const { child, done } = await launch(args, { ...opts, port: fixed ? undefined : port });
+    const tcp = /^t/.test(valueOf(args, '-t') || '');
+    const early = done.then((r) => ({ r }));
+    const bound = waitBound(port, tcp).then(() => null);
+    bound.catch(() => {}); // after an early exit nobody waits for it
+    const exited = await Promise.race([bound, early]);
+    if (!exited) return { port, child, done };
+    const taken = /Address already in use/.test(exited.r.summary());
+    if (fixed || !taken || attempt >= 3) throw new Error(`sipp exited early\n${exited.r.summary()}`);
+  }
 }
