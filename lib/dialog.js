@@ -200,8 +200,13 @@ class Dialog extends EventEmitter {
   _subscriptionEnded(notify) {
     if (!this.connected) return;
     if (this.removeSubscription(parseNameAddr(notify.get('from')).uri, notify.get('event')) > 0) return;
+    this._endedByPeer(notify);
+  }
+
+  /** The far end ended the dialog: unregister, tell the app, then drop its listeners. */
+  _endedByPeer(req, ...reason) {
     this._ended();
-    this.emit('destroy', notify);
+    this.emit('destroy', req, ...reason);
     setImmediate(() => this.removeAllListeners());
   }
 
@@ -231,9 +236,7 @@ class Dialog extends EventEmitter {
     switch (req.method) {
       case 'BYE':
         res.send(200);
-        this._ended();
-        this.emit('destroy', req, reasonOf(req));
-        setImmediate(() => this.removeAllListeners());
+        this._endedByPeer(req, reasonOf(req));
         return;
       case 'ACK':
         if (req.body) this.remote.sdp = req.body;
