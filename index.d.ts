@@ -697,6 +697,8 @@ declare namespace Srf {
       clientTransactions: number;
       /** new requests this app holds unanswered */
       pendingRequests: number;
+      /** requests being proxied (`proxyRequest`, and in-dialog requests routed through the engine) */
+      proxyTransactions: number;
     } | null;
   }
 

@@ -103,7 +103,7 @@ class Srf extends EventEmitter {
       ackWaiters: this._ackWaiters.size,
     };
     const counts = this._link ? await this._link.stats().catch(() => null) : null;
-    const engine = counts && { dialogs: counts[0], serverTransactions: counts[1], clientTransactions: counts[2], pendingRequests: counts[3] };
+    const engine = counts && { dialogs: counts[0], serverTransactions: counts[1], clientTransactions: counts[2], pendingRequests: counts[3], proxyTransactions: counts[4] || 0 };
     return { ...local, engine };
   }
 

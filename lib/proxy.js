@@ -12,6 +12,12 @@ function destinations(dest, req) {
   return (Array.isArray(list) ? list : [list]).map((d) => (/^(sips?|tel):/i.test(d) ? d : `sip:${d}`));
 }
 
+// '2s' and '1500ms' pass as written; a number counts as milliseconds.
+function timeout(value) {
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return `${Math.round(value)}ms`;
+  return typeof value === 'string' ? value : '';
+}
+
 /** proxyRequest(req[, destination][, opts][, cb]) → Promise<result>. */
 function proxyRequest(srf, req, destination, opts, cb) {
   if (typeof destination === 'function') [destination, opts, cb] = [undefined, {}, destination];
@@ -41,8 +47,8 @@ function proxyRequest(srf, req, destination, opts, cb) {
       recordRoute: !!(opts.remainInDialog || opts.recordRoute || opts.path),
       followRedirects: !!opts.followRedirects,
       simultaneous: opts.forking === 'simultaneous' || opts.forking === 'parallel',
-      provisionalTimeout: opts.provisionalTimeout || '',
-      finalTimeout: opts.finalTimeout || '',
+      provisionalTimeout: timeout(opts.provisionalTimeout),
+      finalTimeout: timeout(opts.finalTimeout),
       destinations: dests,
     }, raw, onMore);
     result.connected = result.finalStatus === 200;

@@ -36,6 +36,45 @@ impl Draft {
         Ok(draft)
     }
 
+    /// A message from the network, every header kept in order (known names in canonical
+    /// spelling, compact forms expanded) for forwarding (§16.6 step 1: copy the request).
+    pub fn from_message(msg: &crate::sip::Message<'_>) -> Draft {
+        let raw = msg.as_bytes();
+        let (ls, le) = msg.start_line_range();
+        let mut draft = Draft { start_line: String::from_utf8_lossy(&raw[ls..le]).into_owned(), headers: Vec::new(), body: msg.body().to_vec() };
+        for h in msg.headers() {
+            if h.name == HeaderName::ContentLength {
+                continue;
+            }
+            let name = match h.name {
+                HeaderName::Other => String::from_utf8_lossy(msg.header_name_bytes(h)).into_owned(),
+                known => known.as_str().to_owned(),
+            };
+            draft.headers.push((name, crate::sip::unfold(msg.raw_value(h), h.folded).into_owned()));
+        }
+        draft
+    }
+
+    /// Every value of a header, comma-separated lists split (Via, Route, Record-Route).
+    pub fn values(&self, name: HeaderName) -> Vec<String> {
+        let canon = name.as_str();
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(canon))
+            .flat_map(|(_, v)| crate::sip::split_commas(v.as_bytes()).map(|one| String::from_utf8_lossy(one).trim().to_owned()).collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// Replaces every copy of a header with `values`, one header each, where the first copy
+    /// was (or first of all when there was none).
+    pub fn set_values(&mut self, name: HeaderName, values: Vec<String>) {
+        let at = self.position(name).unwrap_or(0);
+        self.take(name);
+        for (i, v) in values.into_iter().enumerate() {
+            self.headers.insert(at + i, (name.as_str().to_owned(), v));
+        }
+    }
+
     fn position(&self, name: HeaderName) -> Option<usize> {
         let canon = name.as_str();
         self.headers.iter().position(|(n, _)| n.eq_ignore_ascii_case(canon))

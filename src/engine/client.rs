@@ -47,6 +47,9 @@ pub struct ClientTxn {
     pub initial_invite: bool,
     /// An INVITE we sent a CANCEL for: it now waits at most 64×T1 for its final (§9.1).
     pub cancelled: bool,
+    /// A branch of the proxy transaction forwarding server transaction `proxy` (proxy.rs):
+    /// its responses go there, not to an app.
+    pub proxy: Option<String>,
 }
 
 /// Timer C (§16.6 step 11: "greater than 3 minutes"): how long an INVITE may stay answered
@@ -179,7 +182,7 @@ impl Core {
 
     /// Sends a CANCEL for INVITE transaction `invite`, built from it plus `extra` headers, and
     /// gives the INVITE 64×T1 more for its final (§9.1). The CANCEL's id and destination.
-    fn cancel_invite(&mut self, invite: &str, extra: Vec<(String, String)>) -> Option<(String, Source)> {
+    pub(super) fn cancel_invite(&mut self, invite: &str, extra: Vec<(String, String)>) -> Option<(String, Source)> {
         let timeout = self.t1() * 64;
         let t = self.client.get_mut(invite)?;
         t.cancelled = true;
@@ -231,7 +234,7 @@ impl Core {
 
     /// Sends a request and opens its client transaction (Timers A/E and B/F).
     #[allow(clippy::too_many_arguments)]
-    fn start_client(&mut self, app: AppId, method: &str, branch: String, draft: Draft, dest: Source, dialog: Option<String>, report: bool) -> String {
+    pub(super) fn start_client(&mut self, app: AppId, method: &str, branch: String, draft: Draft, dest: Source, dialog: Option<String>, report: bool) -> String {
         let id = util::txn_id();
         let bytes = draft.to_bytes();
         self.send(dest.protocol, dest.remote, Some(dest.local), bytes.clone());
@@ -259,6 +262,7 @@ impl Core {
             ack: None,
             initial_invite: initial,
             cancelled: false,
+            proxy: None,
         };
         self.client.insert(id.clone(), Box::new(txn));
         id
@@ -285,7 +289,11 @@ impl Core {
             }
             return;
         }
-        let (app, report, invite, dest, initial) = (t.app, t.report, t.method == "INVITE", t.dest, t.initial_invite);
+        if let Some(proxy) = t.proxy.clone() {
+            self.client_advance(&id, status, msg);
+            return self.proxy_response(&proxy, &id, status, msg, src);
+        }
+        let (app, report, invite, initial) = (t.app, t.report, t.method == "INVITE", t.initial_invite);
         let mut dialog = t.dialog_id.clone();
         // A SUBSCRIBE forms its dialog on the 2xx only (RFC 6665 §4.1.2.1: no early dialogs).
         let forms_dialog = invite || (t.method == "SUBSCRIBE" && status >= 200);
@@ -300,50 +308,14 @@ impl Core {
                 self.session_uac_2xx(&id, d, msg);
             }
         }
-        let udp = dest.protocol == Protocol::Udp;
-        let Some(t) = self.client.get_mut(&id) else { return };
-        t.dialog_id = dialog.clone();
-        if status < 200 {
-            t.state = ClientState::Proceeding;
-            if invite {
-                // Timer A stops once the INVITE is answered, and Timer B no longer applies
-                // (§17.1.1.2): a call may ring for minutes. Timer C bounds it instead, unless
-                // a CANCEL was sent: then the 64×T1 wait for the final stands.
-                let retransmit = t.retransmit.take();
-                let timeout = if t.cancelled { None } else { t.timeout.take() };
-                self.disarm(retransmit);
-                if timeout.is_some() {
-                    self.disarm(timeout);
-                    let k = self.arm(Timer::ClientProceedingTimeout(id.clone()), TIMER_C);
-                    if let Some(t) = self.client.get_mut(&id) {
-                        t.timeout = Some(k);
-                    }
-                }
-            }
-        } else {
-            let (r, to) = (t.retransmit.take(), t.timeout.take());
-            self.disarm(r);
-            self.disarm(to);
-            if invite && status >= 300 {
-                let ack = ack_for_final(&self.client[&id].draft, msg);
-                self.send(dest.protocol, dest.remote, Some(dest.local), ack.clone());
-                if let Some(t) = self.client.get_mut(&id) {
-                    t.ack = Some(ack);
-                    t.state = ClientState::Completed;
-                }
-                // Timer D: absorb retransmitted finals for 32 s over UDP.
-                self.arm(Timer::ClientCleanup(id.clone()), if udp { Duration::from_secs(32) } else { Duration::ZERO });
-                if initial {
-                    self.end_early_dialog(dialog.as_deref());
-                }
-            } else if invite {
-                // A 2xx ends the INVITE transaction; later 2xx copies are the dialog's.
-                self.remove_client(&id);
-            } else {
-                if let Some(t) = self.client.get_mut(&id) {
-                    t.state = ClientState::Completed;
-                }
-                self.arm(Timer::ClientCleanup(id.clone()), if udp { self.config.timers.t4 } else { Duration::ZERO });
+        if let Some(t) = self.client.get_mut(&id) {
+            t.dialog_id = dialog.clone();
+        }
+        self.client_advance(&id, status, msg);
+        if status >= 200 {
+            if invite && status >= 300 && initial {
+                self.end_early_dialog(dialog.as_deref());
+            } else if !invite {
                 if let Some(d) = &dialog {
                     // A challenged BYE is sent again with credentials: the dialog stays for it.
                     let bye_done = method == "BYE" && !matches!(status, 401 | 407);
@@ -369,13 +341,67 @@ impl Core {
         }
     }
 
-    /// A 2xx arriving after its transaction ended: a retransmission our ACK must answer.
+    /// A 2xx arriving after its transaction ended: a retransmission our ACK must answer, or
+    /// one of a proxied call, relayed toward the caller.
     fn stray_2xx(&mut self, msg: &Message<'_>) {
         let call_id = text(msg.call_id().unwrap_or_default());
-        let Some(tag) = msg.tag(HeaderName::From).map(text) else { return };
-        let Some(d) = self.dialog_keys.get(&(call_id, tag)).and_then(|id| self.dialogs.get(id)) else { return };
-        if let Some(ack) = d.last_ack.clone() {
-            self.send(d.protocol, d.peer, None, ack);
+        let tag = msg.tag(HeaderName::From).map(text).unwrap_or_default();
+        match self.dialog_keys.get(&(call_id, tag)).and_then(|id| self.dialogs.get(id)) {
+            Some(d) => {
+                if let Some(ack) = d.last_ack.clone() {
+                    self.send(d.protocol, d.peer, None, ack);
+                }
+            }
+            None => self.forward_stray_response(msg),
+        }
+    }
+
+    /// Moves client transaction `id` on a response (§17.1.1.2, §17.1.2.2): retransmissions
+    /// stop, Timer C replaces Timer B once an INVITE is answered provisionally, a non-2xx final
+    /// to an INVITE is ACKed, and the transaction absorbs retransmitted finals (Timers D, K).
+    fn client_advance(&mut self, id: &str, status: u16, msg: &Message<'_>) {
+        let Some(t) = self.client.get_mut(id) else { return };
+        let (invite, dest) = (t.method == "INVITE", t.dest);
+        let udp = dest.protocol == Protocol::Udp;
+        if status < 200 {
+            t.state = ClientState::Proceeding;
+            if invite {
+                // Timer A stops once the INVITE is answered, and Timer B no longer applies
+                // (§17.1.1.2): a call may ring for minutes. Timer C bounds it instead, unless
+                // a CANCEL was sent: then the 64×T1 wait for the final stands.
+                let retransmit = t.retransmit.take();
+                let timeout = if t.cancelled { None } else { t.timeout.take() };
+                self.disarm(retransmit);
+                if timeout.is_some() {
+                    self.disarm(timeout);
+                    let k = self.arm(Timer::ClientProceedingTimeout(id.to_owned()), TIMER_C);
+                    if let Some(t) = self.client.get_mut(id) {
+                        t.timeout = Some(k);
+                    }
+                }
+            }
+            return;
+        }
+        let (r, to) = (t.retransmit.take(), t.timeout.take());
+        self.disarm(r);
+        self.disarm(to);
+        if invite && status >= 300 {
+            let ack = ack_for_final(&self.client[id].draft, msg);
+            self.send(dest.protocol, dest.remote, Some(dest.local), ack.clone());
+            if let Some(t) = self.client.get_mut(id) {
+                t.ack = Some(ack);
+                t.state = ClientState::Completed;
+            }
+            // Timer D: absorb retransmitted finals for 32 s over UDP.
+            self.arm(Timer::ClientCleanup(id.to_owned()), if udp { Duration::from_secs(32) } else { Duration::ZERO });
+        } else if invite {
+            // A 2xx ends the INVITE transaction; later 2xx copies are the dialog's.
+            self.remove_client(id);
+        } else {
+            if let Some(t) = self.client.get_mut(id) {
+                t.state = ClientState::Completed;
+            }
+            self.arm(Timer::ClientCleanup(id.to_owned()), if udp { self.config.timers.t4 } else { Duration::ZERO });
         }
     }
 
@@ -478,6 +504,10 @@ impl Core {
         if t.state == ClientState::Completed {
             return;
         }
+        if let Some(proxy) = t.proxy.clone() {
+            self.remove_client(id);
+            return self.proxy_branch_timeout(&proxy, id);
+        }
         let mut r = Draft { start_line: "SIP/2.0 408 Request Timeout".into(), headers: Vec::new(), body: Vec::new() };
         for h in [HeaderName::Via, HeaderName::From, HeaderName::To, HeaderName::CallId, HeaderName::CSeq] {
             if let Some(v) = t.draft.get(h) {
@@ -573,7 +603,7 @@ struct DialogHop {
 }
 
 /// Our Via for a request we send; `rport` asks for responses at our real port (RFC 3581).
-fn via(protocol: Protocol, hostport: &str, branch: &str) -> String {
+pub(super) fn via(protocol: Protocol, hostport: &str, branch: &str) -> String {
     format!("SIP/2.0/{} {hostport};branch={branch};rport", protocol.via_token())
 }
 

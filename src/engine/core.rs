@@ -7,6 +7,7 @@ use super::apps::{AppId, Apps};
 use super::build::Draft;
 use super::client::ClientTxn;
 use super::dialog::Dialog;
+use super::proxy::ProxyTxn;
 use super::server::ServerTxn;
 use super::session_timer::Sessions;
 use super::transport::{Inbound, Protocol, Transports};
@@ -51,6 +52,8 @@ pub enum Timer {
     AckTimeout(String),
     /// A dialog's session timer (RFC 4028): refresh it, or end it (session_timer.rs).
     Session(String),
+    /// A proxy branch's `provisionalTimeout` or `finalTimeout` (proxy.rs).
+    ProxyBranch { proxy: String, client: String, provisional: bool },
 }
 
 pub struct Core {
@@ -72,6 +75,8 @@ pub struct Core {
     /// (Call-ID, our tag) → dialog id, to match requests arriving inside a dialog.
     pub(super) dialog_keys: HashMap<(String, String), String>,
     pub(super) sessions: Sessions,
+    /// Proxy transactions by the id of the server transaction they forward (proxy.rs).
+    pub(super) proxies: HashMap<String, Box<ProxyTxn>>,
 }
 
 impl Core {
@@ -90,6 +95,7 @@ impl Core {
             dialogs: HashMap::new(),
             dialog_keys: HashMap::new(),
             sessions: Sessions::default(),
+            proxies: HashMap::new(),
         }
     }
 
@@ -168,9 +174,9 @@ impl Core {
                     self.new_request(app, cmd, route_uri.as_deref(), draft);
                 }
             }
-            Command::Proxy { cmd, .. } => self.nok(app, cmd, "proxying is not supported by the embedded engine yet".into()),
+            Command::Proxy { cmd, txn_id, spec, raw } => self.proxy_request(app, cmd, &txn_id, spec, &raw),
             Command::Stats { cmd } => {
-                let counts = [self.dialogs.len(), self.server.len(), self.client.len(), self.apps.pending(app)];
+                let counts = [self.dialogs.len(), self.server.len(), self.client.len(), self.apps.pending(app), self.proxies.len()];
                 let args = counts.iter().map(usize::to_string).collect();
                 self.apps.deliver(app, Event::Reply { cmd, status: ReplyStatus::Ok, args, raw: None, more: false });
             }
@@ -231,6 +237,7 @@ impl Core {
             Timer::Retransmit2xx(id) => self.retransmit_2xx(&id),
             Timer::AckTimeout(id) => self.ack_timeout(&id),
             Timer::Session(id) => self.session_timer_fired(&id),
+            Timer::ProxyBranch { proxy, client, provisional } => self.proxy_branch_timer(&proxy, &client, provisional),
         }
     }
 

@@ -10,6 +10,7 @@ mod client;
 pub mod conn_limit;
 mod core;
 mod dialog;
+mod proxy;
 mod server;
 mod session_timer;
 mod transport;

@@ -59,6 +59,10 @@ pub struct ServerTxn {
     pub counted: bool,
     /// A NOTIFY with `Subscription-State: terminated`: its 2xx ends a subscription dialog.
     pub terminating_notify: bool,
+    /// The request as received, while an app may still proxy it (new requests only).
+    pub request: Option<Vec<u8>>,
+    /// Forwarded by the proxy (proxy.rs): responses are relayed, no dialog is formed here.
+    pub proxied: bool,
 }
 
 impl ServerTxn {
@@ -76,6 +80,7 @@ impl ServerTxn {
         self.record_route = Vec::new();
         self.local_tag = None;
         self.reliable = None;
+        self.request = None;
     }
 }
 
@@ -109,6 +114,9 @@ impl Core {
         }
         if method != "ACK" && self.is_loop(msg) {
             return self.stateless(msg, src, 482, "Loop Detected");
+        }
+        if method != "CANCEL" && self.routed_through_us(msg) {
+            return self.proxy_in_dialog(msg, src, key, &method);
         }
         match method.as_str() {
             "ACK" => self.on_2xx_ack(msg, src),
@@ -147,6 +155,7 @@ impl Core {
         self.apps.count_pending(app, true);
         if let Some(t) = self.server.get_mut(&id) {
             t.counted = true;
+            t.request = Some(msg.as_bytes().to_vec());
         }
         if method == "INVITE" {
             self.session_note_offer(&id, msg);
@@ -192,7 +201,7 @@ impl Core {
         self.deliver_sip(app, meta, msg.as_bytes().to_vec());
     }
 
-    fn create_server_txn(&mut self, msg: &Message<'_>, src: Source, key: (String, String, String), app: Option<AppId>, method: &str, dialog: Option<String>) -> String {
+    pub(super) fn create_server_txn(&mut self, msg: &Message<'_>, src: Source, key: (String, String, String), app: Option<AppId>, method: &str, dialog: Option<String>) -> String {
         let id = util::txn_id();
         let mut vias: Vec<String> = msg
             .values(HeaderName::Via)
@@ -231,6 +240,8 @@ impl Core {
             timeout: None,
             counted: false,
             terminating_notify: is_terminating_notify(method, msg.header_str(HeaderName::SubscriptionState).as_deref()),
+            request: None,
+            proxied: false,
         };
         self.server.insert(id.clone(), Box::new(txn));
         self.server_keys.insert(key, id.clone());
@@ -301,6 +312,9 @@ impl Core {
         if t.final_sent {
             return;
         }
+        if t.proxied {
+            return self.proxy_cancelled(&invite);
+        }
         let (app, dialog) = (t.app, t.dialog_id.clone().unwrap_or_default());
         self.respond_engine(&invite, 487, "Request Terminated");
         if let Some(app) = app {
@@ -311,7 +325,14 @@ impl Core {
 
     /// A response the engine sends itself (100 Trying, 487, 200 to CANCEL, 480 for a gone app).
     pub(super) fn respond_engine(&mut self, id: &str, status: u16, reason: &str) {
-        let Some(t) = self.server.get_mut(id) else { return };
+        if let Some(bytes) = self.engine_response(id, status, reason) {
+            self.after_response(id, status, bytes);
+        }
+    }
+
+    /// The bytes of a response the engine makes itself on transaction `id`, not yet sent.
+    pub(super) fn engine_response(&mut self, id: &str, status: u16, reason: &str) -> Option<Vec<u8>> {
+        let t = self.server.get_mut(id)?;
         // Every response but 100 carries our To tag (§8.2.6.2), also when the app sent none.
         if status > 100 && t.local_tag.is_none() {
             t.local_tag = Some(util::tag());
@@ -319,8 +340,7 @@ impl Core {
         let t = &self.server[id];
         let mut d = Draft { start_line: format!("SIP/2.0 {status} {reason}"), headers: Vec::new(), body: Vec::new() };
         self.fill_response(t, &mut d, status);
-        let bytes = d.to_bytes();
-        self.after_response(id, status, bytes);
+        Some(d.to_bytes())
     }
 
     /// Via, From, To (with our tag past 100), Call-ID and CSeq from the request.
@@ -350,6 +370,9 @@ impl Core {
         }
         if t.final_sent {
             return self.nok(app, cmd, "a final response was already sent for this transaction".into());
+        }
+        if t.proxied {
+            return self.nok(app, cmd, "Response not sent: the request was proxied".into());
         }
         let status: u16 = d.start_line.split(' ').nth(1).and_then(|s| s.parse().ok()).filter(|s| (100..700).contains(s)).unwrap_or(0);
         if status == 0 {
@@ -415,7 +438,7 @@ impl Core {
 
     /// Sends a response on a server transaction and moves its state machine; returns the
     /// dialog the response created or belongs to.
-    fn after_response(&mut self, id: &str, status: u16, bytes: Vec<u8>) -> Option<String> {
+    pub(super) fn after_response(&mut self, id: &str, status: u16, bytes: Vec<u8>) -> Option<String> {
         let t1 = self.t1();
         let t = self.server.get_mut(id)?;
         let (protocol, remote, local) = (t.src.protocol, t.src.remote, t.src.local);
@@ -426,7 +449,8 @@ impl Core {
         }
         let invite = t.method == "INVITE";
         let initial_invite = invite && !t.in_dialog;
-        let dialog_forming = invite || t.method == "SUBSCRIBE";
+        // A proxied request's dialog is between the far ends, not ours.
+        let dialog_forming = (invite || t.method == "SUBSCRIBE") && !t.proxied;
         let mut dialog = t.dialog_id.clone();
         if status >= 200 {
             t.final_sent = true;
@@ -438,7 +462,7 @@ impl Core {
             self.apps.count_pending(app, false);
         }
         self.send(protocol, remote, Some(local), bytes.clone());
-        if initial_invite && status >= 200 {
+        if initial_invite && dialog_forming && status >= 200 {
             let (kind, extra) = match status {
                 200..=299 => (CdrKind::Start, "uas"),
                 487 => (CdrKind::Stop, "call-canceled"),
