@@ -16,6 +16,7 @@ const CLI = path.join(ROOT, 'lib', 'cli.js');
 const APPS = path.join(__dirname, 'apps');
 const UAC_XML = path.join(__dirname, 'scenarios', 'uac-call.xml');
 const OVERLOAD_XML = path.join(__dirname, 'scenarios', 'uac-overload.xml');
+const UAS_RR_XML = path.join(__dirname, 'scenarios', 'uas-rr.xml');
 const OUT = path.join(__dirname, 'out');
 const SECRET = 'cymru';
 const CLK_TCK = 100; // USER_HZ on Linux; /proc/<pid>/stat counts in these
@@ -29,6 +30,10 @@ const SCENARIOS = {
   'memory-embedded': 'N concurrent established calls on the embedded app: RSS per call and after',
   'soak-embedded': 'M minutes at one rate on the embedded app: RSS sampled, slope reported',
   'b2bua-embedded': "a B2BUA (createB2BUA) on the embedded engine between sipp's uac and sipp's built-in uas",
+  'proxy-embedded': 'proxyRequest(req, uas, {recordRoute: true}) on the embedded engine, sipp uac -> app -> sipp uas echoing Record-Route',
+  'proxy-serve-ours': 'the same proxy app on drachtio-srf-rs over TCP to `drachtio-rs serve`',
+  'proxy-serve-drachtio-srf': 'the same proxy app on drachtio-srf 5.0.29 over TCP to `drachtio-rs serve`',
+  'proxy-direct': 'no proxy: sipp uac straight to the Record-Route-echoing sipp uas (the rig\'s own ceiling)',
   'overload-embedded': 'an embedded app that cannot keep up (--busy-ms of CPU per INVITE) at the rates given: 503 shedding',
 };
 
@@ -353,10 +358,10 @@ async function startServe(lifetimeSeconds) {
   };
 }
 
-/** sipp's built-in uas, long-lived across the steps (the sipp-uas reference). */
-async function startSippUas(totalCalls, lifetimeSeconds, dir) {
+/** sipp's built-in uas (or scenario `xml`), long-lived across the steps (the sipp-uas reference). */
+async function startSippUas(totalCalls, lifetimeSeconds, dir, xml) {
   const port = await freePort();
-  const args = ['-sn', 'uas', '-i', '127.0.0.1', '-p', String(port), '-ci', '127.0.0.1', '-cp', String(await freePort()),
+  const args = [...(xml ? ['-sf', xml] : ['-sn', 'uas']), '-i', '127.0.0.1', '-p', String(port), '-ci', '127.0.0.1', '-cp', String(await freePort()),
     '-mp', String(await freePort()), '-m', String(totalCalls), '-l', '1000000', '-timeout', `${lifetimeSeconds}s`,
     '-nostdin', '-buff_size', '4194304', '-trace_err', '-error_file', path.join(dir, 'uas-errors.log')];
   const child = track(spawn(SIPP, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] }), 'sipp-uas');
@@ -678,19 +683,34 @@ async function setup(scenario, lifetime, traceRoot, totalCalls) {
     const app = await App.start('b2bua.js', ['--uas', uas.sip], { lifetimeSeconds: lifetime }).catch(async (err) => { await uas.stop(); throw err; });
     return { target: app.info.sip, procs: [app, uas], app, info: { app: app.info, uas: uas.args.join(' ') }, stop: async () => { await app.stop(); await uas.stop(); } };
   }
+  if (scenario === 'proxy-direct') {
+    const uas = await startSippUas(totalCalls, lifetime, traceRoot, UAS_RR_XML);
+    return { target: uas.sip, procs: [uas], app: null, info: { uas: uas.args.join(' ') }, stop: () => uas.stop() };
+  }
+  if (scenario === 'proxy-embedded') {
+    const uas = await startSippUas(totalCalls, lifetime, traceRoot, UAS_RR_XML);
+    const app = await App.start('proxy.js', ['--uas', uas.sip], { lifetimeSeconds: lifetime }).catch(async (err) => { await uas.stop(); throw err; });
+    return { target: app.info.sip, procs: [app, uas], app, info: { app: app.info, uas: uas.args.join(' ') }, stop: async () => { await app.stop(); await uas.stop(); } };
+  }
+  const proxy = scenario.startsWith('proxy-');
+  const uas = proxy ? await startSippUas(totalCalls, lifetime, traceRoot, UAS_RR_XML) : null;
   const serve = await startServe(lifetime + 10);
-  const file = scenario === 'serve-ours' ? 'serve-ours.js' : 'serve-drachtio-srf.js';
+  const control = ['--host', serve.control.host, '--port', String(serve.control.port), '--secret', SECRET];
+  const [file, args] = proxy
+    ? ['proxy.js', [...control, '--uas', uas.sip, ...(scenario === 'proxy-serve-drachtio-srf' ? ['--library', 'drachtio-srf'] : [])]]
+    : [scenario === 'serve-ours' ? 'serve-ours.js' : 'serve-drachtio-srf.js', control];
   let app;
   try {
-    app = await App.start(file, ['--host', serve.control.host, '--port', String(serve.control.port), '--secret', SECRET], { lifetimeSeconds: lifetime });
+    app = await App.start(file, args, { lifetimeSeconds: lifetime });
   } catch (err) {
     await serve.stop();
+    if (uas) await uas.stop();
     throw err;
   }
   await sleep(300); // the app's route registration reaches serve
   return {
-    target: serve.sip, procs: [app, serve], app, info: { app: app.info, serve: serve.control },
-    stop: async () => { await app.stop(); await serve.stop(); }, serve,
+    target: serve.sip, procs: uas ? [app, serve, uas] : [app, serve], app, info: { app: app.info, serve: serve.control, uas: uas && uas.args.join(' ') },
+    stop: async () => { await app.stop(); await serve.stop(); if (uas) await uas.stop(); }, serve,
   };
 }
 
