@@ -236,14 +236,16 @@ impl Core {
         let id = self.create_server_txn(msg, src, key, None, method, None);
         if let Some(t) = self.server.get_mut(&id) {
             t.proxied = true;
+            t.in_dialog = true; // a dialog between the far ends: no CDRs of a new call
         }
         if method == "INVITE" {
             self.respond_engine(&id, 100, "Trying");
         }
         if method == "BYE" {
-            // As drachtio-server: the BYE as received, then as forwarded.
-            self.cdr(CdrKind::Stop, "network", Some("normal-release"), msg.as_bytes());
-            self.cdr(CdrKind::Stop, "application", Some("normal-release"), msg.as_bytes());
+            // As drachtio-server: one for the BYE received, one for the BYE forwarded.
+            let bye = d.to_bytes();
+            self.cdr(CdrKind::Stop, "network", Some("normal-release"), &bye);
+            self.cdr(CdrKind::Stop, "application", Some("normal-release"), &bye);
         }
         let p = ProxyTxn {
             report: None,
@@ -381,18 +383,24 @@ impl Core {
             return;
         }
         let bytes = without_top_via(msg);
+        if self.proxies.get(pid).is_some_and(|p| p.call) && !late {
+            // Each target's final, as received (drachtio-server's CDRs for a proxied call).
+            let (kind, extra) = match status {
+                200..=299 => (CdrKind::Start, "proxy-uac"),
+                487 => (CdrKind::Stop, "call-canceled"),
+                _ => (CdrKind::Stop, "call-rejected"),
+            };
+            self.cdr(kind, "network", Some(extra), msg.as_bytes());
+        }
         if status < 300 {
             // Every 2xx goes upstream, also a late one from a cancelled fork (§16.7 step 10).
+            self.call_cdr(pid, status, &bytes);
             self.after_response(pid, status, bytes.clone());
             if late {
                 return;
             }
             self.report_final(pid, status, &bytes, src);
             if !answered {
-                if method == "INVITE" {
-                    self.cdr(CdrKind::Start, "network", Some("proxy-uac"), msg.as_bytes());
-                    self.cdr(CdrKind::Start, "application", Some("proxy-uas"), &bytes);
-                }
                 if let Some(p) = self.proxies.get_mut(pid) {
                     p.answered = true;
                     p.closed = true;
@@ -505,9 +513,7 @@ impl Core {
             return;
         }
         if let Some(bytes) = self.engine_response(pid, 487, "Request Terminated") {
-            if self.proxies.get(pid).is_some_and(|p| p.call) {
-                self.cdr(CdrKind::Stop, "application", Some("call-canceled"), &bytes);
-            }
+            self.call_cdr(pid, 487, &bytes);
             self.after_response(pid, 487, bytes);
         }
         self.report_done(pid);
@@ -549,7 +555,7 @@ impl Core {
     fn proxy_finish(&mut self, pid: &str) {
         let Some(p) = self.proxies.get_mut(pid) else { return };
         if !p.answered {
-            let (best, challenges, call) = (p.best.take(), std::mem::take(&mut p.challenges), p.call);
+            let (best, challenges) = (p.best.take(), std::mem::take(&mut p.challenges));
             let (status, bytes) = match best {
                 Some((status, bytes)) if matches!(status, 401 | 407) && challenges.len() > 1 => (status, with_challenges(&bytes, challenges)),
                 Some(b) => b,
@@ -566,10 +572,7 @@ impl Core {
                     }
                 }
             };
-            if call {
-                let reason = if status == 487 { "call-canceled" } else { "call-rejected" };
-                self.cdr(CdrKind::Stop, "application", Some(reason), &bytes);
-            }
+            self.call_cdr(pid, status, &bytes);
             self.after_response(pid, status, bytes);
         }
         self.report_done(pid);

@@ -316,7 +316,13 @@ impl Core {
             return self.proxy_cancelled(&invite);
         }
         let (app, dialog) = (t.app, t.dialog_id.clone().unwrap_or_default());
-        self.respond_engine(&invite, 487, "Request Terminated");
+        // drachtio-server reports the call as cancelled with the INVITE, and its 487 not at all.
+        if let Some(request) = t.request.clone().filter(|_| t.method == "INVITE" && !t.in_dialog) {
+            self.cdr(CdrKind::Stop, "network", Some("call-canceled"), &request);
+        }
+        if let Some(bytes) = self.engine_response(&invite, 487, "Request Terminated") {
+            self.after_response(&invite, 487, bytes);
+        }
         if let Some(app) = app {
             let meta = self.meta("network", src, msg.as_bytes().len(), &invite, &dialog);
             self.deliver_sip(app, meta, msg.as_bytes().to_vec());
@@ -326,8 +332,26 @@ impl Core {
     /// A response the engine sends itself (100 Trying, 487, 200 to CANCEL, 480 for a gone app).
     pub(super) fn respond_engine(&mut self, id: &str, status: u16, reason: &str) {
         if let Some(bytes) = self.engine_response(id, status, reason) {
+            self.call_cdr(id, status, &bytes);
             self.after_response(id, status, bytes);
         }
+    }
+
+    /// The CDR a final response to an initial INVITE writes (wire-protocol.md §7): the call
+    /// started (a 2xx), or was rejected (anything else, ours or the app's, 487 included).
+    pub(super) fn call_cdr(&mut self, id: &str, status: u16, bytes: &[u8]) {
+        let Some(t) = self.server.get(id) else { return };
+        if t.method != "INVITE" || t.in_dialog || t.final_sent || status < 200 {
+            return;
+        }
+        let (kind, extra) = match (status, t.proxied) {
+            (200..=299, false) => (CdrKind::Start, "uas"),
+            (200..=299, true) => (CdrKind::Start, "proxy-uas"),
+            // A 487 a proxied target sent (or ours, after the caller's CANCEL).
+            (487, true) => (CdrKind::Stop, "call-canceled"),
+            _ => (CdrKind::Stop, "call-rejected"),
+        };
+        self.cdr(kind, "application", Some(extra), bytes);
     }
 
     /// The bytes of a response the engine makes itself on transaction `id`, not yet sent.
@@ -416,6 +440,7 @@ impl Core {
         self.fill_response(t, &mut d, status);
         let local_contact = d.get(HeaderName::Contact).map(str::to_owned).unwrap_or(contact);
         let bytes = d.to_bytes();
+        self.call_cdr(txn_id, status, &bytes);
         let dialog = self.after_response(txn_id, status, bytes.clone());
         self.session_answered(txn_id, dialog.as_deref(), status, &d, session);
         if let (Some(dialog), true) = (&dialog, wants_contact) {
@@ -448,7 +473,6 @@ impl Core {
             t.counted = false;
         }
         let invite = t.method == "INVITE";
-        let initial_invite = invite && !t.in_dialog;
         // A proxied request's dialog is between the far ends, not ours.
         let dialog_forming = (invite || t.method == "SUBSCRIBE") && !t.proxied;
         let mut dialog = t.dialog_id.clone();
@@ -462,14 +486,6 @@ impl Core {
             self.apps.count_pending(app, false);
         }
         self.send(protocol, remote, Some(local), bytes.clone());
-        if initial_invite && dialog_forming && status >= 200 {
-            let (kind, extra) = match status {
-                200..=299 => (CdrKind::Start, "uas"),
-                487 => (CdrKind::Stop, "call-canceled"),
-                _ => (CdrKind::Stop, "call-rejected"),
-            };
-            self.cdr(kind, "application", Some(extra), &bytes);
-        }
         let Some(t) = self.server.get_mut(id) else { return dialog };
         t.dialog_id = dialog.clone();
         let udp = protocol == Protocol::Udp;
