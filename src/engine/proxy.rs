@@ -67,6 +67,9 @@ pub struct ProxyTxn {
     closed: bool,
     /// A final went upstream: a 2xx, or our 487 after the caller's CANCEL.
     answered: bool,
+    /// The outcome is decided and reported; the transaction stays until every branch's client
+    /// transaction has ended, so a late 2xx is still relayed and a late 1xx still cancelled.
+    finished: bool,
     /// An initial INVITE: its outcome is a call, reported in CDRs.
     call: bool,
     /// Targets that could not be tried (unresolvable, unreachable, ourselves).
@@ -79,8 +82,11 @@ struct Branch {
     /// Any response yet: the provisional timeout no longer applies, and a CANCEL may be sent
     /// (§9.1).
     responded: bool,
-    /// A final arrived or the branch was given up: it no longer counts.
+    /// A final arrived, or the branch was given up or cancelled: it no longer counts toward
+    /// the outcome.
     done: bool,
+    /// Its client transaction has not ended (no final, no Timer B yet).
+    open: bool,
     /// Given up before any response: CANCEL it when one arrives.
     cancel_on_response: bool,
     provisional_timer: Option<delay_queue::Key>,
@@ -180,6 +186,7 @@ impl Core {
             challenges: Vec::new(),
             closed: false,
             answered: false,
+            finished: false,
             call,
             unreachable: Vec::new(),
         };
@@ -266,6 +273,7 @@ impl Core {
             challenges: Vec::new(),
             closed: false,
             answered: false,
+            finished: false,
             call: false,
             unreachable: Vec::new(),
         };
@@ -293,8 +301,12 @@ impl Core {
                     continue;
                 }
             }
-            if !pending {
+            if !pending && !p.finished {
+                p.finished = true;
                 self.proxy_finish(pid);
+            }
+            if self.proxies.get(pid).is_some_and(|p| p.finished && p.branches.iter().all(|b| !b.open)) {
+                self.drop_proxy(pid);
             }
             return;
         }
@@ -347,7 +359,7 @@ impl Core {
         let timer = |provisional| Timer::ProxyBranch { proxy: pid.to_owned(), client: client.clone(), provisional };
         let provisional_timer = timeouts.0.map(|after| self.arm(timer(true), after));
         let final_timer = timeouts.1.map(|after| self.arm(timer(false), after));
-        let branch = Branch { client, dest, responded: false, done: false, cancel_on_response: false, provisional_timer, final_timer };
+        let branch = Branch { client, dest, responded: false, done: false, open: true, cancel_on_response: false, provisional_timer, final_timer };
         if let Some(p) = self.proxies.get_mut(pid) {
             p.branches.push(branch);
         }
@@ -355,6 +367,11 @@ impl Core {
 
     /// A response on a branch (§16.7).
     pub(super) fn proxy_response(&mut self, pid: &str, client: &str, status: u16, msg: &Message<'_>, src: Source) {
+        self.branch_response(pid, client, status, msg, src);
+        self.proxy_next(pid);
+    }
+
+    fn branch_response(&mut self, pid: &str, client: &str, status: u16, msg: &Message<'_>, src: Source) {
         let Some(p) = self.proxies.get_mut(pid) else { return };
         let Some(i) = p.branches.iter().position(|b| b.client == client) else { return };
         let b = &mut p.branches[i];
@@ -364,6 +381,7 @@ impl Core {
         let late = b.done;
         if status >= 200 {
             b.done = true;
+            b.open = false;
             disarm.push(b.final_timer.take());
         }
         let (answered, method) = (p.answered, p.method.clone());
@@ -408,7 +426,7 @@ impl Core {
                 self.cancel_branches(pid, "SIP;cause=200;text=\"Call completed elsewhere\"");
                 self.report_done(pid);
             }
-            return self.proxy_next(pid);
+            return;
         }
         self.report_final(pid, status, &bytes, src);
         let redirect = (300..400).contains(&status) && self.follow_redirect(pid, msg);
@@ -421,7 +439,6 @@ impl Core {
             }
             self.cancel_branches(pid, "SIP;cause=600;text=\"Busy Everywhere\"");
         }
-        self.proxy_next(pid)
     }
 
     /// `followRedirects`: a 3xx's Contacts become the next targets, tried before the rest.
@@ -458,18 +475,25 @@ impl Core {
         }
     }
 
-    /// A branch gave no (final) response in time: Timer B/F, `provisionalTimeout` or
-    /// `finalTimeout`. It counts as a 408 (§16.7 step 2), and is cancelled if it rang.
-    fn branch_gave_up(&mut self, pid: &str, client: &str) {
+    /// A branch gave no (final) response in time: Timer B/F (its client transaction has
+    /// `ended`), `provisionalTimeout` or `finalTimeout`. It counts as a 408 (§16.7 step 2), and
+    /// is cancelled if it responded at all.
+    fn branch_gave_up(&mut self, pid: &str, client: &str, ended: bool) {
         let Some(p) = self.proxies.get_mut(pid) else { return };
-        let Some(b) = p.branches.iter_mut().find(|b| b.client == client && !b.done) else { return };
+        let Some(b) = p.branches.iter_mut().find(|b| b.client == client) else { return };
+        if ended {
+            b.open = false;
+        }
+        if b.done {
+            return self.proxy_next(pid);
+        }
         b.done = true;
         let (keys, responded, dest, invite) = ([b.provisional_timer.take(), b.final_timer.take()], b.responded, b.dest, p.method == "INVITE");
         b.cancel_on_response = invite && !responded;
         for k in keys {
             self.disarm(k);
         }
-        if invite && responded {
+        if invite && responded && !ended {
             self.cancel_invite(client, vec![("Reason".into(), "SIP;cause=408;text=\"Request Timeout\"".into())]);
         }
         if let Some(bytes) = self.engine_response(pid, 408, "Request Timeout") {
@@ -484,7 +508,7 @@ impl Core {
     }
 
     pub(super) fn proxy_branch_timeout(&mut self, pid: &str, client: &str) {
-        self.branch_gave_up(pid, client);
+        self.branch_gave_up(pid, client, true);
     }
 
     pub(super) fn proxy_branch_timer(&mut self, pid: &str, client: &str, provisional: bool) {
@@ -496,13 +520,14 @@ impl Core {
             b.final_timer = None;
         }
         if !(provisional && b.responded) {
-            self.branch_gave_up(pid, client);
+            self.branch_gave_up(pid, client, false);
         }
     }
 
     /// The caller's CANCEL (§16.10): every pending branch is cancelled and no new one starts.
     /// As drachtio-server, the caller gets its 487 at once rather than after the branches'
-    /// (one that never answered could keep it waiting for Timer B).
+    /// (one that never answered could keep it waiting for Timer B); the app hears each
+    /// branch's final, then `done`.
     pub(super) fn proxy_cancelled(&mut self, pid: &str) {
         let Some(p) = self.proxies.get_mut(pid) else { return };
         p.closed = true;
@@ -516,7 +541,6 @@ impl Core {
             self.call_cdr(pid, 487, &bytes);
             self.after_response(pid, 487, bytes);
         }
-        self.report_done(pid);
         self.proxy_next(pid);
     }
 
@@ -524,7 +548,7 @@ impl Core {
     fn cancel_branches(&mut self, pid: &str, reason: &str) {
         self.cancel_branches_keeping(pid, reason);
         if let Some(p) = self.proxies.get_mut(pid) {
-            for b in p.branches.iter_mut().filter(|b| b.responded) {
+            for b in p.branches.iter_mut() {
                 b.done = true;
             }
         }
@@ -568,7 +592,7 @@ impl Core {
                     }
                     match self.engine_response(pid, 500, "Server Internal Error") {
                         Some(b) => (500, b),
-                        None => return self.drop_proxy(pid),
+                        None => return,
                     }
                 }
             };
@@ -576,7 +600,6 @@ impl Core {
             self.after_response(pid, status, bytes);
         }
         self.report_done(pid);
-        self.drop_proxy(pid);
     }
 
     fn drop_proxy(&mut self, pid: &str) {
