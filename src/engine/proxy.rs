@@ -78,7 +78,6 @@ pub struct ProxyTxn {
 
 struct Branch {
     client: String,
-    dest: Source,
     /// Any response yet: the provisional timeout no longer applies, and a CANCEL may be sent
     /// (§9.1).
     responded: bool,
@@ -359,7 +358,7 @@ impl Core {
         let timer = |provisional| Timer::ProxyBranch { proxy: pid.to_owned(), client: client.clone(), provisional };
         let provisional_timer = timeouts.0.map(|after| self.arm(timer(true), after));
         let final_timer = timeouts.1.map(|after| self.arm(timer(false), after));
-        let branch = Branch { client, dest, responded: false, done: false, open: true, cancel_on_response: false, provisional_timer, final_timer };
+        let branch = Branch { client, responded: false, done: false, open: true, cancel_on_response: false, provisional_timer, final_timer };
         if let Some(p) = self.proxies.get_mut(pid) {
             p.branches.push(branch);
         }
@@ -488,7 +487,7 @@ impl Core {
             return self.proxy_next(pid);
         }
         b.done = true;
-        let (keys, responded, dest, invite) = ([b.provisional_timer.take(), b.final_timer.take()], b.responded, b.dest, p.method == "INVITE");
+        let (keys, responded, invite) = ([b.provisional_timer.take(), b.final_timer.take()], b.responded, p.method == "INVITE");
         b.cancel_on_response = invite && !responded;
         for k in keys {
             self.disarm(k);
@@ -496,8 +495,8 @@ impl Core {
         if invite && responded && !ended {
             self.cancel_invite(client, vec![("Reason".into(), "SIP;cause=408;text=\"Request Timeout\"".into())]);
         }
+        // The app hears only finals a target sent (as from drachtio-server); this one is ours.
         if let Some(bytes) = self.engine_response(pid, 408, "Request Timeout") {
-            self.report_final(pid, 408, &bytes, dest);
             if let Some(p) = self.proxies.get_mut(pid) {
                 if p.best.as_ref().is_none_or(|(old, _)| rank(408) <= rank(*old)) {
                     p.best = Some((408, bytes));
