@@ -358,11 +358,12 @@ for (const backend of BACKENDS) {
       assert.deepEqual(received(r.b[0].messages), ['INVITE', 'CANCEL', 'ACK'], 'the UAS was CANCELled after the final timeout');
       const got = finals(r.a[0]);
       assert.equal(got.length, 1, 'one final response reached the caller');
-      assert.ok(['408 INVITE', '487 INVITE'].includes(got[0]), `the caller got 408 or 487, not ${got[0]}`);
+      assert.equal(got[0], '408 INVITE', 'the caller gets our 408 (the target gave no final in time)');
       assert.ok(r.outcome.ms >= 1900, `the proxy gave up after the final timeout, not sooner (${r.outcome.ms} ms)`);
       assert.ok(r.outcome.ms < 15000, `the proxy gave up soon after the final timeout (${r.outcome.ms} ms)`);
       assert.equal(result.connected, false);
-      assert.ok([408, 487].includes(result.finalStatus), `finalStatus 408 or 487, not ${result.finalStatus}`);
+      // The app hears only finals a target sent; this one's 487 came after the proxy had ended.
+      assert.deepEqual(result.responses, [], 'nothing was reported for the target that gave no final in time');
     });
   });
 
