@@ -72,7 +72,8 @@ struct TcpConn {
 /// The engine's sockets. Cheap to clone; shared between the core and transport tasks.
 #[derive(Clone)]
 pub struct Transports {
-    udp: Arc<Vec<Arc<UdpSocket>>>,
+    /// UDP sockets with their bound addresses (asked once: `local_addr` is a system call).
+    udp: Arc<Vec<(Arc<UdpSocket>, SocketAddr)>>,
     tcp_listen: Arc<Vec<SocketAddr>>,
     conns: Arc<Mutex<HashMap<SocketAddr, TcpConn>>>,
     inbound: mpsc::Sender<Inbound>,
@@ -98,7 +99,7 @@ impl Transports {
                     let s = bind_udp(addr).map_err(|e| format!("cannot bind udp/{addr}: {e}"))?;
                     let local = s.local_addr().map_err(|e| e.to_string())?;
                     bound.push((Protocol::Udp, local));
-                    udp.push(Arc::new(s));
+                    udp.push((Arc::new(s), local));
                 }
                 Protocol::Tcp => {
                     let l = TcpListener::bind(addr).await.map_err(|e| format!("cannot bind tcp/{addr}: {e}"))?;
@@ -120,8 +121,8 @@ impl Transports {
             #[cfg(test)]
             capture: None,
         };
-        for socket in t.udp.iter() {
-            tokio::spawn(udp_reader(socket.clone(), t.clone()));
+        for (socket, local) in t.udp.iter() {
+            tokio::spawn(udp_reader(socket.clone(), *local, t.clone()));
         }
         for l in listeners {
             tokio::spawn(tcp_acceptor(l, t.clone()));
@@ -130,11 +131,10 @@ impl Transports {
     }
 
     /// The UDP socket to send from towards `to` (same address family), preferring `local`.
-    fn udp_for(&self, to: SocketAddr, local: Option<SocketAddr>) -> Option<&Arc<UdpSocket>> {
-        let same_family = |s: &&Arc<UdpSocket>| s.local_addr().is_ok_and(|a| a.is_ipv4() == to.is_ipv4());
+    fn udp_for(&self, to: SocketAddr, local: Option<SocketAddr>) -> Option<&(Arc<UdpSocket>, SocketAddr)> {
         local
-            .and_then(|l| self.udp.iter().find(|s| s.local_addr().is_ok_and(|a| a == l)))
-            .or_else(|| self.udp.iter().find(same_family))
+            .and_then(|l| self.udp.iter().find(|(_, a)| *a == l))
+            .or_else(|| self.udp.iter().find(|(_, a)| a.is_ipv4() == to.is_ipv4()))
     }
 
     /// Our address for messages sent over `protocol` towards `to`: what goes in Via and Contact.
@@ -144,7 +144,7 @@ impl Transports {
             return c.points.iter().find(|(p, a)| *p == protocol && a.is_ipv4() == to.is_ipv4()).map(|(_, a)| *a);
         }
         match protocol {
-            Protocol::Udp => self.udp_for(to, None).and_then(|s| s.local_addr().ok()),
+            Protocol::Udp => self.udp_for(to, None).map(|(_, a)| *a),
             Protocol::Tcp => self.tcp_listen.iter().find(|a| a.is_ipv4() == to.is_ipv4()).copied(),
         }
     }
@@ -160,7 +160,7 @@ impl Transports {
         }
         match protocol {
             Protocol::Udp => {
-                let socket = self.udp_for(to, local).ok_or("no UDP listening point for this address family")?;
+                let (socket, _) = self.udp_for(to, local).ok_or("no UDP listening point for this address family")?;
                 match socket.try_send_to(&bytes, to) {
                     Ok(_) => Ok(()),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -271,8 +271,7 @@ fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
-async fn udp_reader(socket: Arc<UdpSocket>, t: Transports) {
-    let Ok(local) = socket.local_addr() else { return };
+async fn udp_reader(socket: Arc<UdpSocket>, local: SocketAddr, t: Transports) {
     let mut buf = vec![0u8; UDP_MAX_DATAGRAM + 1];
     let mut stop = t.stopped();
     loop {
