@@ -1,7 +1,7 @@
-// drachtio-srf 5.0.29's integration test "proxy" (../shared/traces/suite/proxy.trace). The
-// embedded engine and `drachtio-rs serve` cannot proxy yet, so this scenario runs only against
-// the remote backend: the fake drachtio-server (helpers/fake-server.mjs) replays the recorded
-// server side and checks that OUR Srf sends equivalent frames. Two connections, as recorded:
+// drachtio-srf 5.0.29's integration test "proxy" (../shared/traces/suite/proxy.trace) with our
+// Srf on the remote backend: the fake drachtio-server (helpers/fake-server.mjs) replays the
+// recorded server side and checks that OUR Srf sends equivalent frames. (The same scenario runs
+// live on serve in proxy-traces.test.mjs, and proxy.test.mjs covers the embedded engine.) Two connections, as recorded:
 // the app proxies the incoming INVITE to sip:127.0.0.13 with remainInDialog, first with the
 // Promise form of proxyRequest, then (a new Srf) with a callback; both end 200.
 // No SIPp here: the SIP side of the recording (sip/proxy/*.msg) was the real server's.
