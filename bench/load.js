@@ -4,14 +4,13 @@
 // See bench/README.md. One scenario per invocation; every step is bounded by a call count and
 // by time, every process we start is on 127.0.0.1 and is stopped (by its PID) when we are done.
 const { spawn } = require('node:child_process');
-const dgram = require('node:dgram');
-const net = require('node:net');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+// shared with the interop tests: the sipp binary, free ports, spawning sipp, a UAS's start-up
+const { SIPP, sippVersion, freePort, loopbackArgs, spawnSipp, startListening } = require('../scripts/sipp.js');
 
 const ROOT = path.join(__dirname, '..');
-const SIPP = process.env.SIPP_BIN || 'sipp';
 const CLI = path.join(ROOT, 'lib', 'cli.js');
 const APPS = path.join(__dirname, 'apps');
 const UAC_XML = path.join(__dirname, 'scenarios', 'uac-call.xml');
@@ -121,34 +120,8 @@ function parseArgs(argv) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (msg) => process.stderr.write(`[load] ${msg}\n`);
 
-const bindUdp = (port) => new Promise((resolve) => {
-  const s = dgram.createSocket('udp4');
-  s.once('error', () => { s.close(); resolve(null); });
-  s.bind(port, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
-const bindTcp = (port) => new Promise((resolve) => {
-  const s = net.createServer();
-  s.once('error', () => resolve(null));
-  s.listen(port, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
-
-/** A port free on 127.0.0.1 for UDP and TCP, and (for sipp's RTP) port+2 free on UDP too. */
-async function freePort() {
-  for (let i = 0; i < 100; i++) {
-    const port = await bindUdp(0);
-    if (port && port < 65530 && (await bindTcp(port)) && (await bindUdp(port + 2))) return port;
-  }
-  throw new Error('no free port on 127.0.0.1');
-}
-
-async function waitBoundUdp(port, ms = 5000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if ((await bindUdp(port)) === null) return;
-    await sleep(20);
-  }
-  throw new Error(`nothing bound 127.0.0.1:${port}/udp within ${ms} ms`);
-}
+// Every port given to sipp here has port+2 free on UDP too (freePort's `rtp`), for its media.
+const freeSippPort = () => freePort({ rtp: true });
 
 const readIf = (file) => { try { return fs.readFileSync(file, 'utf8'); } catch { return ''; } };
 
@@ -360,15 +333,14 @@ async function startServe(lifetimeSeconds) {
 
 /** sipp's built-in uas (or scenario `xml`), long-lived across the steps (the sipp-uas reference). */
 async function startSippUas(totalCalls, lifetimeSeconds, dir, xml) {
-  const port = await freePort();
-  const args = [...(xml ? ['-sf', xml] : ['-sn', 'uas']), '-i', '127.0.0.1', '-p', String(port), '-ci', '127.0.0.1', '-cp', String(await freePort()),
-    '-mp', String(await freePort()), '-m', String(totalCalls), '-l', '1000000', '-timeout', `${lifetimeSeconds}s`,
-    '-nostdin', '-buff_size', '4194304', '-trace_err', '-error_file', path.join(dir, 'uas-errors.log')];
-  const child = track(spawn(SIPP, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] }), 'sipp-uas');
-  let err = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => { err = (err + d).slice(-20000); });
-  await Promise.race([waitBoundUdp(port), new Promise((_, reject) => child.once('exit', (c) => reject(new Error(`sipp uas exited ${c}: ${err}`))))]);
+  const { port, child, args } = await startListening(async (uasPort) => {
+    const uasArgs = [...(xml ? ['-sf', xml] : ['-sn', 'uas']), ...(await loopbackArgs({ rtp: true })), '-p', String(uasPort),
+      '-mp', String(await freeSippPort()), '-m', String(totalCalls), '-l', '1000000', '-timeout', `${lifetimeSeconds}s`,
+      '-nostdin', '-buff_size', '4194304', '-trace_err', '-error_file', path.join(dir, 'uas-errors.log')];
+    const sipp = spawnSipp(uasArgs, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], keep: 20000 });
+    track(sipp.child, 'sipp-uas');
+    return { child: sipp.child, args: uasArgs, done: sipp.exited.then((e) => ({ ...e, stderr: sipp.stderr() })) };
+  }, { rtp: true, describe: (r) => `sipp uas exited ${r.code}: ${r.stderr}` });
   return {
     name: 'sipp uas', pid: child.pid, child, sip: `127.0.0.1:${port}`, args,
     get alive() { return child.exitCode === null && child.signalCode === null; },
@@ -468,13 +440,12 @@ async function runUac({ xml = UAC_XML, target, rate, calls, holdMs = 0, limit, t
   };
   let rttFreq = 1;
   for (const f of [100, 50, 25, 20, 10, 5, 4, 2]) if (calls % f === 0) { rttFreq = f; break; }
-  const sippPort = await freePort();
+  const uacPort = await freeSippPort();
   const targetPort = Number(target.split(':')[1]);
   const targetDrops0 = udpDrops(targetPort);
   const rcvbuf0 = udpRcvbufErrors();
   let sippDrops = null;
-  const args = [target, '-sf', xml, '-i', '127.0.0.1', '-p', String(sippPort),
-    '-ci', '127.0.0.1', '-cp', String(await freePort()), '-mp', String(await freePort()),
+  const args = [target, '-sf', xml, ...(await loopbackArgs({ rtp: true })), '-p', String(uacPort), '-mp', String(await freeSippPort()),
     '-r', String(rate), '-m', String(calls), '-l', String(limit || Math.max(1000, Math.ceil(rate * (holdMs / 1000 + 5)))),
     '-d', String(holdMs), '-timer_resol', '1', '-timeout', `${Math.ceil(timeoutSeconds)}s`, '-nostdin', '-buff_size', '4194304',
     '-trace_stat', '-stf', files.stat, '-fd', '1', '-trace_rtt', '-rtt_freq', String(rttFreq),
@@ -482,13 +453,11 @@ async function runUac({ xml = UAC_XML, target, rate, calls, holdMs = 0, limit, t
   const script = '"$@"; rc=$?; cat /proc/$$/stat > "$BENCH_SH_STAT"; exit $rc';
   const started = Date.now();
   const sys0 = systemCpu();
-  const child = track(spawn('sh', ['-c', script, 'sh', SIPP, ...args], {
-    cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BENCH_SH_STAT: files.shStat },
-  }), 'sipp uac');
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-20000); });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const sipp = spawnSipp(args, {
+    via: ['sh', '-c', script, 'sh'], cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BENCH_SH_STAT: files.shStat }, keep: 20000,
+  });
+  const child = track(sipp.child, 'sipp uac');
+  const { exited } = sipp;
   let done = false;
   let exit;
   exited.then((e) => { done = true; exit = e; });
@@ -513,7 +482,7 @@ async function runUac({ xml = UAC_XML, target, rate, calls, holdMs = 0, limit, t
       const s = procSample(sippPid);
       if (s) { sippHwm = Math.max(sippHwm, s.hwmKb || 0); sippPeakRss = Math.max(sippPeakRss, s.rssKb || 0); }
     }
-    const d = udpDrops(sippPort);
+    const d = udpDrops(uacPort);
     if (d !== null) sippDrops = d;
     if (onSample) await onSample((Date.now() - started) / 1000, sippPid);
     await Promise.race([sleep(sampleMs), exited]);
@@ -544,7 +513,7 @@ async function runUac({ xml = UAC_XML, target, rate, calls, holdMs = 0, limit, t
   const recvRetrans = rows.filter((r) => r.dir === 'recv').reduce((a, r) => a + r.retrans, 0);
   const attempted = n('TotalCallCreated');
   return {
-    rate, planned: calls, holdMs, args: [SIPP, ...args], dir, exit, stderr: stderr.trim().slice(-2000), wall,
+    rate, planned: calls, holdMs, args: [SIPP, ...args], dir, exit, stderr: sipp.stderr().trim().slice(-2000), wall,
     attempted, completed: n('SuccessfulCall(C)'), failed: n('FailedCall(C)'), failReasons,
     retransSent: sentRetrans, retransReceived: recvRetrans, retrans: sentRetrans + recvRetrans,
     outOfCall: n('OutOfCallMsgs(C)'), deadCall: n('DeadCallMsgs(C)'), fatal: n('FatalErrors(C)'),
@@ -718,9 +687,7 @@ function environment() {
   const cpu = os.cpus();
   let commit = null;
   try { commit = require('node:child_process').execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim(); } catch { /* no git */ }
-  let sippVersion = null;
-  try { sippVersion = (/SIPp v\S+/.exec(require('node:child_process').execFileSync(SIPP, ['-v'], { encoding: 'utf8' })) || [null])[0]; } catch (e) { sippVersion = (/SIPp v\S+/.exec(String(e.stdout)) || [null])[0]; }
-  return { date: new Date().toISOString(), node: process.version, sipp: sippVersion, cpus: cpu.length, cpu: cpu[0] && cpu[0].model,
+  return { date: new Date().toISOString(), node: process.version, sipp: sippVersion(), cpus: cpu.length, cpu: cpu[0] && cpu[0].model,
     kernel: os.release(), commit, loadavg: os.loadavg(), addon: addonStamp() };
 }
 

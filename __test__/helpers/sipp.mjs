@@ -7,28 +7,22 @@
 // Trace files (-trace_err, -trace_screen, and -trace_msg on request) go to a fresh directory
 // under the OS temp dir, never into the repository; their text is returned and the directory
 // removed unless SIPP_KEEP_TRACES is set.
-import { spawn, spawnSync } from 'node:child_process';
-import dgram from 'node:dgram';
-import net from 'node:net';
+//
+// The SIPp binary, free ports, spawning and the UAS start-up with its retry are shared with the
+// load benchmark, in scripts/sipp.js.
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onCI } from './shared.mjs';
 
-export const SIPP = process.env.SIPP_BIN || 'sipp';
+const require = createRequire(import.meta.url);
+const { SIPP, sippVersion, freePort, loopbackArgs, spawnSipp, startListening } = require('../../scripts/sipp.js');
+
+export { SIPP, sippVersion, freePort };
 export const SCENARIOS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'interop', 'scenarios');
 export const scenario = (name) => path.join(SCENARIOS, name);
-
-let available;
-/** SIPp's version line, or null when it is not installed. */
-export function sippVersion() {
-  if (available === undefined) {
-    const r = spawnSync(SIPP, ['-v'], { encoding: 'utf8', timeout: 5000 });
-    available = r.error ? null : (/SIPp v[^\s]+/.exec(r.stdout || '') || ['SIPp (unknown version)'])[0];
-  }
-  return available;
-}
 
 /**
  * For the top of a test: true when SIPp can run. Otherwise the test is skipped with a visible
@@ -40,36 +34,6 @@ export function requireSipp(t) {
   if (onCI()) throw new Error(`${reason}: required on CI (CI=${process.env.CI})`);
   t.skip(reason);
   return false;
-}
-
-const bindUdp = (port) => new Promise((resolve) => {
-  const s = dgram.createSocket('udp4');
-  s.once('error', () => { s.close(); resolve(null); });
-  s.bind(port, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
-const bindTcp = (port) => new Promise((resolve) => {
-  const s = net.createServer();
-  s.once('error', () => resolve(null));
-  s.listen(port, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
-
-/** A port free on 127.0.0.1 for both UDP and TCP right now (bind 0, read it, close). */
-export async function freePort() {
-  for (let i = 0; i < 50; i++) {
-    const port = await bindUdp(0);
-    if (port && (await bindTcp(port))) return port;
-  }
-  throw new Error('no free port on 127.0.0.1');
-}
-
-/** Resolves once something (SIPp) holds `port` on 127.0.0.1, tested by failing to bind it. */
-async function waitBound(port, tcp, ms = 5000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if ((await (tcp ? bindTcp(port) : bindUdp(port))) === null) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`sipp did not bind 127.0.0.1:${port} within ${ms} ms`);
 }
 
 const has = (args, flag) => args.includes(flag);
@@ -90,7 +54,7 @@ async function launch(args, { timeoutMs = 20000, traceMsg = !!process.env.SIPP_T
   if (!has(args, '-m')) throw new Error('runSipp: -m (a call limit) is required');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipp-'));
   const files = { errors: path.join(dir, 'errors.log'), screen: path.join(dir, 'screen.log'), messages: path.join(dir, 'messages.log') };
-  const full = [...args, '-nostdin', '-i', '127.0.0.1', '-ci', '127.0.0.1', '-cp', String(await freePort()),
+  const full = [...args, '-nostdin', ...(await loopbackArgs()),
     '-trace_err', '-error_file', files.errors, '-trace_screen', '-screen_file', files.screen];
   if (port) full.push('-p', String(port));
   else if (!has(args, '-p')) full.push('-p', String(await freePort()));
@@ -98,30 +62,24 @@ async function launch(args, { timeoutMs = 20000, traceMsg = !!process.env.SIPP_T
   if (!has(args, '-timeout_error')) full.push('-timeout_error');
   if (traceMsg) full.push('-trace_msg', '-message_file', files.messages);
 
-  const child = spawn(SIPP, full, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => { stdout = (stdout + d).slice(-200000); });
-  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-200000); });
+  const sipp = spawnSipp(full, { cwd: dir, keep: 200000 });
+  const { child } = sipp;
   let killed = false;
   const guard = setTimeout(() => { killed = true; child.kill('SIGKILL'); }, timeoutMs);
-  const done = new Promise((resolve) => {
-    const finish = (code, signal, error) => {
-      clearTimeout(guard);
-      const screen = readIf(files.screen);
-      const result = {
-        code, signal, killed, error, args: full, dir,
-        stdout, stderr, screen, errors: readIf(files.errors), messages: readIf(files.messages),
-        stats: sippStats(screen || stdout),
-      };
-      result.summary = () => [`sipp ${full.join(' ')}`, `exit ${code}${signal ? ` signal ${signal}` : ''}${killed ? ' (killed after timeout)' : ''}`,
-        `stats ${JSON.stringify(result.stats)}`, tailOf(result.errors && `errors:\n${result.errors}`),
-        tailOf(stderr && `stderr:\n${stderr}`), tailOf(screen || stdout, 4000), traceMsg ? `messages: ${files.messages}` : ''].filter(Boolean).join('\n');
-      if (!process.env.SIPP_KEEP_TRACES && !traceMsg) fs.rmSync(dir, { recursive: true, force: true });
-      resolve(result);
+  const done = sipp.exited.then(({ code, signal, error }) => {
+    clearTimeout(guard);
+    const stdout = sipp.stdout();
+    const screen = readIf(files.screen);
+    const result = {
+      code, signal, killed, error, args: full, dir,
+      stdout, stderr: sipp.stderr(), screen, errors: readIf(files.errors), messages: readIf(files.messages),
+      stats: sippStats(screen || stdout),
     };
-    child.once('error', (err) => finish(null, null, err));
-    child.once('exit', (code, signal) => finish(code, signal));
+    result.summary = () => [`sipp ${full.join(' ')}`, `exit ${code}${signal ? ` signal ${signal}` : ''}${killed ? ' (killed after timeout)' : ''}`,
+      `stats ${JSON.stringify(result.stats)}`, tailOf(result.errors && `errors:\n${result.errors}`),
+      tailOf(sipp.stderr() && `stderr:\n${sipp.stderr()}`), tailOf(screen || sipp.stdout(), 4000), traceMsg ? `messages: ${files.messages}` : ''].filter(Boolean).join('\n');
+    if (!process.env.SIPP_KEEP_TRACES && !traceMsg) fs.rmSync(dir, { recursive: true, force: true });
+    return result;
   });
   return { child, done };
 }
@@ -134,21 +92,12 @@ export async function runSipp(args, opts = {}) {
 
 /**
  * Starts a SIPp UAS (e.g. ['-sn', 'uas', '-m', '10']) in the background on a free port and
- * resolves once it is listening: { port, child, done } where done resolves like runSipp.
+ * resolves once it is listening: { port, child, done } where done resolves like runSipp. A port
+ * found free can be taken by another process before SIPp binds it: then it tries another one.
  */
 export async function startSippUas(args, opts = {}) {
   const fixed = valueOf(args, '-p');
-  // A port found free can be taken by another process before SIPp binds it: try another one.
-  for (let attempt = 1; ; attempt++) {
-    const port = fixed ? Number(fixed) : await freePort();
-    const { child, done } = await launch(args, { ...opts, port: fixed ? undefined : port });
-    const tcp = /^t/.test(valueOf(args, '-t') || '');
-    const early = done.then((r) => ({ r }));
-    const bound = waitBound(port, tcp).then(() => null);
-    bound.catch(() => {}); // after an early exit nobody waits for it
-    const exited = await Promise.race([bound, early]);
-    if (!exited) return { port, child, done };
-    const taken = /Address already in use/.test(exited.r.summary());
-    if (fixed || !taken || attempt >= 3) throw new Error(`sipp exited early\n${exited.r.summary()}`);
-  }
+  return startListening((port) => launch(args, { ...opts, port: fixed ? undefined : port }), {
+    port: fixed, tcp: /^t/.test(valueOf(args, '-t') || ''), describe: (r) => r.summary(),
+  });
 }
