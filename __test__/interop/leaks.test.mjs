@@ -12,7 +12,7 @@ import { requireSipp, runSipp, startSippUas } from '../helpers/sipp.mjs';
 const CALLS = 10_000;
 const TIMERS = { t1: 100, t2: 400, t4: 100 };
 const SENDING_TIMERS = { t4: 100 };
-const ZERO = { dialogs: 0, pendingInvites: 0, sentRequests: 0, ackWaiters: 0, engine: { dialogs: 0, serverTransactions: 0, clientTransactions: 0, pendingRequests: 0 } };
+const ZERO = { dialogs: 0, pendingInvites: 0, sentRequests: 0, ackWaiters: 0, engine: { dialogs: 0, serverTransactions: 0, clientTransactions: 0, pendingRequests: 0, proxyTransactions: 0 } };
 
 /** Polls srf.stats() until every count is zero, or fails with the last counts. */
 async function drained(srf, ms = 20000) {
