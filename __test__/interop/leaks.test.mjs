@@ -1,6 +1,7 @@
-// Leaks: 10,000 short calls through each dialog recipe (createUAS, createUAC, createB2BUA) on
-// the embedded engine, with sipp at the far ends; afterwards every count the Srf and its engine
-// keep (srf.stats(): dialogs, transactions, pending requests and waiters) is back to zero.
+// Leaks: 10,000 short calls through each dialog recipe (createUAS, createUAC, createB2BUA) and
+// through the proxy (proxyRequest with recordRoute) on the embedded engine, with sipp at the far
+// ends; afterwards every count the Srf and its engine keep (srf.stats(): dialogs, transactions,
+// proxy transactions, pending requests and waiters) is back to zero.
 // Short timers (T1 100 ms, T4 100 ms) so absorbing transactions end within ~6.4 s; where the app
 // is the one sending requests, T1 keeps its default (a BYE sipp answers late under this load
 // is then not retransmitted into a call sipp has already ended) and T4 alone is short.
@@ -90,6 +91,32 @@ test(`createB2BUA: ${CALLS} calls from sipp through to sipp, then nothing held`,
     assert.equal(r.stats.successful, CALLS, r.summary());
     const b = await uas.done;
     assert.equal(b.stats.successful, CALLS, b.summary());
+    await drained(app.srf);
+    assert.deepEqual(errors, []);
+  } finally {
+    app.srf.disconnect();
+    if (uas.child.exitCode === null) uas.child.kill();
+  }
+});
+
+test(`proxyRequest: ${CALLS} record-routed calls from sipp through to sipp, then nothing held`, { timeout: 150000 }, async (t) => {
+  if (!requireSipp(t)) return;
+  // The bench's scenarios: the UAS echoes Record-Route, the caller sends ACK and BYE along it,
+  // so every in-dialog request passes through the proxy too.
+  const bench = new URL('../../bench/scenarios/', import.meta.url).pathname;
+  const uas = await startSippUas(['-sf', `${bench}uas-rr.xml`, '-m', String(CALLS)], { timeoutMs: 120000 });
+  let connected = 0;
+  const app = await embeddedSrf({ timers: TIMERS, setup: (srf) => srf.invite(async (req) => {
+    const result = await srf.proxyRequest(req, `127.0.0.1:${uas.port}`, { recordRoute: true });
+    if (result.connected) connected++;
+  }) });
+  const errors = withErrorsRecorded(app.srf);
+  try {
+    const r = await runSipp(['-sf', `${bench}uac-call.xml`, app.addr, '-m', String(CALLS), '-r', '1000', '-l', '1000'], { timeoutMs: 120000 });
+    assert.equal(r.stats.successful, CALLS, r.summary());
+    const b = await uas.done;
+    assert.equal(b.stats.successful, CALLS, b.summary());
+    assert.equal(connected, CALLS);
     await drained(app.srf);
     assert.deepEqual(errors, []);
   } finally {
