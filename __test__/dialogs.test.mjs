@@ -182,25 +182,35 @@ for (const kind of BACKENDS) {
     });
   });
 
-  test(`${kind}: dialogStateEmitter reports trying, early, confirmed, terminated`, { timeout: 20000 }, async () => {
+  test(`${kind}: dialogStateEmitter reports trying, early, confirmed, terminated (proceeding only after the engine's delayed 100 Trying)`, { timeout: 20000 }, async () => {
     const uasStates = [];
-    const uacStates = [];
     const uasEmitter = new EventEmitter().on('stateChange', (s) => uasStates.push(`${s.state}/${s.direction}/${s.aor}`));
+    let ringAfter = 0;
     const setup = (srf) => srf.invite(async (req, res) => {
+      if (ringAfter) await new Promise((resolve) => setTimeout(resolve, ringAfter));
       res.send(180);
       const d = await srf.createUAS(req, res, { localSdp: AUDIO(4000), dialogStateEmitter: uasEmitter });
       d.on('destroy', () => {});
     });
     await withApps([[kind, setup], ['embedded']], async (app, caller) => {
-      const uacEmitter = new EventEmitter().on('stateChange', (s) => uacStates.push(`${s.state}/${s.direction}/${s.aor}/${s.remoteTag ? 'tag' : 'none'}`));
-      const dialog = await caller.srf.createUAC(uriOf(app, 'bob'), { localSdp: AUDIO(5000), headers: { From: '<sip:alice@example.com>' }, dialogStateEmitter: uacEmitter });
-      await dialog.destroy();
-      await waitFor(() => uasStates.length === 3);
-      const [, , last] = uasStates;
-      assert.deepEqual(uasStates, ['trying/initiator/alice@example.com', 'confirmed/initiator/alice@example.com', last]);
-      assert.equal(last, 'terminated/initiator/alice@example.com');
       const host = app.addr.split(':')[0];
-      assert.deepEqual(uacStates, [`trying/recipient/bob@${host}/none`, `proceeding/recipient/bob@${host}/none`, `early/recipient/bob@${host}/tag`,
+      const call = async () => {
+        uasStates.length = 0;
+        const uacStates = [];
+        const uacEmitter = new EventEmitter().on('stateChange', (s) => uacStates.push(`${s.state}/${s.direction}/${s.aor}/${s.remoteTag ? 'tag' : 'none'}`));
+        const dialog = await caller.srf.createUAC(uriOf(app, 'bob'), { localSdp: AUDIO(5000), headers: { From: '<sip:alice@example.com>' }, dialogStateEmitter: uacEmitter });
+        await dialog.destroy();
+        await waitFor(() => uasStates.length === 3);
+        assert.deepEqual(uasStates, ['trying/initiator/alice@example.com', 'confirmed/initiator/alice@example.com', 'terminated/initiator/alice@example.com']);
+        return uacStates;
+      };
+      // The app rings at once: the engine's 100 Trying (due 100 ms after the INVITE) is never
+      // sent, so the caller goes from trying straight to early.
+      assert.deepEqual(await call(), [`trying/recipient/bob@${host}/none`, `early/recipient/bob@${host}/tag`,
+        `confirmed/recipient/bob@${host}/tag`, `terminated/recipient/bob@${host}/tag`]);
+      // The app rings after 300 ms: the engine's 100 Trying came first, untagged: proceeding.
+      ringAfter = 300;
+      assert.deepEqual(await call(), [`trying/recipient/bob@${host}/none`, `proceeding/recipient/bob@${host}/none`, `early/recipient/bob@${host}/tag`,
         `confirmed/recipient/bob@${host}/tag`, `terminated/recipient/bob@${host}/tag`]);
     });
   });

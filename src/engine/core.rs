@@ -34,6 +34,8 @@ pub struct Source {
 pub enum Timer {
     /// Timer G (INVITE non-2xx final, reliable 1xx) on UDP.
     ServerRetransmit(String),
+    /// An INVITE's 100 Trying, unless something was answered first.
+    Trying(String),
     /// Timers H and L, and the wait for an app that never answers.
     ServerTimeout(String),
     /// Timers I and J: the absorbing period is over.
@@ -228,6 +230,7 @@ impl Core {
     fn on_timer(&mut self, timer: Timer) {
         match timer {
             Timer::ServerRetransmit(id) => self.server_retransmit(&id),
+            Timer::Trying(id) => self.trying_due(&id),
             Timer::ServerTimeout(id) => self.server_timeout(&id),
             Timer::ServerCleanup(id) => self.remove_server(&id),
             Timer::ClientRetransmit(id) => self.client_retransmit(&id),

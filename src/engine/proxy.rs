@@ -245,7 +245,7 @@ impl Core {
             t.in_dialog = true; // a dialog between the far ends: no CDRs of a new call
         }
         if method == "INVITE" {
-            self.respond_engine(&id, 100, "Trying");
+            self.trying_soon(&id);
         }
         if method == "BYE" {
             // As drachtio-server: one for the BYE received, one for the BYE forwarded.

@@ -55,6 +55,8 @@ pub struct ServerTxn {
     pub interval: Duration,
     pub retransmit: Option<delay_queue::Key>,
     pub timeout: Option<delay_queue::Key>,
+    /// The 100 Trying an INVITE gets unless something is answered first (see TRYING_DELAY).
+    pub trying: Option<delay_queue::Key>,
     /// Counted in its app's pending requests until the final response.
     pub counted: bool,
     /// A NOTIFY with `Subscription-State: terminated`: its 2xx ends a subscription dialog.
@@ -87,6 +89,11 @@ impl ServerTxn {
 /// drachtio-server drops a request the app never answers after 64 s; we answer it instead, so
 /// the caller is not left waiting.
 const APP_ANSWER_DEADLINE: Duration = Duration::from_secs(64);
+
+/// How long an INVITE waits for its first response before the engine sends 100 Trying
+/// itself. RFC 3261 §17.2.1 lets a server skip the 100 when the TU answers within 200 ms; an
+/// app that answers at once (the common case) saves a message per call.
+const TRYING_DELAY: Duration = Duration::from_millis(100);
 
 /// Methods that may start a transaction offered to apps (wire-protocol.md §4.1) besides
 /// extension methods an app routes explicitly.
@@ -159,7 +166,7 @@ impl Core {
         }
         if method == "INVITE" {
             self.session_note_offer(&id, msg);
-            self.respond_engine(&id, 100, "Trying");
+            self.trying_soon(&id);
             self.cdr(CdrKind::Attempt, "network", None, msg.as_bytes());
         }
         let mut meta = self.meta("network", src, msg.as_bytes().len(), &id, "");
@@ -190,7 +197,7 @@ impl Core {
             self.session_note_offer(&id, msg);
         }
         if method == "INVITE" {
-            self.respond_engine(&id, 100, "Trying");
+            self.trying_soon(&id);
         }
         if method == "BYE" {
             // The far end has ended the dialog; only the BYE's own transaction remains.
@@ -238,6 +245,7 @@ impl Core {
             interval: self.t1(),
             retransmit: None,
             timeout: None,
+            trying: None,
             counted: false,
             terminating_notify: is_terminating_notify(method, msg.header_str(HeaderName::SubscriptionState).as_deref()),
             request: None,
@@ -326,6 +334,24 @@ impl Core {
         if let Some(app) = app {
             let meta = self.meta("network", src, msg.as_bytes().len(), &invite, &dialog);
             self.deliver_sip(app, meta, msg.as_bytes().to_vec());
+        }
+    }
+
+    /// Arms the 100 Trying of INVITE transaction `id` (TRYING_DELAY).
+    pub(super) fn trying_soon(&mut self, id: &str) {
+        let k = self.arm(Timer::Trying(id.to_owned()), TRYING_DELAY);
+        if let Some(t) = self.server.get_mut(id) {
+            t.trying = Some(k);
+        }
+    }
+
+    /// Nothing answered INVITE `id` within TRYING_DELAY: 100 Trying, so the caller stops
+    /// retransmitting (§17.2.1).
+    pub(super) fn trying_due(&mut self, id: &str) {
+        let Some(t) = self.server.get_mut(id) else { return };
+        t.trying = None; // spent
+        if t.last.is_none() && !t.final_sent {
+            self.respond_engine(id, 100, "Trying");
         }
     }
 
@@ -468,6 +494,9 @@ impl Core {
         let t = self.server.get_mut(id)?;
         let (protocol, remote, local) = (t.src.protocol, t.src.remote, t.src.local);
         t.last = Some(bytes.clone());
+        let trying = t.trying.take();
+        self.disarm(trying);
+        let t = self.server.get_mut(id)?;
         let uncount = (status >= 200 && t.counted).then_some(t.app).flatten();
         if uncount.is_some() {
             t.counted = false;
@@ -667,6 +696,7 @@ impl Core {
             }
             self.disarm(t.retransmit);
             self.disarm(t.timeout);
+            self.disarm(t.trying);
         }
     }
 

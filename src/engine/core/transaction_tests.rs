@@ -281,13 +281,114 @@ const DOUBLING_TO_T2: [u64; 10] = [500, 1500, 3500, 7500, 11500, 15500, 19500, 2
 
 // ---- INVITE server transaction (§17.2.1) ----
 
-/// An INVITE from the far end, answered with 100 Trying and handed to the app: its txn id.
+/// An INVITE from the far end, handed to the app: its txn id. Nothing is sent yet: the
+/// engine's 100 Trying waits TRYING_DELAY (100 ms) for the app's own answer (§17.2.1).
 fn invite_arrives(h: &mut Harness, protocol: Protocol) -> String {
     h.receive(protocol, &invite(protocol));
-    let trying = h.sent_one();
-    assert_eq!((trying.line(), trying.protocol, trying.to), ("SIP/2.0 100 Trying", protocol, peer()));
-    assert!(!trying.header("To").contains("tag="), "no To tag on 100 Trying");
+    assert!(h.sent().is_empty(), "no 100 Trying at once");
     h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0")
+}
+
+/// The engine's own 100 Trying for the INVITE from `peer()`: sent at `ms` over `protocol`,
+/// the INVITE's Via, From, To (no tag), Call-ID and CSeq.
+fn assert_trying(h: &mut Harness, ms: u64, protocol: Protocol) {
+    let trying = h.sent_one();
+    assert_eq!((trying.ms, trying.line(), trying.protocol, trying.to), (ms, "SIP/2.0 100 Trying", protocol, peer()));
+    assert_eq!(trying.header("Via"), format!("SIP/2.0/{} 10.0.0.2:5070;branch={INVITE_BRANCH}", protocol.via_token()));
+    assert_eq!((trying.header("From"), trying.header("To")), ("<sip:alice@10.0.0.2>;tag=alice", "<sip:bob@127.0.0.1>"), "no To tag on 100 Trying");
+    assert_eq!((trying.header("Call-ID"), trying.header("CSeq")), ("call-1", "1 INVITE"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_invite_the_app_answers_within_100_ms_gets_no_100_trying() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, UDP);
+    h.run_until(50).await;
+    assert!(h.sent().is_empty());
+    h.app_responds(&txn, "180 Ringing");
+    assert_eq!(h.sent_lines(), at(&[50], "SIP/2.0 180 Ringing"), "the app's answer comes first");
+    h.run_until(1000).await;
+    assert!(h.sent().is_empty(), "the 100 Trying was called off, not merely sent late");
+    h.receive(UDP, &invite(UDP));
+    assert_eq!(h.sent_lines(), at(&[1000], "SIP/2.0 180 Ringing"), "a retransmission gets the 180, never a 100");
+    h.app_responds(&txn, "486 Busy Here");
+    assert_eq!(h.sent_one().line(), "SIP/2.0 486 Busy Here");
+
+    // Over TCP too, and for a final answered at once.
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, TCP);
+    h.app_responds(&txn, "200 OK");
+    assert_eq!(h.sent_lines(), at(&[0], "SIP/2.0 200 OK"));
+    h.run_until(1000).await;
+    assert!(h.sent().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unanswered_invite_gets_100_trying_at_100_ms_and_again_for_each_retransmission() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, UDP);
+    h.run_until(50).await;
+    h.receive(UDP, &invite(UDP));
+    assert!(h.sent().is_empty() && h.events().is_empty(), "before the 100 a retransmission has nothing to re-send");
+    h.run_until(99).await;
+    assert!(h.sent().is_empty());
+    h.run_until(100).await;
+    assert_trying(&mut h, 100, UDP);
+
+    for ms in [500, 1500] {
+        h.run_until(ms).await;
+        h.receive(UDP, &invite(UDP));
+        assert_trying(&mut h, ms, UDP);
+        assert!(h.events().is_empty(), "a retransmission is not a new request");
+    }
+    h.run_until(2000).await;
+    assert!(h.sent().is_empty(), "the 100 is only re-sent when the INVITE is");
+    h.app_responds(&txn, "180 Ringing");
+    assert_eq!(h.sent_lines(), at(&[2000], "SIP/2.0 180 Ringing"));
+    h.receive(UDP, &invite(UDP));
+    assert_eq!(h.sent_lines(), at(&[2000], "SIP/2.0 180 Ringing"), "the last provisional is the 180 now");
+
+    // Over TCP the same 100, at the same time.
+    let mut h = Harness::new(&["invite"]);
+    invite_arrives(&mut h, TCP);
+    h.run_until(99).await;
+    assert!(h.sent().is_empty());
+    h.run_until(100).await;
+    assert_trying(&mut h, 100, TCP);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reinvite_gets_its_100_trying_only_if_the_app_takes_longer_than_100_ms() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, UDP);
+    h.app_responds(&txn, "200 OK");
+    let tag = to_tag(&h.sent_one().text);
+    h.receive(UDP, &request("ACK", UDP, "z9hG4bK-ack", "1 ACK", Some(&tag)));
+    h.app_lines();
+
+    // Answered at 1050: no 100.
+    h.run_until(1000).await;
+    h.receive(UDP, &request("INVITE", UDP, "z9hG4bK-re1", "2 INVITE", Some(&tag)));
+    assert!(h.sent().is_empty());
+    let re1 = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
+    h.run_until(1050).await;
+    h.app_responds(&re1, "200 OK");
+    assert_eq!(h.sent_lines(), at(&[1050], "SIP/2.0 200 OK"));
+    h.receive(UDP, &request("ACK", UDP, "z9hG4bK-re1-ack", "2 ACK", Some(&tag)));
+    h.app_lines();
+
+    // Not answered: 100 Trying at 2100, in the dialog (the INVITE's To tag).
+    h.run_until(2000).await;
+    h.receive(UDP, &request("INVITE", UDP, "z9hG4bK-re2", "3 INVITE", Some(&tag)));
+    let re2 = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
+    h.run_until(2099).await;
+    assert!(h.sent().is_empty());
+    h.run_until(2100).await;
+    let trying = h.sent_one();
+    assert_eq!((trying.ms, trying.line(), trying.header("CSeq")), (2100, "SIP/2.0 100 Trying", "3 INVITE"));
+    assert_eq!(to_tag(&trying.text), tag);
+    h.app_responds(&re2, "200 OK");
+    assert_eq!(h.sent_lines(), at(&[2100], "SIP/2.0 200 OK"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -297,6 +398,7 @@ async fn invite_server_proceeding_absorbs_retransmissions() {
     assert_eq!(h.core.server[&txn].state, ServerState::Proceeding);
 
     h.run_until(200).await;
+    assert_trying(&mut h, 100, UDP);
     h.receive(UDP, &invite(UDP));
     assert_eq!(h.sent_lines(), at(&[200], "SIP/2.0 100 Trying"), "the last provisional is re-sent");
     assert!(h.events().is_empty(), "a retransmission is not a new request");
@@ -490,7 +592,7 @@ async fn invite_server_answers_500_when_the_app_never_does() {
     let mut h = Harness::new(&["invite"]);
     let txn = invite_arrives(&mut h, UDP);
     h.run_until(63_999).await;
-    assert!(h.sent().is_empty());
+    assert_eq!(h.sent_lines(), at(&[100], "SIP/2.0 100 Trying"), "only the engine's 100 Trying meanwhile");
     h.run_until(64_000).await;
     let error = h.sent_one();
     assert_eq!(error.line(), "SIP/2.0 500 Server Internal Error");
@@ -506,6 +608,7 @@ async fn cancel_of_a_pending_invite_answers_200_and_487() {
     let mut h = Harness::new(&["invite"]);
     let txn = invite_arrives(&mut h, UDP);
     h.run_until(1000).await;
+    assert_trying(&mut h, 100, UDP);
     let cancel = request("CANCEL", UDP, INVITE_BRANCH, "1 CANCEL", None);
     h.receive(UDP, &cancel);
     let sent = h.sent();
@@ -862,7 +965,7 @@ async fn rejected_reinvite_keeps_the_dialog() {
 async fn reliable_provisional_doubles_until_64_t1_and_its_spent_timer_is_not_disarmed_again() {
     let mut h = Harness::new(&["invite"]);
     h.receive(UDP, &invite(UDP).replace("Content-Length: 0", "Supported: 100rel\r\nContent-Length: 0"));
-    h.sent_one();
+    assert!(h.sent().is_empty(), "no 100 Trying at once");
     let a = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
     h.app_sends(&a, "", "SIP/2.0 183 Session Progress\r\nRequire: 100rel\r\nContent-Length: 0\r\n\r\n").expect("reliable 183");
     let progress = h.sent_one();
@@ -879,13 +982,17 @@ async fn reliable_provisional_doubles_until_64_t1_and_its_spent_timer_is_not_dis
     // here the app-answer deadline of another INVITE. Answering the first INVITE must not
     // disarm that timer.
     h.receive(UDP, &request("INVITE", UDP, "z9hG4bK-second", "1 INVITE", None).replace("call-1", "call-2"));
-    h.sent_one();
+    assert!(h.sent().is_empty());
     let b = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
     h.app_responds(&a, "486 Busy Here");
     assert_eq!(h.sent_one().line(), "SIP/2.0 486 Busy Here");
     h.run_until(63_500 + 64_000).await;
-    let unanswered = h.sent().into_iter().find(|o| o.line() == "SIP/2.0 500 Server Internal Error").expect("the second INVITE's deadline still fires");
-    assert_eq!((unanswered.ms, unanswered.header("Call-ID")), (63_500 + 64_000, "call-2"));
+    let to_b: Vec<(u64, String)> = h.sent().into_iter().filter(|o| o.header("Call-ID") == "call-2").map(|o| (o.ms, o.line().to_owned())).collect();
+    assert_eq!(
+        to_b,
+        [(63_600, "SIP/2.0 100 Trying".to_owned()), (63_500 + 64_000, "SIP/2.0 500 Server Internal Error".to_owned())],
+        "the second INVITE's 100 Trying and its deadline both still fire"
+    );
     assert_eq!(h.core.server[&b].state, ServerState::Completed);
 }
 
@@ -893,7 +1000,7 @@ async fn reliable_provisional_doubles_until_64_t1_and_its_spent_timer_is_not_dis
 async fn prack_stops_the_reliable_provisional() {
     let mut h = Harness::new(&["invite"]);
     h.receive(UDP, &invite(UDP).replace("Content-Length: 0", "Supported: 100rel\r\nContent-Length: 0"));
-    h.sent_one();
+    assert!(h.sent().is_empty());
     let txn = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
     h.app_sends(&txn, "", "SIP/2.0 180 Ringing\r\nRequire: 100rel\r\nContent-Length: 0\r\n\r\n").expect("reliable 180");
     let ringing = h.sent_one();

@@ -51,13 +51,11 @@ fn is_our_via(v: &str, protocol: Protocol) -> bool {
     v.starts_with(&format!("SIP/2.0/{} 127.0.0.1:5060;branch=z9hG4bK-drs", protocol.via_token())) && v.ends_with(";rport")
 }
 
-/// A new request from the caller, handed to the app (after our 100 Trying for an INVITE): its txn.
+/// A new request from the caller, handed to the app: its txn. Nothing is sent upstream yet
+/// (an INVITE's 100 Trying waits 100 ms for an answer).
 fn arrives(h: &mut Harness, protocol: Protocol, text: &str) -> String {
     h.receive(protocol, text);
-    if text.starts_with("INVITE") {
-        let trying = h.sent_one();
-        assert_eq!((trying.line(), trying.to), ("SIP/2.0 100 Trying", peer()));
-    }
+    assert!(h.sent().is_empty(), "no 100 Trying at once");
     let line = text.split("\r\n").next().unwrap_or_default().to_owned();
     h.app_request_txn(&line)
 }
@@ -155,6 +153,9 @@ async fn single_target_record_routed_call_and_in_dialog_requests_through_us() {
     assert!(h.frames(cmd).is_empty());
 
     h.run_until(100).await;
+    let trying = h.sent_one();
+    assert_eq!((trying.ms, trying.line(), trying.protocol, trying.to), (100, "SIP/2.0 100 Trying", UDP, peer()), "nothing answered in 100 ms: our own 100");
+    assert_eq!(all(&trying.text, "Via"), [stamped]);
     h.receive(UDP, &answer(&fwd, "100 Trying"));
     assert!(h.sent().is_empty(), "a downstream 100 is not forwarded (ours went already)");
     h.receive(UDP, &answer(&fwd, "180 Ringing"));
@@ -249,6 +250,53 @@ async fn a_request_uri_that_is_not_ours_is_kept_and_the_target_is_the_next_hop()
     assert_clean(&h);
 }
 
+// ---- 1b. The 100 Trying upstream waits 100 ms for the targets ----
+
+#[tokio::test(start_paused = true)]
+async fn a_proxied_invite_whose_target_rings_within_100_ms_gets_no_100_upstream() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = arrives(&mut h, UDP, &invite(UDP));
+    let cmd = h.proxy(&txn, ProxySpec { record_route: true, ..spec(&[CAROL]) });
+    let fwd = h.sent_one();
+    h.run_until(60).await;
+    h.receive(UDP, &answer(&fwd, "180 Ringing"));
+    assert_eq!(h.sent_to(), [line_to("SIP/2.0 180 Ringing", UDP, peer())]);
+    h.run_until(1000).await;
+    assert!(h.sent().is_empty(), "no 100 Trying upstream after the 180 (and no Timer A in Proceeding)");
+    h.receive(UDP, &answer(&fwd, "200 OK"));
+    assert_eq!(h.sent_lines(), at(&[1000], "SIP/2.0 200 OK"));
+    assert_eq!(h.frames(cmd), ["continue 200 udp 10.0.0.3:5080", "done"]);
+
+    // A re-INVITE routed through us, answered within 100 ms: no 100 either.
+    let reinvite = |branch: &str, cseq: &str| with(&request("INVITE", UDP, branch, cseq, Some("carol")).replacen("sip:bob@127.0.0.1:5060", CAROL, 1), ROUTE);
+    h.run_until(2000).await;
+    h.receive(UDP, &reinvite("z9hG4bK-re1", "2 INVITE"));
+    let fwd_re = h.sent_one();
+    assert_eq!((fwd_re.ms, fwd_re.line(), fwd_re.to), (2000, "INVITE sip:carol@10.0.0.3:5080 SIP/2.0", callee()));
+    h.run_until(2030).await;
+    h.receive(UDP, &answer(&fwd_re, "200 OK").replace(";tag=carol;tag=carol", ";tag=carol"));
+    assert_eq!(h.sent_to(), [line_to("SIP/2.0 200 OK", UDP, peer())]);
+    h.run_until(3000).await;
+    assert!(h.sent().is_empty());
+
+    // One the callee leaves unanswered: our 100 upstream at 100 ms, and its 200 after.
+    h.receive(UDP, &reinvite("z9hG4bK-re2", "3 INVITE"));
+    let fwd_re = h.sent_one();
+    h.run_until(3099).await;
+    assert!(h.sent().is_empty());
+    h.run_until(3100).await;
+    let trying = h.sent_one();
+    assert_eq!((trying.ms, trying.line(), trying.to, trying.header("CSeq")), (3100, "SIP/2.0 100 Trying", peer(), "3 INVITE"));
+    assert_eq!(all(&trying.text, "Via"), ["SIP/2.0/UDP 10.0.0.2:5070;branch=z9hG4bK-re2"]);
+    h.run_until(3200).await;
+    h.receive(UDP, &answer(&fwd_re, "200 OK").replace(";tag=carol;tag=carol", ";tag=carol"));
+    assert_eq!(h.sent_lines(), at(&[3200], "SIP/2.0 200 OK"));
+    assert!(h.events().is_empty(), "the app hears nothing of the dialog");
+    h.run_until(80_000).await;
+    assert!(h.sent().is_empty());
+    assert_clean(&h);
+}
+
 // ---- 2. Changing transport: two Record-Routes ----
 
 #[tokio::test(start_paused = true)]
@@ -310,7 +358,7 @@ async fn udp_in_tcp_out_record_routes_twice_tcp_on_top() {
     assert!(is_our_via(all(&fwd.text, "Via")[0], TCP));
     assert_eq!(all(&fwd.text, "Record-Route"), ["<sip:127.0.0.1:5060;transport=tcp;lr>", "<sip:127.0.0.1:5060;lr>"]);
     h.run_until(10_000).await;
-    assert!(h.sent().is_empty(), "no Timer A over TCP");
+    assert_eq!(h.sent_lines(), at(&[100], "SIP/2.0 100 Trying"), "no Timer A over TCP; our 100 upstream at 100 ms");
     h.receive(TCP, &answer(&fwd, "486 Busy Here"));
     assert_eq!(h.sent_to(), [line_to("ACK sip:carol@10.0.0.3:5080;transport=tcp SIP/2.0", TCP, callee()), line_to("SIP/2.0 486 Busy Here", UDP, peer())]);
     assert_eq!(h.frames(cmd), ["continue 486 tcp 10.0.0.3:5080", "done"]);
@@ -331,8 +379,11 @@ async fn serial_failover_tries_the_next_target_and_the_caller_sees_only_the_200(
     h.run_until(200).await;
     h.receive(UDP, &answer(&first, "503 Service Unavailable"));
     let sent = h.sent();
-    assert_eq!(sent.iter().map(|o| (o.ms, o.line(), o.to)).collect::<Vec<_>>(), [(200, "ACK sip:carol@10.0.0.3:5080 SIP/2.0", callee()), (200, "INVITE sip:dave@10.0.0.4:5090 SIP/2.0", callee2())]);
-    let (ack, second) = (&sent[0], &sent[1]);
+    assert_eq!(
+        sent.iter().map(|o| (o.ms, o.line(), o.to)).collect::<Vec<_>>(),
+        [(100, "SIP/2.0 100 Trying", peer()), (200, "ACK sip:carol@10.0.0.3:5080 SIP/2.0", callee()), (200, "INVITE sip:dave@10.0.0.4:5090 SIP/2.0", callee2())]
+    );
+    let (ack, second) = (&sent[1], &sent[2]);
     assert_eq!(ack.header("Via"), first.header("Via"), "the ACK is hop-by-hop, on the INVITE's branch (§17.1.1.3)");
     assert_eq!((ack.header("To"), ack.header("CSeq")), ("<sip:bob@127.0.0.1>;tag=carol", "1 ACK"));
     assert_ne!(second.header("Via"), first.header("Via"), "a branch per target");
@@ -370,6 +421,7 @@ async fn all_fail(first_status: &str, second_status: &str, best: &str) {
     let second = h.sent().pop().expect("the second INVITE");
     assert_eq!(second.line(), "INVITE sip:dave@10.0.0.4:5090 SIP/2.0");
     h.run_until(100).await;
+    assert_eq!(h.sent_lines(), at(&[100], "SIP/2.0 100 Trying"), "neither target answered upstream in 100 ms");
     h.receive_from(UDP, callee2(), &answer2(&second, second_status));
     let sent = h.sent();
     assert_eq!(sent.iter().map(|o| (o.line(), o.to)).collect::<Vec<_>>(), [("ACK sip:dave@10.0.0.4:5090 SIP/2.0", callee2()), (format!("SIP/2.0 {best}").as_str(), peer())]);
@@ -537,7 +589,11 @@ async fn provisional_timeout_moves_on_and_a_late_provisional_is_cancelled() {
     let cmd = h.proxy(&txn, ProxySpec { provisional_timeout: "1s".into(), ..spec(&[CAROL, DAVE]) });
     let a = h.sent_one();
     h.run_until(999).await;
-    assert_eq!(h.sent_lines(), at(&[500], "INVITE sip:carol@10.0.0.3:5080 SIP/2.0"), "Timer A only");
+    assert_eq!(
+        h.sent_lines(),
+        [(100, "SIP/2.0 100 Trying".to_owned()), (500, "INVITE sip:carol@10.0.0.3:5080 SIP/2.0".to_owned())],
+        "our 100 upstream and Timer A only"
+    );
     assert!(h.frames(cmd).is_empty());
     h.run_until(1000).await;
     let b = h.sent_one();
@@ -571,7 +627,12 @@ async fn a_given_up_branch_is_cancelled_even_after_another_target_answered() {
     let cmd = h.proxy(&txn, ProxySpec { provisional_timeout: "1s".into(), ..spec(&[CAROL, DAVE]) });
     let a = h.sent_one();
     h.run_until(1000).await;
-    let b = h.sent().pop().expect("dave's INVITE");
+    let mut sent = h.sent();
+    assert_eq!(
+        sent.iter().map(|o| (o.ms, o.line(), o.to)).collect::<Vec<_>>(),
+        [(100, "SIP/2.0 100 Trying", peer()), (500, "INVITE sip:carol@10.0.0.3:5080 SIP/2.0", callee()), (1000, "INVITE sip:dave@10.0.0.4:5090 SIP/2.0", callee2())]
+    );
+    let b = sent.pop().expect("dave's INVITE");
     h.receive_from(UDP, callee2(), &answer2(&b, "200 OK"));
     assert_eq!(h.sent_to(), [line_to("SIP/2.0 200 OK", UDP, peer())]);
     assert_eq!(h.frames(cmd), ["continue 200 udp 10.0.0.4:5090", "done"]);
@@ -588,6 +649,7 @@ async fn final_timeout_cancels_a_ringing_target_and_the_caller_gets_408() {
     let cmd = h.proxy(&txn, ProxySpec { final_timeout: "2s".into(), ..spec(&[CAROL]) });
     let a = h.sent_one();
     h.run_until(100).await;
+    assert_eq!(h.sent_to(), [line_to("SIP/2.0 100 Trying", UDP, peer())], "carol rang too late to spare our 100");
     h.receive(UDP, &answer(&a, "180 Ringing"));
     assert_eq!(h.sent_one().line(), "SIP/2.0 180 Ringing");
     h.run_until(1999).await;
@@ -638,7 +700,9 @@ async fn timer_b_on_a_silent_only_target_gives_the_caller_408() {
     let txn = arrives(&mut h, UDP, &invite(UDP));
     let cmd = h.proxy(&txn, spec(&[CAROL]));
     h.run_until(31_999).await;
-    assert_eq!(h.sent_lines(), at(&[0, 500, 1500, 3500, 7500, 15500, 31500], "INVITE sip:carol@10.0.0.3:5080 SIP/2.0"), "Timer A doubles without a cap");
+    let mut expected = at(&[0, 500, 1500, 3500, 7500, 15500, 31500], "INVITE sip:carol@10.0.0.3:5080 SIP/2.0");
+    expected.insert(1, (100, "SIP/2.0 100 Trying".to_owned()));
+    assert_eq!(h.sent_lines(), expected, "Timer A doubles without a cap; our 100 upstream at 100 ms");
     assert!(h.frames(cmd).is_empty());
     h.run_until(32_000).await;
     let timeout = h.sent_one();

@@ -36,7 +36,7 @@ fn reply(req: &Out, status: &str, extra: &str) -> String {
 /// `app_extra` headers); the far end ACKs. The 200 as sent, and the dialog id.
 fn call_answered(h: &mut Harness, extra: &str, app_extra: &str) -> (Out, String) {
     h.receive(UDP, &with(&invite(UDP), extra));
-    assert_eq!(h.sent_one().line(), "SIP/2.0 100 Trying");
+    assert!(h.sent().is_empty(), "answered at once: no 100 Trying");
     let txn = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
     let res = format!("SIP/2.0 200 OK\r\n{app_extra}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}", SDP.len());
     h.app_sends(&txn, "", &res).expect("200 sent");
@@ -115,7 +115,7 @@ async fn a_refresh_from_the_far_end_restarts_the_timer() {
     // A re-INVITE at 100 s: the timer restarts from it.
     h.run_until(100_000).await;
     h.receive(UDP, &with(&request("INVITE", UDP, "z9hG4bK-re", "2 INVITE", Some(&tag)), "Session-Expires: 120;refresher=uac\r\n"));
-    assert_eq!(h.sent_one().line(), "SIP/2.0 100 Trying");
+    assert!(h.sent().is_empty());
     let txn = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
     h.app_responds(&txn, "200 OK");
     let re_ok = h.sent_one();
@@ -156,7 +156,7 @@ async fn an_interval_below_min_se_gets_422() {
     // and the running timer is left alone.
     let retry = with(&request("INVITE", UDP, "z9hG4bK-retry", "2 INVITE", None), "Session-Expires: 90;refresher=uac\r\nMin-SE: 90\r\n");
     h.receive(UDP, &retry);
-    assert_eq!(h.sent_one().line(), "SIP/2.0 100 Trying");
+    assert!(h.sent().is_empty());
     let txn = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
     h.app_responds(&txn, "200 OK");
     let ok = h.sent_one();
