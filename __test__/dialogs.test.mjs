@@ -204,14 +204,16 @@ for (const kind of BACKENDS) {
         assert.deepEqual(uasStates, ['trying/initiator/alice@example.com', 'confirmed/initiator/alice@example.com', 'terminated/initiator/alice@example.com']);
         return uacStates;
       };
-      // The app rings at once: the engine's 100 Trying (due 100 ms after the INVITE) is never
-      // sent, so the caller goes from trying straight to early.
-      assert.deepEqual(await call(), [`trying/recipient/bob@${host}/none`, `early/recipient/bob@${host}/tag`,
-        `confirmed/recipient/bob@${host}/tag`, `terminated/recipient/bob@${host}/tag`]);
+      const rest = [`early/recipient/bob@${host}/tag`, `confirmed/recipient/bob@${host}/tag`, `terminated/recipient/bob@${host}/tag`];
+      const proceeding = `proceeding/recipient/bob@${host}/none`;
+      // The app rings at once: the engine's 100 Trying (due 100 ms after the INVITE) is not
+      // sent, so the caller goes from trying straight to early. (A test machine too loaded to
+      // ring within 100 ms sees the 100 first; then proceeding must come in its place.)
+      const first = await call();
+      assert.deepEqual(first, [`trying/recipient/bob@${host}/none`, ...(first.includes(proceeding) ? [proceeding] : []), ...rest]);
       // The app rings after 300 ms: the engine's 100 Trying came first, untagged: proceeding.
       ringAfter = 300;
-      assert.deepEqual(await call(), [`trying/recipient/bob@${host}/none`, `proceeding/recipient/bob@${host}/none`, `early/recipient/bob@${host}/tag`,
-        `confirmed/recipient/bob@${host}/tag`, `terminated/recipient/bob@${host}/tag`]);
+      assert.deepEqual(await call(), [`trying/recipient/bob@${host}/none`, proceeding, ...rest]);
     });
   });
   test(`${kind}: createB2BUA relays B's reliable 183 to A reliably and waits for A's PRACK; A's UPDATE during setup gets the SDP A was given`, { timeout: 20000 }, async () => {
