@@ -43,7 +43,7 @@ async function main() {
   ladder('<', '200 OK');
   await new Promise((r) => setTimeout(r, 50));
   clearTimeout(guard);
-  console.log('\ncall completed: INVITE/100/180/200/ACK/BYE/200 through the embedded engine');
+  console.log('\ncall completed: INVITE/180/200/ACK/BYE/200 through the embedded engine');
   caller.disconnect();
   app.disconnect();
 }
