@@ -108,9 +108,11 @@ test('the CLI: --help, unknown and not-yet-supported flags, missing secret', () 
   const run = (...args) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
   assert.match(run('--help').stdout, /drachtio-rs serve/);
   assert.match(run('serve', '--help').stdout, /--contact/);
-  const tls = run('serve', '--secret', 's', '--tls-port', '5061');
-  assert.equal(tls.status, 2);
-  assert.match(tls.stderr, /--tls-port is not supported yet/);
+  const prom = run('serve', '--secret', 's', '--prometheus-scrape-port', '9090');
+  assert.equal(prom.status, 2);
+  assert.match(prom.stderr, /--prometheus-scrape-port \(Prometheus metrics\) is not supported yet/);
+  assert.match(run('serve', '--secret', 's', '--daemon').stderr, /--daemon .* is not supported yet/);
+  assert.match(run('serve', '-f', '/nonexistent/drachtio.conf.xml').stderr, /cannot read configuration file/);
   assert.match(run('serve', '--port', '0').stderr, /--secret is required/);
   assert.match(run('serve', '--secret', 's', '--bogus').stderr, /unknown option --bogus/);
   assert.match(run('frobnicate').stderr, /unknown command/);
@@ -140,5 +142,47 @@ test('garbage and a wrong secret on the admin port: a clear refusal and a closed
     ok.srf.disconnect();
   } finally {
     await serve.stop();
+  }
+});
+
+test('a drachtio.conf.xml and a drachtio-server start command run unchanged; the command line overrides the file', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'serve-xml-'));
+  const file = path.join(dir, 'drachtio.conf.xml');
+  fs.writeFileSync(file, `<drachtio>
+  <admin port="9022" secret="from-the-file">127.0.0.1</admin>
+  <sip>
+    <contacts><contact>sip:127.0.0.1:5060;transport=udp,tcp</contact></contacts>
+    <timers><t1>500</t1><t2>4000</t2><t4>5000</t4></timers>
+  </sip>
+  <cdrs>true</cdrs>
+  <logging><console/><sofia-loglevel>3</sofia-loglevel><loglevel>info</loglevel></logging>
+</drachtio>`);
+  // startServe adds --port 0, --contact and --secret cymru, which override the file's.
+  const serve = await startServe({ extra: ['-f', file, '--sofia-loglevel', '3', '--stdout', '--loglevel', 'notice'] });
+  try {
+    const calls = [];
+    const app = await appOn(serve, answering(calls));
+    assert.equal(app.err, null);
+    const wrong = new Srf();
+    wrong.on('error', () => {});
+    wrong.connect({ host: serve.admin.host, port: serve.admin.port, secret: 'from-the-file', reconnect: { maxAttempts: 0 } });
+    const [err] = await once(wrong, 'connect');
+    assert.match(err.message, /failed to authenticate/, 'the command line secret replaced the file one');
+    wrong.disconnect();
+    const caller = await embeddedSrf();
+    try {
+      const dialog = await caller.srf.createUAC(`sip:svc@${serve.sip}`, { localSdp: SDP(5000) });
+      dialog.destroy();
+      await waitFor(() => calls.length === 1, 2000);
+    } finally {
+      caller.srf.disconnect();
+      app.srf.disconnect();
+    }
+  } finally {
+    await serve.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -25,6 +25,11 @@ impl NativeServer {
         let config = match args::parse(&argv).map_err(napi::Error::from_reason)? {
             Parsed::Run(c) => c,
             Parsed::Help => return Err(napi::Error::from_reason(args::USAGE)),
+            Parsed::Version => {
+                // As drachtio-server's -v: the version on stdout, exit 0.
+                println!("{}", crate::engine::VERSION);
+                std::process::exit(0);
+            }
         };
         crate::log::init(Some(&config.loglevel));
         let rt = runtime::handle()?;

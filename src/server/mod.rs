@@ -3,6 +3,7 @@
 //! drachtio-srf apps, and many processes at once, use it as they would drachtio-server.
 
 pub mod args;
+pub mod config;
 mod peer;
 
 use crate::engine::conn_limit::PerAddress;
@@ -45,11 +46,23 @@ impl Server {
             },
         })
         .await?;
-        let listener = TcpListener::bind(config.admin).await.map_err(|e| format!("cannot bind the admin port {}: {e}", config.admin))?;
+        for note in &config.notes {
+            tracing::info!("configuration: {note}");
+        }
+        let Some(admin_addr) = config.admin else {
+            return Err("no admin TCP port configured".into());
+        };
+        let listener = match TcpListener::bind(admin_addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                engine.shutdown().await;
+                return Err(format!("cannot bind the admin port {admin_addr}: {e}"));
+            }
+        };
         let admin = listener.local_addr().map_err(|e| e.to_string())?;
         let (stop, stopped) = watch::channel(false);
-        let secret = Arc::new(config.secret);
-        tokio::spawn(accept(listener, engine.clone(), secret, stopped));
+        let shared = Arc::new(peer::Shared { engine: engine.clone(), secret: config.secret, cdrs: config.cdrs });
+        tokio::spawn(accept(listener, shared, stopped));
         tracing::info!(admin = %admin, sip = %engine.hostports, "drachtio-rs serve listening");
         Ok(Server { admin, sip: engine.hostports.clone(), stop, engine })
     }
@@ -61,7 +74,7 @@ impl Server {
     }
 }
 
-async fn accept(listener: TcpListener, engine: Engine, secret: Arc<String>, mut stopped: watch::Receiver<bool>) {
+async fn accept(listener: TcpListener, shared: Arc<peer::Shared>, mut stopped: watch::Receiver<bool>) {
     let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let unauthenticated = PerAddress::new(MAX_UNAUTHENTICATED_PER_ADDRESS);
     loop {
@@ -79,9 +92,9 @@ async fn accept(listener: TcpListener, engine: Engine, secret: Arc<String>, mut 
             continue;
         };
         active.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (engine, secret, stopped, active) = (engine.clone(), secret.clone(), stopped.clone(), active.clone());
+        let (shared, stopped, active) = (shared.clone(), stopped.clone(), active.clone());
         tokio::spawn(async move {
-            peer::run(stream, peer, engine, secret, stopped, slot).await;
+            peer::run(stream, peer, shared, stopped, slot).await;
             active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         });
     }

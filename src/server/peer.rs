@@ -45,8 +45,17 @@ fn reply(request_id: &str, status: ReplyStatus, args: Vec<String>, body: Option<
     ServerMsg::Response { id: new_id(), request_id: request_id.to_owned(), status, args, body }
 }
 
+/// What every app connection shares.
+pub struct Shared {
+    pub engine: Engine,
+    pub secret: String,
+    /// Apps may subscribe to CDRs (`<cdrs>` not false).
+    pub cdrs: bool,
+}
+
 /// `unauthenticated` is this connection's per-address slot until the app authenticates.
-pub async fn run(stream: TcpStream, peer: SocketAddr, engine: Engine, secret: Arc<String>, mut stopped: watch::Receiver<bool>, unauthenticated: Slot) {
+pub async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>, unauthenticated: Slot) {
+    let (engine, secret) = (&shared.engine, &shared.secret);
     let mut unauthenticated = Some(unauthenticated);
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
@@ -99,7 +108,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, engine: Engine, secret: Ar
                     };
                     match (msg, commands.as_ref()) {
                         (AppMsg::Authenticate { id, secret: given, .. }, None) => {
-                            if !secret_matches(&given, &secret) {
+                            if !secret_matches(&given, secret) {
                                 tracing::warn!(peer = %peer, "app failed to authenticate");
                                 tokio::time::sleep(AUTH_FAILURE_DELAY).await;
                                 frame(&reply(&id, ReplyStatus::No, vec!["incorrect secret".into()], None), &mut out);
@@ -120,6 +129,11 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, engine: Engine, secret: Ar
                             break;
                         }
                         (AppMsg::Ping { id }, Some(_)) => frame(&reply(&id, ReplyStatus::Ok, vec!["pong".into()], None), &mut out),
+                        (AppMsg::Route { id, verb }, Some(_)) if !shared.cdrs && verb.starts_with("cdr:") => {
+                            // CDRs are off (`<cdrs>false</cdrs>`): drachtio-server accepts the
+                            // route and never writes one.
+                            frame(&reply(&id, ReplyStatus::Ok, vec![], None), &mut out);
+                        }
                         (AppMsg::Route { id, verb }, Some(tx)) => {
                             // Answered by the engine once the route is in force.
                             let cmd = take_cmd(&mut next_cmd);
