@@ -287,8 +287,13 @@ class Srf extends EventEmitter {
     // An UPDATE during an INVITE's setup, received or sent (api.md §2.4).
     const settingUp = req.method === 'UPDATE' && (this._pendingInvites.get(callId) || this._uac.pendingInvites.get(callId));
     if (settingUp) {
-      if (settingUp.listenerCount('update') > 0) settingUp.emit('update', req, res);
-      else res.send(500, { headers: { 'Retry-After': '5' } });
+      // Listeners are looked for once pending promise continuations have run: the UPDATE can
+      // arrive in the same native batch as the reply to the INVITE it belongs to, before code
+      // awaiting that reply (createUAC's) has attached its listener.
+      setImmediate(() => {
+        if (settingUp.listenerCount('update') > 0) settingUp.emit('update', req, res);
+        else res.send(500, { headers: { 'Retry-After': '5' } });
+      });
       return;
     }
     if (req.method === 'INVITE' && req.isNewInvite) {
