@@ -23,8 +23,6 @@ class Dialog extends EventEmitter {
     this.type = type;
     this.req = req;
     this.res = res;
-    if (req.msg) req.msg._detach();
-    if (res.msg) res.msg._detach();
     this._id = id;
     this.dialogType = req.method;
     this.connected = true;
@@ -51,6 +49,9 @@ class Dialog extends EventEmitter {
       this.local = { uri: req.uri, sdp: localSdp, contact: req.get('contact') };
       this.remote = { uri: uriOf(contact), sdp: res.body };
     }
+    // Kept for the dialog's lifetime: detached last, after the reads above.
+    if (req.msg) req.msg._detach();
+    if (res.msg) res.msg._detach();
   }
 
   get id() { return this._id; }

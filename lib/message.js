@@ -28,6 +28,9 @@ function indexMessage(raw, stream = false) {
 
 const FOLD = /\r?\n[ \t]+/g;
 
+// The index of a detached message, until a read needs it again (see `_detach`).
+const DETACHED = Object.freeze([]);
+
 /**
  * Every field a message may cache, set up front in one order: messages then share one hidden
  * class, and the lazy getters store into it instead of growing a new shape per message.
@@ -88,19 +91,26 @@ class SipMessage {
   /**
    * For messages kept for a long time (a Dialog's request and response): a message received
    * from Rust is a view into its whole event batch, which it would keep alive; copy out just
-   * its own bytes and index.
+   * its own bytes. Its index is dropped too and made again if a header is ever read: kept, it
+   * was about a fifth of an established call's memory, and most are never read again.
    */
   _detach() {
     if (this._raw && this._raw.byteLength !== this._raw.buffer.byteLength) {
       this._raw = Buffer.from(this._raw);
-      this._offs = Array.from(this._offs);
+      this._offs = DETACHED;
     }
     return this;
   }
 
+  /** The message's index (made again after `_detach`); null for a message built from fields. */
+  _index() {
+    if (this._offs === DETACHED) this._offs = indexMessage(this._raw);
+    return this._offs;
+  }
+
   get method() {
     if (this._method === undefined) {
-      const o = this._offs;
+      const o = this._index();
       this._method = o && o[KIND] === 1 ? this._raw.latin1Slice(o[A0], o[A1]) : undefined;
     }
     return this._method;
@@ -109,7 +119,7 @@ class SipMessage {
 
   get uri() {
     if (this._uri === undefined) {
-      const o = this._offs;
+      const o = this._index();
       this._uri = o && o[KIND] === 1 ? this._slice(o[B0], o[B1]) : undefined;
     }
     return this._uri;
@@ -118,7 +128,7 @@ class SipMessage {
 
   get status() {
     if (this._status === undefined) {
-      const o = this._offs;
+      const o = this._index();
       this._status = o && o[KIND] === 2 ? o[A0] : undefined;
     }
     return this._status;
@@ -127,7 +137,7 @@ class SipMessage {
 
   get reason() {
     if (this._reason === undefined) {
-      const o = this._offs;
+      const o = this._index();
       this._reason = o && o[KIND] === 2 ? this._slice(o[B0], o[B1]) : undefined;
     }
     return this._reason;
@@ -142,7 +152,7 @@ class SipMessage {
 
   get body() {
     if (this._body === undefined) {
-      const o = this._offs;
+      const o = this._index();
       this._body = o ? this._slice(o[BODY0], o[BODY1]) : undefined;
     }
     return this._body;
@@ -164,7 +174,7 @@ class SipMessage {
   /** The message as received (for a parsed message), else as it would be sent. */
   get raw() {
     if (this._rawText === undefined) {
-      const o = this._offs;
+      const o = this._index();
       this._rawText = o ? this._slice(o[LINE0], o[BODY1]) : this.toString();
     }
     return this._rawText;
@@ -179,7 +189,7 @@ class SipMessage {
 
   _buildHeaders() {
     const headers = {};
-    const o = this._offs;
+    const o = this._index();
     for (let i = 0, p = FIXED; i < o[COUNT]; i++, p += WORDS) {
       const key = keyOf(this._raw.latin1Slice(o[p], o[p + 1]), o[p + 4] & 0xff);
       const value = this._value(p);
@@ -189,7 +199,7 @@ class SipMessage {
   }
 
   _value(p) {
-    const o = this._offs;
+    const o = this._index();
     const v = this._slice(o[p + 2], o[p + 3]);
     return o[p + 4] & FOLDED ? v.replace(FOLD, ' ') : v;
   }
@@ -218,7 +228,7 @@ class SipMessage {
       return value;
     }
     // Fast path over the index: known headers by id, extension headers by name.
-    const o = this._offs;
+    const o = this._index();
     const id = idOf(name);
     const lower = id ? '' : name.toLowerCase();
     let value;
