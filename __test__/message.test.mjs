@@ -89,6 +89,20 @@ test('responses', () => {
   assert.equal(m.body, '');
 });
 
+test('a detached message (as a Dialog keeps its request) has its own bytes and re-indexes on the first read', () => {
+  const batch = Buffer.concat([Buffer.from('head'), Buffer.from(INVITE), Buffer.from('tail')]);
+  const m = new SipMessage(batch.subarray(4, 4 + Buffer.byteLength(INVITE)));
+  assert.equal(m.get('call-id'), '1234@10.0.0.1');
+  m._detach();
+  batch.fill(0); // the batch a received message was a view into is reused or freed
+  assert.equal(m._offs.length, 0, 'the index is dropped while nothing reads the message');
+  assert.equal(m.get('call-id'), '1234@10.0.0.1');
+  assert.ok(m._offs.length > 0, 'and made again by the first read');
+  assert.equal(m.get('subject'), 'folded subject line');
+  assert.equal(m.body, SDP);
+  assert.equal(m.toString(), INVITE);
+});
+
 test('set appends, and toString writes a valid message with a byte Content-Length', () => {
   const m = new SipMessage(INVITE);
   assert.equal(m.toString(), INVITE, 'an untouched message is its raw text');
