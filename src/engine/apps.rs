@@ -16,6 +16,8 @@ struct App {
     events: mpsc::Sender<Event>,
     overflow: VecDeque<Event>,
     routes: Vec<String>,
+    /// The tags the app authenticated with (a request handler may route by tag).
+    tags: Vec<String>,
     /// New requests handed to the app and not yet answered with a final response.
     pending: usize,
 }
@@ -29,7 +31,7 @@ pub struct Apps {
 
 impl Apps {
     pub fn attach(&mut self, id: AppId, events: mpsc::Sender<Event>) {
-        self.apps.insert(id, App { events, overflow: VecDeque::new(), routes: Vec::new(), pending: 0 });
+        self.apps.insert(id, App { events, overflow: VecDeque::new(), routes: Vec::new(), tags: Vec::new(), pending: 0 });
     }
 
     pub fn contains(&self, id: AppId) -> bool {
@@ -50,6 +52,27 @@ impl Apps {
                 app.routes.push(verb);
             }
         }
+    }
+
+    pub fn set_tags(&mut self, id: AppId, tags: Vec<String>) {
+        if let Some(app) = self.apps.get_mut(&id) {
+            app.tags = tags;
+        }
+    }
+
+    /// Round robin among the apps that routed `method` and have `tag` (a handler's route by
+    /// tag, as drachtio-server's selectClientForTag).
+    pub fn choose_tagged(&mut self, method: &str, tag: &str) -> Option<AppId> {
+        let mut candidates: Vec<AppId> =
+            self.apps.iter().filter(|(_, a)| a.routes.iter().any(|r| r == method) && a.tags.iter().any(|t| t == tag)).map(|(id, _)| *id).collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        candidates.sort_unstable();
+        let offset = self.rotation.entry(format!("{method}#{tag}")).or_default();
+        let chosen = candidates[*offset % candidates.len()];
+        *offset = offset.wrapping_add(1);
+        Some(chosen)
     }
 
     /// As drachtio-server does for `remove_route`: clears every route of the app.

@@ -79,6 +79,8 @@ pub struct Core {
     pub(super) sessions: Sessions,
     /// Proxy transactions by the id of the server transaction they forward (proxy.rs).
     pub(super) proxies: HashMap<String, Box<ProxyTxn>>,
+    /// Request handlers: new requests of these methods are held for a decision (handlers.rs).
+    pub(super) router: Option<super::RequestRouter>,
 }
 
 impl Core {
@@ -98,6 +100,7 @@ impl Core {
             dialog_keys: HashMap::new(),
             sessions: Sessions::default(),
             proxies: HashMap::new(),
+            router: None,
         }
     }
 
@@ -107,7 +110,10 @@ impl Core {
             tokio::select! {
                 msg = control.recv() => match msg {
                     None | Some(CoreMsg::Shutdown) => break,
-                    Some(CoreMsg::Attach { id, events, routes }) => self.attach(id, events, routes),
+                    Some(CoreMsg::Attach { id, events, routes, tags }) => self.attach_app(id, events, routes, tags),
+                    Some(CoreMsg::AttachFor { id, events, tags, txn }) => self.attach_for(id, events, tags, &txn),
+                    Some(CoreMsg::Router(router)) => self.set_router(router),
+                    Some(CoreMsg::Routed { txn, decision }) => self.routed(&txn, decision),
                     Some(CoreMsg::Command { id, cmd }) => self.on_command(id, cmd),
                     Some(CoreMsg::Detach { id }) => {
                         self.detach(id);
@@ -128,8 +134,14 @@ impl Core {
         tracing::info!(hostports = %self.hostports, "engine stopped");
     }
 
+    #[cfg(test)]
     fn attach(&mut self, id: AppId, events: mpsc::Sender<Event>, routes: Vec<String>) {
+        self.attach_app(id, events, routes, Vec::new());
+    }
+
+    pub(super) fn attach_app(&mut self, id: AppId, events: mpsc::Sender<Event>, routes: Vec<String>, tags: Vec<String>) {
         self.apps.attach(id, events);
+        self.apps.set_tags(id, tags);
         for verb in routes {
             self.apps.route(id, verb);
         }

@@ -10,12 +10,14 @@ mod client;
 pub mod conn_limit;
 mod core;
 mod dialog;
+mod handlers;
 mod proxy;
 mod server;
 mod session_timer;
 mod transport;
 mod util;
 
+pub use handlers::{Decision, HeldRequest, RequestRouter};
 pub use session_timer::{Refresher, SessionTimerConfig, MIN_SE};
 pub use transport::{Protocol, TCP_MESSAGE_TIMEOUT};
 
@@ -70,7 +72,14 @@ pub struct EngineConfig {
 pub const MAX_PENDING_REQUESTS: usize = 2_000;
 
 pub(crate) enum CoreMsg {
-    Attach { id: apps::AppId, events: mpsc::Sender<Event>, routes: Vec<String> },
+    Attach { id: apps::AppId, events: mpsc::Sender<Event>, routes: Vec<String>, tags: Vec<String> },
+    /// An app serve connected to for a held request (handlers.rs): attach it, then hand it
+    /// the request.
+    AttachFor { id: apps::AppId, events: mpsc::Sender<Event>, tags: Vec<String>, txn: String },
+    /// Request handlers: which methods are held, and where (none: every request to apps).
+    Router(Option<RequestRouter>),
+    /// The decision on a held request.
+    Routed { txn: String, decision: Decision },
     Command { id: apps::AppId, cmd: Command },
     Detach { id: apps::AppId },
     Shutdown,
@@ -107,11 +116,22 @@ impl Engine {
     /// sender. Dropping the sender detaches it. `routes` are in force before it hears
     /// `Connected`.
     pub fn attach(&self, events: mpsc::Sender<Event>, routes: Vec<String>) -> mpsc::Sender<Command> {
+        self.attach_with(events, routes, Vec::new(), None)
+    }
+
+    /// `attach` with the app's tags (a handler's `route` by tag picks among them), and, for an
+    /// app serve connected to for a held request, that request (`txn`), handed to it once
+    /// attached.
+    pub fn attach_with(&self, events: mpsc::Sender<Event>, routes: Vec<String>, tags: Vec<String>, txn: Option<String>) -> mpsc::Sender<Command> {
         let id = self.next_app.fetch_add(1, Ordering::Relaxed);
         let (tx, mut rx) = mpsc::channel(APP_COMMAND_QUEUE);
         let core = self.core.clone();
         tokio::spawn(async move {
-            if core.send(CoreMsg::Attach { id, events, routes }).await.is_err() {
+            let attach = match txn {
+                Some(txn) => CoreMsg::AttachFor { id, events, tags, txn },
+                None => CoreMsg::Attach { id, events, routes, tags },
+            };
+            if core.send(attach).await.is_err() {
                 return;
             }
             while let Some(cmd) = rx.recv().await {
@@ -123,6 +143,16 @@ impl Engine {
             let _ = core.send(CoreMsg::Detach { id }).await;
         });
         tx
+    }
+
+    /// Holds new requests of `router.methods` for a decision (request handlers).
+    pub async fn set_router(&self, router: Option<RequestRouter>) {
+        let _ = self.core.send(CoreMsg::Router(router)).await;
+    }
+
+    /// The decision on held request `txn`.
+    pub async fn route_held(&self, txn: String, decision: Decision) {
+        let _ = self.core.send(CoreMsg::Routed { txn, decision }).await;
     }
 
     pub async fn shutdown(&self) {

@@ -137,20 +137,45 @@ fn without_top_via(msg: &Message<'_>) -> Vec<u8> {
 impl Core {
     /// The app hands over new request `txn_id` (wire-protocol.md §8).
     pub(super) fn proxy_request(&mut self, app: AppId, cmd: CmdId, txn_id: &str, spec: ProxySpec, raw: &[u8]) {
-        let request = self.server.get(txn_id).filter(|t| t.app == Some(app) && !t.final_sent && !t.proxied).and_then(|t| t.request.clone().map(|r| (r, t.src)));
+        self.start_proxy(Some((app, cmd)), txn_id, spec, raw);
+    }
+
+    /// A request handler's `proxy` action on held request `txn_id` (handlers.rs): the same
+    /// proxy with no app to report to.
+    pub(super) fn proxy_held(&mut self, txn_id: &str, spec: ProxySpec) {
+        self.start_proxy(None, txn_id, spec, &[]);
+    }
+
+    /// The proxy cannot start: the app hears why; with no app, the caller gets a 500.
+    fn proxy_refused(&mut self, report: Option<(AppId, CmdId)>, txn_id: &str, reason: String) {
+        match report {
+            Some((app, cmd)) => self.nok(app, cmd, reason),
+            None => {
+                tracing::warn!(reason, "cannot proxy a held request");
+                self.respond_engine(txn_id, 500, "Server Internal Error");
+            }
+        }
+    }
+
+    fn start_proxy(&mut self, report: Option<(AppId, CmdId)>, txn_id: &str, spec: ProxySpec, raw: &[u8]) {
+        let owner = report.map(|(app, _)| app);
+        let request = self.server.get(txn_id).filter(|t| t.app == owner && !t.final_sent && !t.proxied).and_then(|t| t.request.clone().map(|r| (r, t.src)));
         let Some((request, src)) = request else {
-            return self.nok(app, cmd, format!("Unknown transaction id: {txn_id}"));
+            return self.proxy_refused(report, txn_id, format!("Unknown transaction id: {txn_id}"));
         };
         let Ok(msg) = parse(&request, Framing::Datagram, &self.config.limits) else {
-            return self.nok(app, cmd, format!("Unknown transaction id: {txn_id}"));
+            return self.proxy_refused(report, txn_id, format!("Unknown transaction id: {txn_id}"));
         };
         if spec.destinations.is_empty() {
-            return self.nok(app, cmd, "error proxying request to ".into());
+            return self.proxy_refused(report, txn_id, "error proxying request to ".into());
         }
         let mf = max_forwards(&msg);
         if mf == Some(0) {
             self.respond_engine(txn_id, 483, "Too Many Hops");
-            return self.nok(app, cmd, "Rejected with 483 Too Many Hops due to Max-Forwards value of 0".into());
+            if let Some((app, cmd)) = report {
+                self.nok(app, cmd, "Rejected with 483 Too Many Hops due to Max-Forwards value of 0".into());
+            }
+            return;
         }
         let method = text(msg.method().unwrap_or_default());
         let mut template = forward_template(&msg, src, mf);
@@ -167,7 +192,7 @@ impl Core {
         let call = method == "INVITE";
         self.hand_over(txn_id);
         let p = ProxyTxn {
-            report: Some((app, cmd)),
+            report,
             reported_done: false,
             method,
             template,

@@ -150,6 +150,9 @@ impl Core {
         if method == "INVITE" && self.session_screen(msg, src, None) {
             return; // 422: below our Min-SE
         }
+        if self.router.is_some() && self.hold_for_router(msg, src, &key, method) {
+            return; // a request handler decides (handlers.rs)
+        }
         let Some(app) = self.apps.choose(&method.to_ascii_lowercase()) else {
             return self.stateless(msg, src, 503, "Service Unavailable");
         };
@@ -394,7 +397,7 @@ impl Core {
     }
 
     /// Via, From, To (with our tag past 100), Call-ID and CSeq from the request.
-    fn fill_response(&self, t: &ServerTxn, d: &mut Draft, status: u16) {
+    pub(super) fn fill_response(&self, t: &ServerTxn, d: &mut Draft, status: u16) {
         let mut head: Vec<(String, String)> = t.vias.iter().map(|v| ("Via".to_owned(), v.clone())).collect();
         let to = match (&t.local_tag, status > 100) {
             (Some(tag), true) => with_tag(&t.to, tag),

@@ -400,8 +400,11 @@ pub fn parse_with_env(args: &[String], env: impl Fn(&str) -> Option<String>) -> 
     if admin_tls.is_some() {
         return Err("--tls-port (TLS on the admin port) is not supported yet by drachtio-rs serve".into());
     }
-    if !l.handlers.is_empty() {
-        return Err("request handlers (--http-handler, DRACHTIO_HTTP_HANDLER_URI, <request-handlers>) are not supported yet by drachtio-rs serve".into());
+    for h in &l.handlers {
+        let lower = h.url.to_ascii_lowercase();
+        if !["http://", "https://", "tcp://", "tls://"].iter().any(|s| lower.starts_with(s)) {
+            return Err(format!("request handler URL '{}' must start with http://, https://, tcp:// or tls://", h.url));
+        }
     }
     let mut notes = l.notes;
     if l.dh_param.is_some() {
@@ -492,7 +495,14 @@ mod tests {
             assert!(run(&a).err().is_some_and(|e| e.contains("not supported yet")), "{flag:?}");
         }
         assert!(run(&["--secret", "s", "--tls-port", "9023", "--key-file", "k", "--cert-file", "c"]).err().is_some_and(|e| e.contains("not supported yet")));
-        assert!(run(&["--secret", "s", "--http-handler", "http://127.0.0.1/"]).err().is_some_and(|e| e.contains("not supported yet")));
+        let c = run(&["--secret", "s", "--http-handler", "http://127.0.0.1:8080", "--http-method", "post"]).expect("parses");
+        assert_eq!(c.handlers, vec![Handler { sip_method: "*".into(), http_method: HttpMethod::Post, url: "http://127.0.0.1:8080".into(), verify_peer: false }]);
+        assert!(run(&["--secret", "s", "--http-handler", "ftp://x"]).err().is_some_and(|e| e.contains("must start with")));
+        // The environment's handler is GET for every method; the command line's replaces it.
+        let c = run_env(&["--secret", "s"], &[("DRACHTIO_HTTP_HANDLER_URI", "tcp://127.0.0.1:3001")]).expect("parses");
+        assert_eq!((c.handlers[0].sip_method.as_str(), c.handlers[0].url.as_str()), ("*", "tcp://127.0.0.1:3001"));
+        let c = run_env(&["--secret", "s", "-a", "http://h/"], &[("DRACHTIO_HTTP_HANDLER_URI", "tcp://127.0.0.1:3001")]).expect("parses");
+        assert_eq!(c.handlers[0].url, "http://h/");
         assert!(run(&["--secret", "s", "--http-method", "PUT"]).is_err());
         assert!(run(&["--stdout=yes"]).err().is_some_and(|e| e.contains("takes no value")));
     }

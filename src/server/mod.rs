@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod config;
+mod handlers;
 mod peer;
 
 use crate::engine::conn_limit::PerAddress;
@@ -62,6 +63,9 @@ impl Server {
         let admin = listener.local_addr().map_err(|e| e.to_string())?;
         let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(peer::Shared { engine: engine.clone(), secret: config.secret, cdrs: config.cdrs });
+        if !config.handlers.is_empty() {
+            handlers::start(config.handlers, shared.clone(), stopped.clone()).await;
+        }
         tokio::spawn(accept(listener, shared, stopped));
         tracing::info!(admin = %admin, sip = %engine.hostports, "drachtio-rs serve listening");
         Ok(Server { admin, sip: engine.hostports.clone(), stop, engine })

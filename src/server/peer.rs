@@ -3,13 +3,13 @@
 
 use crate::app::{Command, Event};
 use crate::engine::conn_limit::Slot;
-use crate::engine::Engine;
+use crate::engine::{Decision, Engine};
 use crate::wire::{AppMsg, FrameDecoder, ReplyStatus, ServerMsg, MAX_RECEIVE_FRAME};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
@@ -53,12 +53,35 @@ pub struct Shared {
     pub cdrs: bool,
 }
 
+/// How the connection came about.
+pub enum Mode {
+    /// The app connected to us (`srf.connect`): `Slot` is its per-address place among
+    /// unauthenticated connections until it authenticates.
+    Inbound(Slot),
+    /// We connected to the app (`srf.listen`) for held request `txn` (a request handler's
+    /// `route`): once the app authenticates it gets that request; if it never does, the caller
+    /// gets a 480.
+    Outbound { txn: String },
+}
+
 /// `unauthenticated` is this connection's per-address slot until the app authenticates.
-pub async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>, unauthenticated: Slot) {
-    let (engine, secret) = (&shared.engine, &shared.secret);
-    let mut unauthenticated = Some(unauthenticated);
+pub async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, stopped: watch::Receiver<bool>, unauthenticated: Slot) {
     let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.into_split();
+    let (reader, writer) = stream.into_split();
+    serve_app(reader, writer, peer, shared, stopped, Mode::Inbound(unauthenticated)).await;
+}
+
+/// One app connection over any byte stream (TCP halves, or a TLS stream split).
+pub async fn serve_app<R, W>(mut reader: R, mut writer: W, peer: SocketAddr, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>, mode: Mode)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let (engine, secret) = (&shared.engine, &shared.secret);
+    let (mut unauthenticated, mut outbound_txn) = match mode {
+        Mode::Inbound(slot) => (Some(slot), None),
+        Mode::Outbound { txn } => (None, Some(txn)),
+    };
     let mut decoder = FrameDecoder::new(MAX_RECEIVE_FRAME);
     let mut buf = vec![0u8; 64 * 1024];
     let mut out = Vec::new();
@@ -107,7 +130,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, mut s
                         }
                     };
                     match (msg, commands.as_ref()) {
-                        (AppMsg::Authenticate { id, secret: given, .. }, None) => {
+                        (AppMsg::Authenticate { id, secret: given, tags }, None) => {
                             if !secret_matches(&given, secret) {
                                 tracing::warn!(peer = %peer, "app failed to authenticate");
                                 tokio::time::sleep(AUTH_FAILURE_DELAY).await;
@@ -117,7 +140,8 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, mut s
                             }
                             let Some(tx) = events_tx.take() else { break };
                             drop(unauthenticated.take());
-                            commands = Some(engine.attach(tx, Vec::new()));
+                            // An outbound connection's request follows the authenticate answer.
+                            commands = Some(engine.attach_with(tx, Vec::new(), tags, outbound_txn.take()));
                             auth_id = Some(id);
                         }
                         (AppMsg::Authenticate { id, .. }, Some(_)) => {
@@ -163,9 +187,9 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, mut s
                 }
             }
             Some(event) = events.recv() => {
-                on_event(event, &mut auth_id, &mut pending, &mut out);
+                close |= on_event(event, &mut auth_id, &mut pending, &mut out);
                 while let Ok(e) = events.try_recv() {
-                    on_event(e, &mut auth_id, &mut pending, &mut out);
+                    close |= on_event(e, &mut auth_id, &mut pending, &mut out);
                 }
             }
         }
@@ -182,6 +206,11 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, mut s
     let _ = writer.shutdown().await;
     // Dropping the command sender detaches the app: the engine answers what it left open.
     drop(commands);
+    if let Some(txn) = outbound_txn {
+        // We connected for this request and the app never took it.
+        tracing::warn!(peer = %peer, "the app we connected to did not authenticate; answering 480");
+        engine.route_held(txn, Decision::Respond { status: 480, reason: "Temporarily Unavailable".into(), headers: Vec::new() }).await;
+    }
 }
 
 /// A fresh command id (never 0) for a frame whose answer comes from the engine.
@@ -191,7 +220,9 @@ fn take_cmd(next: &mut u32) -> u32 {
     cmd
 }
 
-fn on_event(event: Event, auth_id: &mut Option<String>, pending: &mut HashMap<u32, String>, out: &mut Vec<u8>) {
+/// Frames for one engine event; true when the connection should close (the engine let the
+/// app go: an outbound connection whose request was gone before the app took it).
+fn on_event(event: Event, auth_id: &mut Option<String>, pending: &mut HashMap<u32, String>, out: &mut Vec<u8>) -> bool {
     match event {
         Event::Connected { hostports, version, local_hostports } => {
             if let Some(id) = auth_id.take() {
@@ -211,8 +242,10 @@ fn on_event(event: Event, auth_id: &mut Option<String>, pending: &mut HashMap<u3
             }
         }
         Event::Cdr { kind, source, time, extra, raw } => frame(&ServerMsg::Cdr { id: new_id(), kind, source, time, extra, body: raw }, out),
-        Event::AuthFailed { .. } | Event::Error { .. } | Event::Closed | Event::Reconnecting { .. } => {}
+        Event::Closed => return true,
+        Event::AuthFailed { .. } | Event::Error { .. } | Event::Reconnecting { .. } => {}
     }
+    false
 }
 
 #[cfg(test)]
