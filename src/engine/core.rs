@@ -58,6 +58,9 @@ pub enum Timer {
     ProxyBranch { proxy: String, client: String, provisional: bool },
 }
 
+/// How often the engine looks whether memory can be given back (memory.rs).
+const TRIM_CHECK: Duration = Duration::from_secs(5);
+
 pub struct Core {
     pub(super) config: EngineConfig,
     pub(super) transports: Transports,
@@ -79,6 +82,7 @@ pub struct Core {
     pub(super) sessions: Sessions,
     /// Proxy transactions by the id of the server transaction they forward (proxy.rs).
     pub(super) proxies: HashMap<String, Box<ProxyTxn>>,
+    trim: super::memory::Trim,
     /// Request handlers: new requests of these methods are held for a decision (handlers.rs).
     pub(super) router: Option<super::RequestRouter>,
 }
@@ -100,12 +104,14 @@ impl Core {
             dialog_keys: HashMap::new(),
             sessions: Sessions::default(),
             proxies: HashMap::new(),
+            trim: super::memory::Trim::default(),
             router: None,
         }
     }
 
     pub async fn run(mut self, mut control: mpsc::Receiver<CoreMsg>, mut inbound: mpsc::Receiver<Inbound>) {
         let mut flush = tokio::time::interval(Duration::from_millis(5));
+        let mut trim = tokio::time::interval(TRIM_CHECK);
         loop {
             tokio::select! {
                 msg = control.recv() => match msg {
@@ -127,6 +133,10 @@ impl Core {
                     self.on_timer(expired.into_inner());
                 }
                 _ = flush.tick(), if self.apps.has_overflow() => {}
+                _ = trim.tick() => {
+                    let live = self.server.len() + self.client.len() + self.dialogs.len() + self.proxies.len();
+                    self.trim.observe(live);
+                }
             }
             self.apps.flush();
         }

@@ -10,6 +10,7 @@ mod client;
 pub mod conn_limit;
 mod core;
 mod dialog;
+mod memory;
 mod handlers;
 mod proxy;
 mod server;
