@@ -343,7 +343,11 @@ declare namespace Srf {
     res?: SrfResponse;
     srf: Srf;
     app?: Srf;
-    /** the connection a request came on (listen mode) */
+    /**
+     * Listen mode: the session (server connection) the request came on. It has a net.Socket's
+     * remoteAddress/remotePort/localAddress/localPort, `end()`/`destroy()` (= endSession) and a
+     * `close` event; pass it to `srf.request(socket, ...)` to send on that connection.
+     */
     socket?: net.Socket;
     /** set by the digestAuth middleware on success */
     authorization?: DigestCredentials;
@@ -654,14 +658,21 @@ declare namespace Srf {
     tags?: string[];
   }
 
-  /** Outbound mode: the server connects to the app. */
+  /** Outbound mode (`srf.listen`): drachtio servers connect to the app. */
   interface ListenOptions {
+    /** port to listen on (0: any free port, see `server.address()`); not with `server` */
     port?: number;
+    /** address to bind (default 0.0.0.0) */
     host?: string;
+    /** the drachtio server's secret, sent in `authenticate` on every session */
     secret: string;
-    /** TLS server options: listen over TLS */
+    /**
+     * Listen over TLS: PEM `key` and `cert` (chain), and optionally `ca` with `requestCert` to
+     * verify the server's client certificate. `pfx`/`passphrase` are refused; other Node TLS
+     * options are not applied (a warning names them).
+     */
     tls?: tls.TlsOptions;
-    /** attach to this server instead of creating one */
+    /** take the connections of this server (net.Server, or tls.Server for TLS) instead of listening */
     server?: net.Server;
     enablePing?: boolean;
     pingInterval?: number;
@@ -715,11 +726,11 @@ declare namespace Srf {
     connect: [err: Error | null, hostport: string, serverVersion: string, localHostports: string];
     /** a socket error (listen for it, or it is only logged) */
     error: [err: Error];
-    /** the connection closed */
+    /** the connection closed (listen mode: a session closed) */
     close: [];
     /** a reconnection attempt is scheduled */
     reconnecting: [info: { delay: number; attempt: number }];
-    /** listen mode: the listening socket is bound */
+    /** listen mode: the listening socket is bound (or the app's own server listens) */
     listening: [];
     'cdr:attempt': [source: CdrSource, time: string, msg: SipMessage];
     'cdr:start': [source: CdrSource, time: string, role: CdrRole, msg: SipMessage];
@@ -1173,16 +1184,32 @@ declare class Srf extends EventEmitter {
   connect(opts: Srf.SrfConfig, cb?: Srf.ConnectCallback): this;
 
   /**
-   * Outbound mode: listen for connections from the server. Returns the listening server.
-   * Not yet implemented in this release (throws).
+   * Outbound mode: drachtio servers connect to this app (their request handler routes calls
+   * here); each connection is a session of its own, and everything about a request (its
+   * responses, its dialogs' requests) goes back on it. `cb` is added as a `listening` listener;
+   * `connect` fires once per authenticated session. Returns the listening server: `opts.server`
+   * when given, else a net.Server whose listening socket the native side owns (address(),
+   * close(cb), listening, getConnections(cb) and its events work). An Srf uses either
+   * connect() or listen(): calling the other throws.
    */
   listen(opts: Srf.ListenOptions, cb?: () => void): net.Server;
   /** @deprecated `secret` is required */
   listen(opts: Srf.SrfConfig, cb?: () => void): net.Server;
+  /**
+   * Listen mode: stops accepting connections (open sessions carry on); `cb` once the last has
+   * ended. drachtio-srf apps reach it as `srf.app.close()`.
+   */
+  close(cb?: (err?: Error) => void): this;
 
-  /** Closes the connection (no reconnect); a no-op when not connected. */
+  /**
+   * Closes the connection (no reconnect); a no-op when not connected. Listen mode: stops
+   * listening and ends every session, or given a session (`req.socket`) ends just that one.
+   */
   disconnect(socket?: net.Socket): void;
-  /** Listen mode: closes the connection a message came on; a no-op in connect mode. */
+  /**
+   * Listen mode: ends the session (server connection) a request or response came on, once
+   * what was sent on it is confirmed; a no-op in connect mode.
+   */
   endSession(msg?: Srf.SrfRequest | Srf.SrfResponse): void;
 
   /**

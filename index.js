@@ -9,9 +9,12 @@ const Request = require('./lib/request.js');
 const Response = require('./lib/response.js');
 const SipError = require('./lib/sip-error.js');
 const Link = require('./lib/link.js');
+const { ListenLink, Session } = Link;
+const ListenServer = require('./lib/listen-server.js');
+const tls = require('node:tls');
 const { parseUri, stringifyUri } = require('./lib/parse.js');
 const { MiddlewareStack, endOfStack, addVerbs } = require('./lib/middleware.js');
-const { nativeConnectOptions, nativeEmbeddedOptions } = require('./lib/connect-options.js');
+const { nativeConnectOptions, nativeEmbeddedOptions, nativeListenOptions } = require('./lib/connect-options.js');
 const { Uac, requestArgs } = require('./lib/uac.js');
 const digestAuth = require('./lib/digest-auth.js');
 const Dialog = require('./lib/dialog.js');
@@ -114,6 +117,9 @@ class Srf extends EventEmitter {
    * every (re)connect.
    */
   connect(opts = {}, cb) {
+    if (this._link instanceof ListenLink) {
+      throw new Error('Srf#connect: this Srf listens for connections from drachtio servers (srf.listen); an Srf uses either connect or listen, not both');
+    }
     const embedded = opts && opts.embedded ? nativeEmbeddedOptions(opts.embedded) : null;
     // Tags given to connect() apply when the constructor gave none, as in drachtio-srf.
     const tags = this.tags.length ? this.tags : (Array.isArray(opts.tags) ? opts.tags : []);
@@ -151,16 +157,101 @@ class Srf extends EventEmitter {
     return this;
   }
 
-  listen() {
-    throw new Error('srf.listen (outbound connections from the server) is not supported yet; use srf.connect');
+  /**
+   * Outbound mode (wire-protocol.md §3.2): drachtio servers connect to this app, each
+   * connection a session of its own. `opts`: {port, host, secret, tls, server, enablePing,
+   * pingInterval}; `cb` listens for 'listening'. Returns the listening server: the app's own
+   * `opts.server`, or an object with net.Server's address(), close(cb), listening and events.
+   */
+  listen(opts, cb) {
+    if (this._link instanceof ListenLink) throw new Error('Srf#listen: this Srf is listening already');
+    if (this._link) {
+      throw new Error('Srf#listen: this Srf is connected with srf.connect; an Srf uses either connect or listen, not both');
+    }
+    const tags = this.tags.length ? this.tags : (opts && Array.isArray(opts.tags) ? opts.tags : []);
+    validateTags(tags);
+    const { native, server, ignoredTls } = nativeListenOptions(opts, tags);
+    if (ignoredTls.length) emitOnce('listen-tls', `srf.listen: TLS options not applied: ${ignoredTls.join(', ')} (supported: key, cert, ca, requestCert, rejectUnauthorized)`);
+    if (typeof cb === 'function') this.on('listening', cb);
+    const link = new ListenLink();
+    link.listen(native);
+    this._link = link;
+    link.on('connect', (session, hostport, version, localHostports) => {
+      setImmediate(() => this.emit('connect', null, hostport, version, localHostports));
+    });
+    link.on('auth-failed', (session, reason) => {
+      const err = new Error('failed to authenticate to server');
+      err.reason = reason;
+      setImmediate(() => this.emit('connect', err));
+    });
+    link.on('session-close', (session) => setImmediate(() => this.emit('close', session)));
+    link.on('sip', (msg, meta, session) => this._onSip(msg, meta, session));
+    link.on('cdr', (kind, source, time, extra, msg) => {
+      if (kind === 'cdr:attempt') this.emit(kind, source, time, msg);
+      else this.emit(kind, source, time, extra, msg);
+    });
+    link.on('stopped', (err) => { if (err) setImmediate(() => this._error(err)); });
+    if (server) {
+      // The app's own server: its connections are handed to the native sessions.
+      const event = server instanceof tls.Server ? 'secureConnection' : 'connection';
+      const onConnection = (socket) => link.attach(socket);
+      server.on(event, onConnection);
+      const onListening = () => setImmediate(() => this.emit('listening'));
+      if (server.listening) onListening();
+      server.on('listening', onListening);
+      this._closeListener = () => {
+        server.off(event, onConnection);
+        server.off('listening', onListening);
+        link.close(false);
+      };
+      server.once('close', this._closeListener);
+      return server;
+    }
+    link.on('listening', () => setImmediate(() => this.emit('listening')));
+    const listenServer = new ListenServer(link);
+    this._closeListener = (cb) => listenServer.close(cb);
+    return listenServer;
   }
 
-  disconnect() {
-    if (this._link) this._link.disconnect();
+  /**
+   * Listen mode: stops accepting connections from drachtio servers (open sessions carry on);
+   * `cb` once the last has ended. drachtio-srf apps reach this as `srf.app.close()`.
+   */
+  close(cb) {
+    if (!this._closeListener) {
+      if (typeof cb === 'function') process.nextTick(cb, new Error('Srf#close: not listening'));
+      return this;
+    }
+    if (typeof cb === 'function') this._link.once('stopped', () => cb());
+    this._closeListener();
+    return this;
   }
 
-  /** Closes the session a message came on: only meaningful in listen mode. */
-  endSession() {}
+  /**
+   * Closes the connection to the server and stops reconnecting; in listen mode stops listening
+   * and ends every session, or, given a session (`req.socket`), ends that one.
+   */
+  disconnect(socket) {
+    if (socket instanceof Session) socket.end();
+    else if (this._link) this._link.disconnect();
+  }
+
+  /** Listen mode: ends the session (server connection) `req` or `res` came on. */
+  endSession(holder) {
+    const session = holder && holder.socket;
+    if (session instanceof Session) session.end();
+  }
+
+  /**
+   * The link to send on: the session given (listen mode), else the connection; in listen mode
+   * without a session, the oldest authenticated one. Throws when there is none.
+   */
+  _linkFor(socket) {
+    if (socket instanceof Session) return socket;
+    const link = this._link;
+    if (!link) throw Object.assign(new Error('not connected to a drachtio server'), { code: 'ERR_NOT_CONNECTED' });
+    return link instanceof ListenLink ? link.defaultSession() : link;
+  }
 
   /**
    * Sends a request outside a dialog: `request(uri, opts[, cb])` or `request(opts[, cb])`.
@@ -246,13 +337,14 @@ class Srf extends EventEmitter {
     }
   }
 
-  _onSip(msg, meta) {
+  _onSip(msg, meta, session) {
     if (msg.type !== 'request') {
       if (!this._uac.onResponse(msg, meta)) debug(`response for unknown transaction ${meta.stackTxnId}`);
       return;
     }
     const req = new Request(msg, meta);
-    req.server = this._server;
+    if (session) req.socket = session;
+    req.server = session ? session.server : this._server;
     req.srf = this;
     req.app = this;
     const callId = req.get('call-id');
@@ -278,7 +370,7 @@ class Srf extends EventEmitter {
       }
       default:
     }
-    const res = new Response(new SipMessage({}), { srf: this });
+    const res = new Response(new SipMessage({}), session ? { srf: this, socket: session } : { srf: this });
     res.req = req;
     req.res = res;
     res._send = req.stackTxnId === 'unsolicited'
@@ -304,9 +396,11 @@ class Srf extends EventEmitter {
   }
 
   _sendResponse(req, res, raw, { cb, fnAck, status }) {
-    const link = this._link;
-    if (!link) {
-      if (cb) cb(new Error('not connected to a drachtio server'));
+    let link;
+    try {
+      link = this._linkFor(req.socket);
+    } catch (err) {
+      if (cb) cb(err);
       return;
     }
     // The ACK (or PRACK) can arrive in the same batch as the confirmation: register its

@@ -208,7 +208,9 @@ test('bad arguments throw at the call', () => {
   const res = new Srf.SipResponse(new Srf.SipMessage({}));
   assert.throws(() => res.send(999), /valid sip response code/);
   assert.throws(() => res.send('200'), /valid sip response code/);
-  assert.throws(() => srf.listen({ port: 1 }), /not supported yet/);
+  assert.throws(() => srf.listen({ port: 1 }), /srf\.listen: secret must be a string/);
+  assert.throws(() => new Srf().listen({ secret: 'x' }), /srf\.listen: port must be a port number/);
+  assert.throws(() => new Srf().listen(), /srf\.listen: options must be an object/);
 });
 
 test('a response over the server frame limit fails with ERR_FRAME_TOO_LARGE', () => withServer(async (server, srfs) => {

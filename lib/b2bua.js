@@ -78,6 +78,8 @@ function createB2BUA(srf, req, res, uri, opts, progress, cb) {
         headers,
         localSdp: localSdpB,
         noAck: thirdParty,
+        // Listen mode: B is placed through the server session A came on.
+        _socket: opts._socket || req.socket,
         // B's in-dialog requests wait until A has ACKed (api.md §4.3 step 4).
         _queueRequests: !thirdParty,
         callingNumber: opts.callingNumber || (headers.From || headers.from ? undefined : req.callingNumber),

@@ -29,6 +29,32 @@ export declare class NativeClient {
   disconnect(): void
 }
 
+export declare class NativeListener {
+  constructor()
+  /** Starts listening; `listening` (or `stopped` with the error) follows as an event. */
+  listen(opts: ListenOptions, onEvents: (batch: JsBatch) => void): void
+  /**
+   * Sends a SIP request or response on a session; its outcome arrives as a `reply` or
+   * `failed` event carrying `cmd`.
+   */
+  sendSip(session: number, cmd: number, txnId: string, dialogId: string, routeUri: string | undefined | null, raw: string): void
+  sendProxy(session: number, cmd: number, txnId: string, opts: ProxyOptions, raw: string): void
+  /** Ends a session: what was sent on it is answered first (briefly), then it closes. */
+  endSession(session: number): void
+  /**
+   * Runs a session over a socket Node accepted (a server the app supplied); returns its id.
+   * Its bytes go in with `feed` and come out as `bytes` events.
+   */
+  attach(remote: string, local: string): number
+  /** Bytes an attached socket received; `null` when it closed. */
+  feed(session: number, data?: Buffer | undefined | null): void
+  /**
+   * Stops accepting; with `endSessions` ends every session too. A `stopped` event follows
+   * once the last session has closed; then the process may exit.
+   */
+  close(endSessions: boolean): void
+}
+
 export declare class NativeServer {
   /**
    * Parses drachtio-server style flags and starts listening (admin port and SIP contacts);
@@ -55,6 +81,25 @@ export interface ConnectOptions {
   retryMaxDelay?: number
   maxAttempts?: number
   connectTimeout?: number
+}
+
+export interface ListenOptions {
+  /** Where to listen; absent when the app supplies its own server (sessions are attached). */
+  host?: string
+  port?: number
+  secret: string
+  tags?: Array<string>
+  tls?: TlsListenOptions
+  /** Milliseconds between pings on each session; no pings when absent. */
+  pingInterval?: number
+}
+
+export interface TlsListenOptions {
+  cert: string
+  key: string
+  ca?: string
+  requestCert?: boolean
+  rejectUnauthorized?: boolean
 }
 
 /** `connect({ embedded })`: where the in-process engine listens, and its timers (ms). */

@@ -1,16 +1,17 @@
 'use strict';
 // Validates srf.connect() options and turns them into what the native client takes.
 const assert = require('node:assert');
+const net = require('node:net');
 
 const MIN_PING = 5000;
 const MAX_PING = 300000;
 
 /** PEM text from what Node's tls options accept: a string, a Buffer, or an array of them. */
-function pem(value, name) {
+function pem(value, name, fn = 'srf.connect') {
   if (value === undefined || value === null) return undefined;
   const list = Array.isArray(value) ? value : [value];
   return list.map((v) => {
-    assert.ok(typeof v === 'string' || Buffer.isBuffer(v), `srf.connect: tls.${name} must be a string or Buffer`);
+    assert.ok(typeof v === 'string' || Buffer.isBuffer(v), `${fn}: tls.${name} must be a string or Buffer`);
     return v.toString();
   }).join('\n');
 }
@@ -27,6 +28,14 @@ function tlsOptions(tls) {
   };
 }
 
+function pingIntervalOf(opts, fn) {
+  if (!opts.enablePing) return undefined;
+  const pingInterval = opts.pingInterval === undefined ? 15000 : opts.pingInterval;
+  assert.ok(Number.isInteger(pingInterval) && pingInterval >= MIN_PING && pingInterval <= MAX_PING,
+    `${fn}: pingInterval must be between ${MIN_PING} and ${MAX_PING} ms`);
+  return pingInterval;
+}
+
 function nativeConnectOptions(opts, tags) {
   assert.ok(opts && typeof opts === 'object', 'srf.connect: options must be an object');
   const host = opts.host === undefined ? 'localhost' : opts.host;
@@ -35,12 +44,7 @@ function nativeConnectOptions(opts, tags) {
   assert.ok(Number.isInteger(port) && port > 0 && port < 65536, 'srf.connect: port must be a port number');
   assert.ok(typeof opts.secret === 'string', 'srf.connect: secret must be a string');
   assert.ok(!opts.secret.includes('|'), 'srf.connect: secret must not contain "|"');
-  let pingInterval;
-  if (opts.enablePing) {
-    pingInterval = opts.pingInterval === undefined ? 15000 : opts.pingInterval;
-    assert.ok(Number.isInteger(pingInterval) && pingInterval >= MIN_PING && pingInterval <= MAX_PING,
-      `srf.connect: pingInterval must be between ${MIN_PING} and ${MAX_PING} ms`);
-  }
+  const pingInterval = pingIntervalOf(opts, 'srf.connect');
   const reconnect = opts.reconnect || {};
   assert.ok(typeof reconnect === 'object', 'srf.connect: reconnect must be an object');
   const ms = (v, name) => {
@@ -93,4 +97,44 @@ function nativeEmbeddedOptions(embedded) {
     tcpMessageTimeout: timer('tcpMessageTimeout'), minSE, defaultRefresher };
 }
 
-module.exports = { nativeConnectOptions, nativeEmbeddedOptions };
+// Server TLS options we apply; the rest of Node's tls.createServer options are reported as ignored.
+const TLS_LISTEN_KEYS = new Set(['key', 'cert', 'ca', 'requestCert', 'rejectUnauthorized']);
+
+/**
+ * `srf.listen({ port, host, secret, tls, server, enablePing, pingInterval })`: validated, as the
+ * native listener takes them, plus `server` (the app's own net.Server, when given) and
+ * `ignoredTls` (TLS option names we do not apply).
+ */
+function nativeListenOptions(opts, tags) {
+  assert.ok(opts && typeof opts === 'object' && !Array.isArray(opts), 'srf.listen: options must be an object, e.g. { port: 3000, secret: "cymru" }');
+  assert.ok(typeof opts.secret === 'string', 'srf.listen: secret must be a string (the drachtio server\'s secret)');
+  assert.ok(!opts.secret.includes('|'), 'srf.listen: secret must not contain "|"');
+  const pingInterval = pingIntervalOf(opts, 'srf.listen');
+  if (opts.server !== undefined) {
+    assert.ok(opts.server instanceof net.Server, 'srf.listen: server must be a net.Server or tls.Server');
+    assert.ok(opts.tls === undefined, 'srf.listen: tls applies to the server listen() creates; to use TLS with your own server, pass a tls.Server');
+    return { native: { secret: opts.secret, tags, pingInterval }, server: opts.server, ignoredTls: [] };
+  }
+  const port = Number(opts.port);
+  assert.ok(opts.port !== undefined && opts.port !== null && Number.isInteger(port) && port >= 0 && port < 65536,
+    'srf.listen: port must be a port number (0 for any free port)');
+  const host = opts.host === undefined ? '0.0.0.0' : opts.host;
+  assert.ok(typeof host === 'string' && host.length > 0, 'srf.listen: host must be a string');
+  let tls;
+  const ignoredTls = [];
+  if (opts.tls !== undefined) {
+    const t = opts.tls;
+    assert.ok(t && typeof t === 'object', 'srf.listen: tls must be an object of TLS server options ({ key, cert, ... })');
+    assert.ok(t.pfx === undefined && t.passphrase === undefined, 'srf.listen: tls.pfx and tls.passphrase are not supported: give tls.key and tls.cert as unencrypted PEM');
+    const key = pem(t.key, 'key', 'srf.listen');
+    const cert = pem(t.cert, 'cert', 'srf.listen');
+    assert.ok(key && cert, 'srf.listen: tls needs key and cert (PEM text or Buffers)');
+    const ca = pem(t.ca, 'ca', 'srf.listen');
+    assert.ok(!t.requestCert || ca, 'srf.listen: tls.requestCert needs tls.ca to verify client certificates with');
+    tls = { key, cert, ca, requestCert: Boolean(t.requestCert), rejectUnauthorized: t.rejectUnauthorized !== false };
+    for (const name of Object.keys(t)) if (!TLS_LISTEN_KEYS.has(name) && t[name] !== undefined) ignoredTls.push(name);
+  }
+  return { native: { host, port, secret: opts.secret, tags, tls, pingInterval }, server: null, ignoredTls };
+}
+
+module.exports = { nativeConnectOptions, nativeEmbeddedOptions, nativeListenOptions };

@@ -23,6 +23,8 @@ class Dialog extends EventEmitter {
     this.type = type;
     this.req = req;
     this.res = res;
+    // Listen mode: the session (server connection) the dialog lives on; its requests use it.
+    this.socket = req.socket;
     this._id = id;
     this.dialogType = req.method;
     this.connected = true;
@@ -171,7 +173,7 @@ class Dialog extends EventEmitter {
   }
 
   _sendOpts({ headers = {}, body, auth } = {}) {
-    return { headers, body, auth: auth || this.auth };
+    return { headers, body, auth: auth || this.auth, socket: this.socket };
   }
 
   /**

@@ -27,8 +27,7 @@ function proxyRequest(srf, req, destination, opts, cb) {
   const run = async () => {
     assert.ok(req && req.source === 'network', 'proxyRequest: only a received request can be proxied');
     const dests = destinations(destination === undefined ? opts.destination : destination, req);
-    const link = srf._link;
-    if (!link) throw new Error('not connected to a drachtio server');
+    const link = srf._linkFor(req.socket); // listen mode: the request's own session
     const headers = opts.headers || {};
     const raw = new SipMessage({ method: req.method, uri: dests[0], headers }).toString();
     const result = { connected: false, finalStatus: undefined, finalResponse: undefined, responses: [] };

@@ -13,7 +13,9 @@ function noop() {}
 
 /** Normalises srf.request's argument forms to `{uri, opts, cb}`. */
 function requestArgs(args) {
-  if (args[0] instanceof net.Socket) args = args.slice(1); // listen-mode socket: one link here
+  // A connection first: in listen mode the session (req.socket) to send on.
+  let socket;
+  if (args[0] instanceof net.Socket || isSession(args[0])) [socket, ...args] = args;
   let [uri, opts, cb] = args;
   if (typeof uri === 'object' && uri !== null) {
     [opts, cb] = [uri, opts];
@@ -23,7 +25,14 @@ function requestArgs(args) {
   assert.ok(typeof uri === 'string', 'srf.request: uri is required');
   opts = opts || {};
   assert.ok(typeof opts.method === 'string', 'srf.request: method is required');
-  return { uri, opts: { ...opts, method: opts.method.toUpperCase() }, cb };
+  const out = { ...opts, method: opts.method.toUpperCase() };
+  if (isSession(socket)) out._socket = socket;
+  return { uri, opts: out, cb };
+}
+
+/** A listen-mode session (lib/link.js Session): something to send on. */
+function isSession(v) {
+  return Boolean(v) && typeof v === 'object' && typeof v.sendSip === 'function' && typeof v.id === 'number';
 }
 
 class Uac {
@@ -35,15 +44,14 @@ class Uac {
     this.pendingInvites = new Map();
   }
 
-  get link() {
-    const link = this.srf._link;
-    if (!link) throw Object.assign(new Error('not connected to a drachtio server'), { code: 'ERR_NOT_CONNECTED' });
-    return link;
+  /** Where to send: the session given (listen mode), else the Srf's connection; throws if none. */
+  linkFor(socket) {
+    return this.srf._linkFor(socket);
   }
 
   /** Sends a request inside a dialog; resolves with the Request as sent (responses follow). */
-  sendInDialog(dialogId, method, { headers = {}, body, auth } = {}) {
-    return this.send('sip:placeholder', { method, headers, body, auth }, dialogId);
+  sendInDialog(dialogId, method, { headers = {}, body, auth, socket } = {}) {
+    return this.send('sip:placeholder', { method, headers, body, auth, _socket: socket }, dialogId);
   }
 
   /** Sends a new request (or one in `dialogId`); resolves with the Request as sent. */
@@ -52,10 +60,13 @@ class Uac {
     const raw = msg.toString();
     let link;
     try {
-      link = this.link;
+      link = this.linkFor(opts._socket);
     } catch (err) {
       return Promise.reject(err);
     }
+    // A listen-mode session, once chosen, carries everything about this request.
+    const session = isSession(link) ? link : undefined;
+    if (session) opts = { ...opts, _socket: session };
     return link.sendSip({
       routeUri: opts.proxy,
       dialogId,
@@ -63,6 +74,7 @@ class Uac {
       // Registered before any response of the same batch is dispatched.
       onSent: ({ msg: sent, meta }) => {
         const req = new Request(sent || msg, { ...meta, source: 'application', srf: this.srf, app: this.srf });
+        if (session) req.socket = session;
         req._uac = { uac: this, uri: sent ? sent.uri : uri, opts, raw, challenged: false, dialogId };
         this.byTxn.set(meta.stackTxnId, req);
         if (opts.method === 'INVITE' && !dialogId) this.pendingInvites.set(req.get('call-id'), req);
@@ -96,23 +108,23 @@ class Uac {
   /** The `ack` handed to response listeners: ACK a final to INVITE, PRACK a reliable 1xx. */
   ackFor(req, res, dialogId) {
     if (req.method !== 'INVITE') return noop;
-    if (res.status >= 200) return (opts = {}) => this.inDialog(dialogId, 'ACK', req.uri, opts);
+    if (res.status >= 200) return (opts = {}) => this.inDialog(dialogId, 'ACK', req.uri, opts, req.socket);
     const rseq = res.get('rseq');
     if (!rseq) return noop;
     const cseq = res.get('cseq');
     // In the early dialog: the engine sends it to the remote target (the 1xx's Contact, RFC 3262 §4).
     return (opts = {}) => this.inDialog(dialogId, 'PRACK', 'sip:placeholder',
-      { ...opts, headers: { ...(opts.headers || {}), RAck: `${rseq.trim()} ${cseq}` } });
+      { ...opts, headers: { ...(opts.headers || {}), RAck: `${rseq.trim()} ${cseq}` } }, req.socket);
   }
 
   /** Sends ACK/PRACK (or another request) inside a dialog the server knows by id. */
-  inDialog(dialogId, method, uri, { headers = {}, body } = {}) {
+  inDialog(dialogId, method, uri, { headers = {}, body } = {}, socket) {
     const raw = new SipMessage({ method, uri, headers, body }).toString();
     // Sent at once, so requests reach the server in the order they were made (an ACK before
     // the BYE that follows it); a link that is down becomes a rejection.
     let sent;
     try {
-      sent = this.link.sendSip({ dialogId, raw }).then(({ msg }) => msg);
+      sent = this.linkFor(socket).sendSip({ dialogId, raw }).then(({ msg }) => msg);
     } catch (err) {
       sent = Promise.reject(err);
     }
@@ -125,8 +137,10 @@ class Uac {
   async cancel(req, { headers = {} } = {}) {
     if (req._uac.authenticating) await req._uac.authenticating;
     const raw = new SipMessage({ method: 'CANCEL', uri: req.uri, headers }).toString();
-    const { msg, meta } = await this.link.sendSip({ txnId: req.stackTxnId, raw });
-    return new Request(msg || new SipMessage(raw), { ...meta, source: 'application', srf: this.srf });
+    const { msg, meta } = await this.linkFor(req.socket).sendSip({ txnId: req.stackTxnId, raw });
+    const cancel = new Request(msg || new SipMessage(raw), { ...meta, source: 'application', srf: this.srf });
+    if (req.socket) cancel.socket = req.socket;
+    return cancel;
   }
 
   /** Answers a 401/407 with credentials and re-sends on the same Call-ID (api.md §3.1). */

@@ -93,7 +93,8 @@ function createUAC(srf, ...args) {
       if (!has('contact')) headers.Contact = headers.From;
     }
     const localSdp = await localSdpOf(opts);
-    const attempt = (target, proxy) => sendAndWait(srf, target, { method, headers, body: localSdp, auth: opts.auth, proxy }, progress, opts);
+    // `_socket`: listen mode, the session to place the call on (createB2BUA: the A leg's).
+    const attempt = (target, proxy) => sendAndWait(srf, target, { method, headers, body: localSdp, auth: opts.auth, proxy, _socket: opts._socket }, progress, opts);
     let outcome = await attempt(uri, opts.proxy);
     for (let hops = 0; opts.followRedirects && hops < MAX_REDIRECTS && isRedirect(outcome.res); hops++) {
       const contact = parseNameAddr(outcome.res.get('contact')).uri;

@@ -5,7 +5,7 @@ import tls from 'node:tls';
 import { randomUUID } from 'node:crypto';
 import { frame, FrameReader, parseLeader } from './wire.mjs';
 
-class Conn {
+export class Conn {
   constructor(socket) {
     this.socket = socket;
     this.reader = new FrameReader();

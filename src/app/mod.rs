@@ -52,6 +52,8 @@ pub enum FailureCode {
     ConnectionClosed,
     FrameTooLarge,
     Timeout,
+    /// Too many commands queued for one connection (a server that stopped reading).
+    Backpressure,
 }
 
 impl FailureCode {
@@ -62,6 +64,7 @@ impl FailureCode {
             FailureCode::ConnectionClosed => "ERR_CONNECTION_CLOSED",
             FailureCode::FrameTooLarge => "ERR_FRAME_TOO_LARGE",
             FailureCode::Timeout => "ERR_TIMEOUT",
+            FailureCode::Backpressure => "ERR_BACKPRESSURE",
         }
     }
 }

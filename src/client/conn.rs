@@ -2,13 +2,13 @@
 //! authenticate, register routes, ping, and reconnect with drachtio-srf's backoff when the
 //! link drops. Every command waiting for a reply fails at once when the link goes.
 
-use super::pending::{Pending, REPLY_DEADLINE};
+use super::proto::{self, new_id, Stream, Wire, MISSED_PINGS, READ_CHUNK};
 use super::tls::TlsOptions;
-use crate::app::{CmdId, Command, Event, EventSink, FailureCode};
-use crate::wire::{encode_frame, AppMsg, FrameDecoder, ReplyStatus, ServerMsg, MAX_RECEIVE_FRAME};
+use crate::app::{Command, Event, EventSink};
+use crate::wire::{AppMsg, ReplyStatus, ServerMsg, MAX_RECEIVE_FRAME};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
@@ -54,12 +54,6 @@ impl ClientConfig {
 const FIRST_DELAY_MS: u64 = 150;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
-/// Unanswered pings in a row after which the link counts as dead.
-const MISSED_PINGS: u32 = 2;
-const READ_CHUNK: usize = 64 * 1024;
-
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// Starts the connection task on `rt`; commands go in through the returned sender.
 pub fn spawn<S: EventSink>(rt: &tokio::runtime::Handle, config: ClientConfig, sink: Arc<S>) -> mpsc::Sender<Command> {
@@ -176,12 +170,8 @@ impl<S: EventSink> Client<S> {
                 self.add_route(verb);
             }
             Command::RemoveRoute(verb) => self.routes.retain(|v| *v != verb),
-            Command::Sip { cmd, .. } | Command::Proxy { cmd, .. } => {
-                let reason = "not connected to a drachtio server".to_owned();
-                self.sink.emit(Event::Failed { cmd, code: FailureCode::NotConnected, reason }).await;
-            }
-            Command::Stats { cmd } => self.no_stats(cmd).await,
             Command::Disconnect => self.closing = true,
+            other => proto::fail_offline(&*self.sink, other, "not connected to a drachtio server").await,
         }
     }
 
@@ -196,11 +186,9 @@ impl<S: EventSink> Client<S> {
 
     async fn session(&mut self, stream: Box<dyn Stream>) -> SessionEnd {
         let (mut reader, mut writer) = tokio::io::split(stream);
-        let mut link = Link { decoder: FrameDecoder::new(self.config.max_frame), pending: Pending::default(), out: Vec::new(), awaiting_routes: Vec::new(), held_connected: None };
-        let auth_id = new_id();
-        let auth = AppMsg::Authenticate { id: auth_id.clone(), secret: self.config.secret.clone(), tags: self.config.tags.clone() };
-        link.queue(&auth);
-        if let Err(e) = link.flush(&mut writer).await {
+        let mut link = Link { wire: Wire::new(self.config.max_frame), awaiting_routes: Vec::new(), held_connected: None };
+        let auth_id = proto::authenticate(&mut link.wire, &self.config.secret, &self.config.tags);
+        if let Err(e) = link.wire.flush(&mut writer).await {
             self.sink.emit(Event::Error { message: e }).await;
             return SessionEnd::Lost;
         }
@@ -226,7 +214,7 @@ impl<S: EventSink> Client<S> {
                         }
                     };
                     unanswered_pings = 0;
-                    link.decoder.feed(&buf[..n]);
+                    link.wire.decoder.feed(&buf[..n]);
                     match self.drain_frames(&mut link, &auth_id, &mut authenticated).await {
                         Ok(()) => {}
                         Err(message) => {
@@ -246,7 +234,7 @@ impl<S: EventSink> Client<S> {
                         break SessionEnd::Lost;
                     }
                     unanswered_pings += 1;
-                    link.queue(&AppMsg::Ping { id: new_id() });
+                    link.wire.queue(&AppMsg::Ping { id: new_id() });
                 }
                 _ = sweep.tick() => {
                     // A server that never answers route frames still gets its app connected.
@@ -257,32 +245,25 @@ impl<S: EventSink> Client<S> {
                         self.sink.emit(Event::Error { message: "no answer to authenticate from the drachtio server".into() }).await;
                         break SessionEnd::Lost;
                     }
-                    for cmd in link.pending.expired(Instant::now()) {
-                        let reason = format!("no reply from the drachtio server within {} s", REPLY_DEADLINE.as_secs());
-                        self.sink.emit(Event::Failed { cmd, code: FailureCode::Timeout, reason }).await;
-                    }
+                    link.wire.expire(&*self.sink).await;
                 }
             }
-            if let Err(message) = link.flush(&mut writer).await {
+            if let Err(message) = link.wire.flush(&mut writer).await {
                 self.sink.emit(Event::Error { message }).await;
                 break SessionEnd::Lost;
             }
         };
-        tracing::debug!(pending = link.pending.len(), disconnect = matches!(end, SessionEnd::Disconnect), "session ended");
+        tracing::debug!(pending = link.wire.pending.len(), disconnect = matches!(end, SessionEnd::Disconnect), "session ended");
         if matches!(end, SessionEnd::Disconnect) {
             self.closing = true;
             let _ = writer.shutdown().await;
         }
-        for cmd in link.pending.drain().collect::<Vec<_>>() {
-            let reason = "the connection to the drachtio server closed before it answered".to_owned();
-            self.sink.emit(Event::Failed { cmd, code: FailureCode::ConnectionClosed, reason }).await;
-        }
+        link.wire.fail_pending(&*self.sink).await;
         end
     }
 
     async fn drain_frames(&mut self, link: &mut Link, auth_id: &str, authenticated: &mut bool) -> Result<(), String> {
-        while let Some(frame) = link.decoder.next_frame().map_err(|e| format!("drachtio protocol error: {e}"))? {
-            let msg = ServerMsg::parse(&frame).map_err(|e| format!("drachtio protocol error: {e}"))?;
+        while let Some(msg) = link.wire.next_msg()? {
             match msg {
                 ServerMsg::Response { request_id, status, args, .. } if request_id == auth_id => {
                     if status != ReplyStatus::Ok {
@@ -294,7 +275,7 @@ impl<S: EventSink> Client<S> {
                     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
                     for verb in &self.routes {
                         let id = new_id();
-                        link.queue(&AppMsg::Route { id: id.clone(), verb: verb.clone() });
+                        link.wire.queue(&AppMsg::Route { id: id.clone(), verb: verb.clone() });
                         link.awaiting_routes.push(id);
                     }
                     let connected = Event::Connected { hostports: arg(0), version: arg(1), local_hostports: arg(2) };
@@ -313,17 +294,11 @@ impl<S: EventSink> Client<S> {
                 // Anything else the server sends comes after 'connect', as it did without routes.
                 other => {
                     self.release_connected(link).await;
-                    self.on_frame(link, other).await;
+                    link.wire.deliver(&*self.sink, other).await;
                 }
             }
         }
         Ok(())
-    }
-
-    /// The drachtio protocol has no way to ask a server what it holds.
-    async fn no_stats(&mut self, cmd: CmdId) {
-        let args = vec!["counts are only available from the embedded engine".to_owned()];
-        self.sink.emit(Event::Reply { cmd, status: ReplyStatus::Nok, args, raw: None, more: false }).await;
     }
 
     /// Emits the Connected held back while route frames were unanswered.
@@ -334,86 +309,29 @@ impl<S: EventSink> Client<S> {
         }
     }
 
-    async fn on_frame(&mut self, link: &mut Link, msg: ServerMsg) {
-        match msg {
-            ServerMsg::Response { request_id, status, args, body, .. } => {
-                // A proxy's per-target answers carry `continue` (absolute token 12).
-                let more = args.get(8).is_some_and(|a| a == "continue");
-                if let Some(cmd) = link.pending.resolve(&request_id, more) {
-                    self.sink.emit(Event::Reply { cmd, status, args, raw: body, more }).await;
-                }
-            }
-            ServerMsg::Sip { meta, body, .. } => self.sink.emit(Event::Sip { meta, raw: body }).await,
-            ServerMsg::Cdr { kind, source, time, extra, body, .. } => {
-                self.sink.emit(Event::Cdr { kind, source, time, extra, raw: body }).await
-            }
-        }
-    }
-
     async fn online(&mut self, link: &mut Link, cmd: Command) {
         tracing::debug!(?cmd, "command");
-        let (msg, cmd_id, deadline) = match cmd {
-            Command::Route { verb, .. } => {
-                if self.add_route(verb.clone()) {
-                    link.queue(&AppMsg::Route { id: new_id(), verb });
-                }
-                return;
+        match link.wire.command(&*self.sink, cmd).await {
+            Some(Command::Route { verb, .. }) if self.add_route(verb.clone()) => {
+                link.wire.queue(&AppMsg::Route { id: new_id(), verb });
             }
-            Command::RemoveRoute(verb) => {
+            Some(Command::RemoveRoute(verb)) => {
                 self.routes.retain(|v| *v != verb);
-                link.queue(&AppMsg::RemoveRoute { id: new_id(), verb });
-                return;
+                link.wire.queue(&AppMsg::RemoveRoute { id: new_id(), verb });
             }
-            Command::Sip { cmd, txn_id, dialog_id, route_uri, raw } => {
-                (AppMsg::Sip { id: new_id(), txn_id, dialog_id, route_uri, body: raw }, cmd, Some(Instant::now() + REPLY_DEADLINE))
-            }
-            Command::Proxy { cmd, txn_id, spec, raw } => (AppMsg::Proxy { id: new_id(), txn_id, spec, body: raw }, cmd, None),
-            Command::Stats { cmd } => return self.no_stats(cmd).await,
-            Command::Disconnect => return,
-        };
-        match link.try_queue(&msg) {
-            Ok(()) => link.pending.insert(msg.id().to_owned(), cmd_id, deadline),
-            Err(reason) => self.sink.emit(Event::Failed { cmd: cmd_id, code: FailureCode::FrameTooLarge, reason }).await,
+            _ => {}
         }
     }
 }
 
-/// Per-connection state: the frame decoder, commands awaiting replies, and bytes to write.
 /// How long 'connect' waits for the answers to the route frames sent on authenticating.
 const ROUTE_REPLY_WAIT: Duration = Duration::from_secs(1);
 
+/// Per-connection state: the protocol state, and the routes awaiting their answers.
 struct Link {
-    decoder: FrameDecoder,
-    pending: Pending,
-    out: Vec<u8>,
+    wire: Wire,
     /// After authenticating: the ids of the route frames not yet answered, and the Connected
     /// event held until they are, so the app's routes are in force when it sees 'connect'.
     awaiting_routes: Vec<String>,
     held_connected: Option<(Event, Instant)>,
-}
-
-impl Link {
-    fn try_queue(&mut self, msg: &AppMsg) -> Result<(), String> {
-        encode_frame(&msg.to_payload(), &mut self.out).map_err(|e| e.to_string())
-    }
-
-    /// Control frames are small and always fit.
-    fn queue(&mut self, msg: &AppMsg) {
-        if let Err(e) = self.try_queue(msg) {
-            tracing::error!(error = %e, "control frame over the size limit");
-        }
-    }
-
-    async fn flush<W: AsyncWrite + Unpin>(&mut self, w: &mut W) -> Result<(), String> {
-        if self.out.is_empty() {
-            return Ok(());
-        }
-        let result = w.write_all(&self.out).await;
-        self.out.clear();
-        result.map_err(|e| format!("write to drachtio server failed: {e}"))
-    }
-}
-
-fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
 }

@@ -108,3 +108,43 @@ impl ServerCertVerifier for AcceptAny {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+/// TLS for `srf.listen({ tls })`: the options of Node's `tls.createServer` that matter for a
+/// drachtio server connecting to us: our certificate chain and key, and optionally client
+/// certificates verified against `ca` (`requestCert`).
+#[derive(Debug, Clone, Default)]
+pub struct TlsServerOptions {
+    /// PEM certificate chain (leaf first) and its private key.
+    pub cert: String,
+    pub key: String,
+    /// PEM CA certificates client certificates must chain to (with `request_cert`).
+    pub ca: Option<String>,
+    /// Ask the connecting server for a certificate.
+    pub request_cert: bool,
+    /// With `request_cert`: refuse a server that presents none or an untrusted one.
+    pub reject_unauthorized: bool,
+}
+
+impl TlsServerOptions {
+    pub fn server_config(&self) -> Result<rustls::ServerConfig, String> {
+        let builder = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup failed: {e}"))?;
+        let builder = if self.request_cert {
+            let mut roots = RootCertStore::empty();
+            let pem = self.ca.as_deref().ok_or("tls.requestCert needs tls.ca: the CA certificates client certificates must chain to")?;
+            for cert in certs(pem)? {
+                roots.add(cert).map_err(|e| format!("unusable CA certificate: {e}"))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
+            let verifier = if self.reject_unauthorized { verifier } else { verifier.allow_unauthenticated() };
+            builder.with_client_cert_verifier(verifier.build().map_err(|e| format!("TLS client verification setup failed: {e}"))?)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let key = rustls_pemfile::private_key(&mut self.key.as_bytes())
+            .map_err(|e| format!("invalid PEM key in tls.key: {e}"))?
+            .ok_or("no private key found in tls.key")?;
+        builder.with_single_cert(certs(&self.cert)?, key).map_err(|e| format!("unusable TLS certificate or key: {e}"))
+    }
+}

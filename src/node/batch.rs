@@ -7,12 +7,14 @@
 //! `text`: every token of every event in order, each followed by NUL (a NUL inside a token is
 //! replaced by U+FFFD, so the split cannot go wrong).
 //! `data`, per event, in native-endian u32 words: kind, cmd, flags, token count, message
-//! length in bytes, index length in words; then the message bytes zero-padded to a multiple
-//! of 4, then the index words (sip::index). `flags`: MORE, MESSAGE (a message follows),
-//! UNPARSED (the message did not parse: no index, and its reason is the last token).
-//! Reply and failed events have their status as their first token.
+//! length in bytes, index length in words, session (listen mode: the server connection it
+//! belongs to; 0 otherwise); then the message bytes zero-padded to a multiple of 4, then the
+//! index words (sip::index). `flags`: MORE, MESSAGE (a message follows), UNPARSED (the message
+//! did not parse: no index, and its reason is the last token), OPAQUE (the bytes are not a
+//! SIP message: no index). Reply and failed events have their status as their first token.
 
 use crate::app::Event;
+use crate::client::ListenEvent;
 use crate::sip::{self, Framing, Limits};
 use crate::wire::ReplyStatus;
 use napi::bindgen_prelude::Buffer;
@@ -28,10 +30,17 @@ const SIP: u32 = 5;
 const REPLY: u32 = 6;
 const FAILED: u32 = 7;
 const CDR: u32 = 8;
+/// Listen mode: the listener is bound (address, port); a server connected (remote, local);
+/// bytes for an attached socket; the listener stopped ([error]).
+const LISTENING: u32 = 9;
+const ACCEPTED: u32 = 10;
+const BYTES: u32 = 11;
+const STOPPED: u32 = 12;
 
 const MORE: u32 = 1;
 const MESSAGE: u32 = 2;
 const UNPARSED: u32 = 4;
+const OPAQUE: u32 = 8;
 
 #[napi(object)]
 pub struct JsBatch {
@@ -44,6 +53,34 @@ pub struct BatchWriter {
     text: String,
     data: Vec<u8>,
     events: usize,
+    /// The session of the event being written.
+    session: u32,
+}
+
+/// What the pump can put in a batch: a connection's event, or a listener's with its session.
+pub trait Batchable: Send + 'static {
+    fn write_to(self, batch: &mut BatchWriter);
+}
+
+impl Batchable for Event {
+    fn write_to(self, batch: &mut BatchWriter) {
+        batch.session = 0;
+        batch.push(self);
+    }
+}
+
+impl Batchable for (u32, ListenEvent) {
+    fn write_to(self, batch: &mut BatchWriter) {
+        let (session, ev) = self;
+        batch.session = session;
+        match ev {
+            ListenEvent::Listening { address, port } => batch.event(LISTENING, 0, 0, &[&address, &port.to_string()], None),
+            ListenEvent::Accepted { remote, local } => batch.event(ACCEPTED, 0, 0, &[&remote, &local], None),
+            ListenEvent::Session(ev) => batch.push(ev),
+            ListenEvent::Bytes(data) => batch.event(BYTES, 0, OPAQUE, &[], Some(&data)),
+            ListenEvent::Stopped { error } => batch.event(STOPPED, 0, 0, &error.as_deref().into_iter().collect::<Vec<_>>(), None),
+        }
+    }
 }
 
 impl BatchWriter {
@@ -72,7 +109,7 @@ impl BatchWriter {
         self.events += 1;
         let raw = raw.filter(|r| !r.is_empty());
         // A message is sent with its index, or, when it does not parse, with the reason.
-        let (index, reason) = match raw.map(|r| sip::parse(r, Framing::Datagram, &Limits::default()).map(|m| m.index_words())) {
+        let (index, reason) = match raw.filter(|_| flags & OPAQUE == 0).map(|r| sip::parse(r, Framing::Datagram, &Limits::default()).map(|m| m.index_words())) {
             Some(Ok(words)) => (words, None),
             Some(Err(e)) => (Vec::new(), Some(e.to_string())),
             None => (Vec::new(), None),
@@ -85,7 +122,7 @@ impl BatchWriter {
             flags |= UNPARSED;
         }
         let ntokens = tokens.len() + usize::from(reason.is_some());
-        for w in [kind, cmd, flags, ntokens as u32, raw.map_or(0, |r| r.len() as u32), index.len() as u32] {
+        for w in [kind, cmd, flags, ntokens as u32, raw.map_or(0, |r| r.len() as u32), index.len() as u32, self.session] {
             self.word(w);
         }
         for t in tokens {

@@ -3,7 +3,7 @@
 //! batches through one thread-safe function, with at most two batches in flight so a stalled
 //! event loop slows the connection down instead of growing memory.
 
-use super::batch::{BatchWriter, JsBatch};
+use super::batch::{Batchable, BatchWriter, JsBatch};
 use super::runtime;
 use crate::app::{Command, Event, EventSink};
 use crate::client::{self, ClientConfig, Reconnect, TlsOptions};
@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 
-const EVENT_QUEUE: usize = 4096;
+pub(super) const EVENT_QUEUE: usize = 4096;
 const JS_BATCH: usize = 64;
 const JS_BATCHES_IN_FLIGHT: usize = 2;
 
@@ -79,7 +79,7 @@ pub struct ProxyOptions {
     pub destinations: Vec<String>,
 }
 
-type EventCallback = ThreadsafeFunction<JsBatch, napi::bindgen_prelude::Unknown<'static>, JsBatch, napi::Status, false>;
+pub(super) type EventCallback = ThreadsafeFunction<JsBatch, napi::bindgen_prelude::Unknown<'static>, JsBatch, napi::Status, false>;
 
 struct NodeSink(mpsc::Sender<Event>);
 
@@ -95,7 +95,7 @@ pub struct NativeClient {
     commands: Option<mpsc::Sender<Command>>,
 }
 
-fn err(msg: impl Into<String>) -> napi::Error {
+pub(super) fn err(msg: impl Into<String>) -> napi::Error {
     napi::Error::from_reason(msg.into())
 }
 
@@ -202,16 +202,7 @@ impl NativeClient {
 
     #[napi]
     pub fn send_proxy(&self, cmd: u32, txn_id: String, opts: ProxyOptions, raw: String) -> napi::Result<()> {
-        let spec = ProxySpec {
-            record_route: opts.record_route,
-            full_response: true,
-            follow_redirects: opts.follow_redirects,
-            simultaneous: opts.simultaneous,
-            provisional_timeout: opts.provisional_timeout,
-            final_timeout: opts.final_timeout,
-            destinations: opts.destinations,
-        };
-        self.send(Command::Proxy { cmd, txn_id, spec, raw: raw.into_bytes() })
+        self.send(Command::Proxy { cmd, txn_id, spec: proxy_spec(opts), raw: raw.into_bytes() })
     }
 
     /// Closes the connection and stops reconnecting; the process may exit afterwards.
@@ -224,6 +215,18 @@ impl NativeClient {
             }
         }
         Ok(())
+    }
+}
+
+pub(super) fn proxy_spec(opts: ProxyOptions) -> ProxySpec {
+    ProxySpec {
+        record_route: opts.record_route,
+        full_response: true,
+        follow_redirects: opts.follow_redirects,
+        simultaneous: opts.simultaneous,
+        provisional_timeout: opts.provisional_timeout,
+        final_timeout: opts.final_timeout,
+        destinations: opts.destinations,
     }
 }
 
@@ -262,14 +265,14 @@ fn embedded_config(opts: EmbeddedOptions) -> Result<EngineConfig, String> {
 
 /// Moves events to JS in batches. Ends (releasing the thread-safe function, so Node may exit)
 /// when the connection task has finished and dropped its sender.
-async fn pump(mut rx: mpsc::Receiver<Event>, callback: EventCallback) {
+pub(super) async fn pump<T: Batchable>(mut rx: mpsc::Receiver<T>, callback: EventCallback) {
     let permits = Arc::new(Semaphore::new(JS_BATCHES_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
         let mut batch = BatchWriter::default();
-        batch.push(first);
+        first.write_to(&mut batch);
         while batch.len() < JS_BATCH {
             match rx.try_recv() {
-                Ok(e) => batch.push(e),
+                Ok(e) => e.write_to(&mut batch),
                 Err(_) => break,
             }
         }

@@ -3,6 +3,7 @@
 
 mod batch;
 mod client;
+mod listen;
 mod message;
 mod runtime;
 mod serve;

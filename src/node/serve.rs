@@ -43,6 +43,12 @@ impl NativeServer {
         self.server.admin.to_string()
     }
 
+    /// The admin TLS address, when serve listens for apps over TLS.
+    #[napi(getter)]
+    pub fn admin_tls(&self) -> Option<String> {
+        self.server.admin_tls.map(|a| a.to_string())
+    }
+
     /// The SIP listening points, e.g. `udp/127.0.0.1:5060,tcp/127.0.0.1:5060`.
     #[napi(getter)]
     pub fn sip(&self) -> String {

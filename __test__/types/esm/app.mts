@@ -95,6 +95,8 @@ use(connected, notAPromise, embedded);
 
 const server: net.Server = srf.listen({ port: 4000, secret: 'cymru', enablePing: true, pingInterval: 30000 }, () => {});
 srf.listen({ port: 4001, secret: 'cymru', server: net.createServer(), tls: { cert: 'PEM', key: 'PEM' } });
+srf.close(() => {});
+srf.app.close();
 // @ts-expect-error listen() returns the server, not Promise<void>
 const listenPromise: Promise<void> = srf.listen({ port: 4002, secret: 'cymru' });
 use(server, listenPromise);
