@@ -397,8 +397,8 @@ pub fn parse_with_env(args: &[String], env: impl Fn(&str) -> Option<String>) -> 
     if admin.is_none() && admin_tls.is_none() {
         return Err("no admin port: set --port or --tls-port".into());
     }
-    if admin_tls.is_some() {
-        return Err("--tls-port (TLS on the admin port) is not supported yet by drachtio-rs serve".into());
+    if admin_tls.is_some() && (l.key_file.is_none() || (l.cert_file.is_none() && l.chain_file.is_none())) {
+        return Err("--tls-port needs --key-file and --cert-file or --chain-file (or <sip><tls> in the configuration file)".into());
     }
     for h in &l.handlers {
         let lower = h.url.to_ascii_lowercase();
@@ -494,7 +494,12 @@ mod tests {
             a.extend_from_slice(flag);
             assert!(run(&a).err().is_some_and(|e| e.contains("not supported yet")), "{flag:?}");
         }
-        assert!(run(&["--secret", "s", "--tls-port", "9023", "--key-file", "k", "--cert-file", "c"]).err().is_some_and(|e| e.contains("not supported yet")));
+        let c = run(&["--secret", "s", "--tls-port", "9023", "--key-file", "k", "--cert-file", "c", "--min-tls-version", "1.3"]).expect("parses");
+        assert_eq!((c.admin, c.admin_tls.map(|a| a.port())), (None, Some(9023)), "TLS only when only a TLS port is given");
+        assert_eq!(c.tls, TlsFiles { key: Some("k".into()), cert: Some("c".into()), chain: None, min_version: Some(1.3) });
+        let c = run(&["--secret", "s", "--port", "9022", "--tls-port", "9023", "-A", "k", "-C", "chain"]).expect("parses");
+        assert_eq!((c.admin.map(|a| a.port()), c.admin_tls.map(|a| a.port())), (Some(9022), Some(9023)));
+        assert!(run(&["--secret", "s", "--tls-port", "9023"]).err().is_some_and(|e| e.contains("--key-file")));
         let c = run(&["--secret", "s", "--http-handler", "http://127.0.0.1:8080", "--http-method", "post"]).expect("parses");
         assert_eq!(c.handlers, vec![Handler { sip_method: "*".into(), http_method: HttpMethod::Post, url: "http://127.0.0.1:8080".into(), verify_peer: false }]);
         assert!(run(&["--secret", "s", "--http-handler", "ftp://x"]).err().is_some_and(|e| e.contains("must start with")));

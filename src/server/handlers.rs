@@ -151,10 +151,6 @@ async fn connect_app(uri: &str, txn: String, shared: &Arc<Shared>, stopped: watc
         tracing::warn!(uri, "route: invalid uri; answering 480");
         return unavailable();
     };
-    if tls {
-        tracing::warn!(uri, "route: TLS connections to apps are not supported yet; answering 480");
-        return unavailable();
-    }
     if outbound.fetch_add(1, Ordering::Relaxed) >= MAX_OUTBOUND {
         outbound.fetch_sub(1, Ordering::Relaxed);
         tracing::warn!(uri, "too many outbound app connections; answering 480");
@@ -177,8 +173,30 @@ async fn connect_app(uri: &str, txn: String, shared: &Arc<Shared>, stopped: watc
     let peer = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], port)));
     tracing::debug!(peer = %peer, "outbound connection to an app");
     let _ = stream.set_nodelay(true);
-    let (reader, writer) = stream.into_split();
     let (shared, outbound) = (shared.clone(), outbound.clone());
+    if tls {
+        // As drachtio-server: the app's certificate is not verified.
+        let stream = match tokio::time::timeout(APP_CONNECT_TIMEOUT, tls_connect(stream, &host, false)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                outbound.fetch_sub(1, Ordering::Relaxed);
+                tracing::warn!(uri, error = %e, "route: TLS to the app failed; answering 480");
+                return unavailable();
+            }
+            Err(_) => {
+                outbound.fetch_sub(1, Ordering::Relaxed);
+                tracing::warn!(uri, "route: TLS to the app timed out; answering 480");
+                return unavailable();
+            }
+        };
+        let (reader, writer) = tokio::io::split(stream);
+        tokio::spawn(async move {
+            peer::serve_app(reader, writer, peer, shared, stopped, Mode::Outbound { txn }).await;
+            outbound.fetch_sub(1, Ordering::Relaxed);
+        });
+        return None;
+    }
+    let (reader, writer) = stream.into_split();
     tokio::spawn(async move {
         peer::serve_app(reader, writer, peer, shared, stopped, Mode::Outbound { txn }).await;
         outbound.fetch_sub(1, Ordering::Relaxed);

@@ -6,6 +6,7 @@ pub mod args;
 pub mod config;
 mod handlers;
 mod peer;
+mod tls;
 
 use crate::engine::conn_limit::PerAddress;
 use crate::engine::{Engine, EngineConfig, SessionTimerConfig, Timers, MAX_PENDING_REQUESTS, MIN_SE, TCP_MESSAGE_TIMEOUT};
@@ -14,6 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 /// Connections accepted on the admin port at most; further ones are closed at once.
 const MAX_APP_CONNECTIONS: usize = 1024;
@@ -23,7 +25,9 @@ const MAX_APP_CONNECTIONS: usize = 1024;
 const MAX_UNAUTHENTICATED_PER_ADDRESS: usize = 16;
 
 pub struct Server {
+    /// The admin TCP address (the TLS one when serve listens on TLS only).
     pub admin: SocketAddr,
+    pub admin_tls: Option<SocketAddr>,
     pub sip: String,
     stop: watch::Sender<bool>,
     engine: Engine,
@@ -50,25 +54,35 @@ impl Server {
         for note in &config.notes {
             tracing::info!("configuration: {note}");
         }
-        let Some(admin_addr) = config.admin else {
-            return Err("no admin TCP port configured".into());
-        };
-        let listener = match TcpListener::bind(admin_addr).await {
+        let listeners = match bind_admin(&config).await {
             Ok(l) => l,
             Err(e) => {
                 engine.shutdown().await;
-                return Err(format!("cannot bind the admin port {admin_addr}: {e}"));
+                return Err(e);
             }
         };
-        let admin = listener.local_addr().map_err(|e| e.to_string())?;
+        let (tcp, tls) = listeners;
+        let admin_tcp = tcp.as_ref().and_then(|l| l.local_addr().ok());
+        let admin_tls = tls.as_ref().and_then(|(l, _)| l.local_addr().ok());
+        let Some(admin) = admin_tcp.or(admin_tls) else {
+            engine.shutdown().await;
+            return Err("no admin port".into());
+        };
         let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(peer::Shared { engine: engine.clone(), secret: config.secret, cdrs: config.cdrs });
         if !config.handlers.is_empty() {
             handlers::start(config.handlers, shared.clone(), stopped.clone()).await;
         }
-        tokio::spawn(accept(listener, shared, stopped));
-        tracing::info!(admin = %admin, sip = %engine.hostports, "drachtio-rs serve listening");
-        Ok(Server { admin, sip: engine.hostports.clone(), stop, engine })
+        // One budget of connections and unauthenticated slots across both admin ports.
+        let limits = Arc::new(AdminLimits { active: std::sync::atomic::AtomicUsize::new(0), unauthenticated: PerAddress::new(MAX_UNAUTHENTICATED_PER_ADDRESS) });
+        if let Some(listener) = tcp {
+            tokio::spawn(accept(listener, None, shared.clone(), limits.clone(), stopped.clone()));
+        }
+        if let Some((listener, acceptor)) = tls {
+            tokio::spawn(accept(listener, Some(acceptor), shared, limits, stopped));
+        }
+        tracing::info!(admin = ?admin_tcp, admin_tls = ?admin_tls, sip = %engine.hostports, "drachtio-rs serve listening");
+        Ok(Server { admin, admin_tls, sip: engine.hostports.clone(), stop, engine })
     }
 
     /// Stops accepting apps, closes their connections and the engine's sockets.
@@ -78,9 +92,35 @@ impl Server {
     }
 }
 
-async fn accept(listener: TcpListener, shared: Arc<peer::Shared>, mut stopped: watch::Receiver<bool>) {
-    let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let unauthenticated = PerAddress::new(MAX_UNAUTHENTICATED_PER_ADDRESS);
+/// The admin listeners: TCP, TLS (with its acceptor), or both.
+async fn bind_admin(config: &args::ServeConfig) -> Result<(Option<TcpListener>, Option<(TcpListener, TlsAcceptor)>), String> {
+    let acceptor = match config.admin_tls {
+        Some(_) => Some(tls::acceptor(&config.tls)?),
+        None => None,
+    };
+    let bind = |addr: SocketAddr| async move { TcpListener::bind(addr).await.map_err(|e| format!("cannot bind the admin port {addr}: {e}")) };
+    let tcp = match config.admin {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let tls = match (config.admin_tls, acceptor) {
+        (Some(addr), Some(acceptor)) => Some((bind(addr).await?, acceptor)),
+        _ => None,
+    };
+    Ok((tcp, tls))
+}
+
+/// Connection limits shared by the admin ports.
+struct AdminLimits {
+    active: std::sync::atomic::AtomicUsize,
+    unauthenticated: PerAddress,
+}
+
+/// How long a TLS client has for its handshake (part of its time to authenticate).
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn accept(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Arc<peer::Shared>, limits: Arc<AdminLimits>, mut stopped: watch::Receiver<bool>) {
+    let (active, unauthenticated) = (&limits.active, &limits.unauthenticated);
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -96,10 +136,23 @@ async fn accept(listener: TcpListener, shared: Arc<peer::Shared>, mut stopped: w
             continue;
         };
         active.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (shared, stopped, active) = (shared.clone(), stopped.clone(), active.clone());
+        let (shared, stopped, limits, tls) = (shared.clone(), stopped.clone(), limits.clone(), tls.clone());
         tokio::spawn(async move {
-            peer::run(stream, peer, shared, stopped, slot).await;
-            active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            match tls {
+                None => peer::run(stream, peer, shared, stopped, slot).await,
+                Some(acceptor) => {
+                    let _ = stream.set_nodelay(true);
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            let (reader, writer) = tokio::io::split(tls);
+                            peer::serve_app(reader, writer, peer, shared, stopped, peer::Mode::Inbound(slot)).await;
+                        }
+                        Ok(Err(e)) => tracing::warn!(peer = %peer, error = %e, "TLS handshake failed on the admin port; closing"),
+                        Err(_) => tracing::warn!(peer = %peer, "no TLS handshake within the time limit; closing"),
+                    }
+                }
+            }
+            limits.active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         });
     }
 }
