@@ -54,21 +54,12 @@ function createUAS(srf, req, res, opts = {}, cb) {
   return settle(run(), cb, srf);
 }
 
-// The Response as it went out (with our tag and Contact), for the Dialog's fields: `res` seen
-// through a Proxy whose get/has read the sent message. Not Object.create(res): every call's
-// Response would become a prototype and every view get a hidden class of its own.
-const SENT_VIEW = {
-  get(res, prop) {
-    if (prop === 'get' || prop === 'has') return res._sentAccess[prop];
-    return Reflect.get(res, prop);
-  },
-};
-
+// Once the final response is out, `res` reads as it went out (with our tag and Contact): its
+// message becomes the sent one, and the message the app filled in (a header map) is dropped,
+// which an established call would otherwise keep for its whole life.
 function wrapSent(res, sent) {
-  if (!sent) return res;
-  sent._detach();
-  res._sentAccess = { get: (name) => sent.get(name), has: (name) => sent.has(name) };
-  return new Proxy(res, SENT_VIEW);
+  if (sent) res.msg = sent;
+  return res;
 }
 
 /**
