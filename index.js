@@ -172,10 +172,10 @@ class Srf extends EventEmitter {
     validateTags(tags);
     const { native, server, ignoredTls } = nativeListenOptions(opts, tags);
     if (ignoredTls.length) emitOnce('listen-tls', `srf.listen: TLS options not applied: ${ignoredTls.join(', ')} (supported: key, cert, ca, requestCert, rejectUnauthorized)`);
-    if (typeof cb === 'function') this.on('listening', cb);
     const link = new ListenLink();
-    link.listen(native);
+    link.listen(native); // throws on unusable TLS material, before anything is registered
     this._link = link;
+    if (typeof cb === 'function') this.on('listening', cb);
     link.on('connect', (session, hostport, version, localHostports) => {
       setImmediate(() => this.emit('connect', null, hostport, version, localHostports));
     });

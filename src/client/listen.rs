@@ -462,3 +462,113 @@ async fn frames<S: EventSink>(sink: &S, wire: &mut Wire, auth_id: &str, authenti
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::FrameDecoder;
+
+    struct Sink(mpsc::Sender<(SessionId, ListenEvent)>);
+
+    impl ListenSink for Sink {
+        async fn emit(&self, session: SessionId, event: ListenEvent) {
+            let _ = self.0.send((session, event)).await;
+        }
+    }
+
+    /// The scripted drachtio server's side of one connection.
+    struct Server {
+        tcp: TcpStream,
+        decoder: FrameDecoder,
+    }
+
+    impl Server {
+        async fn send(&mut self, payload: &str) {
+            let frame = format!("{}#{payload}", payload.len());
+            self.tcp.write_all(frame.as_bytes()).await.expect("write");
+        }
+
+        /// The app's next frame, or None when it closed the connection.
+        async fn next(&mut self) -> Option<AppMsg> {
+            let mut buf = [0u8; 4096];
+            loop {
+                if let Some(frame) = self.decoder.next_frame().expect("framing") {
+                    return Some(AppMsg::parse(&frame).expect("app frame"));
+                }
+                let n = timeout(Duration::from_secs(5), self.tcp.read(&mut buf)).await.expect("frame in time").expect("read");
+                if n == 0 {
+                    return None;
+                }
+                self.decoder.feed(&buf[..n]);
+            }
+        }
+    }
+
+    async fn event(rx: &mut mpsc::Receiver<(SessionId, ListenEvent)>) -> (SessionId, ListenEvent) {
+        timeout(Duration::from_secs(5), rx.recv()).await.expect("event in time").expect("listener running")
+    }
+
+    const OPTIONS: &str = "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bK1\r\nFrom: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+
+    #[tokio::test]
+    async fn a_session_authenticates_first_answers_on_its_socket_and_ends_when_asked() {
+        let (tx, mut rx) = mpsc::channel(64);
+        let mut config = ListenConfig::new(Some(("127.0.0.1".into(), 0)), "cymru");
+        config.tags = vec!["t1".into()];
+        let listener = spawn(&tokio::runtime::Handle::current(), config, Arc::new(Sink(tx)));
+        let port = match event(&mut rx).await {
+            (0, ListenEvent::Listening { port, .. }) => port,
+            other => panic!("expected listening, got {other:?}"),
+        };
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        let mut server = Server { tcp, decoder: FrameDecoder::new(1 << 20) };
+
+        // authenticate comes first, unasked.
+        let Some(AppMsg::Authenticate { id, secret, tags }) = server.next().await else { panic!("authenticate expected") };
+        assert_eq!((secret.as_str(), tags), ("cymru", vec!["t1".to_owned()]));
+        let session = match event(&mut rx).await {
+            (id, ListenEvent::Accepted { remote, .. }) if id != 0 => {
+                assert!(remote.starts_with("127.0.0.1:"));
+                id
+            }
+            other => panic!("expected accepted, got {other:?}"),
+        };
+        server.send(&format!("s1|response|{id}|OK|udp/127.0.0.1:5060|v0.9-test|udp/127.0.0.1:5060")).await;
+        assert!(matches!(event(&mut rx).await, (s, ListenEvent::Session(Event::Connected { .. })) if s == session));
+
+        // A request arrives as a sip frame; the answer goes back on this socket.
+        server.send(&format!("s2|sip|network|100|udp|127.0.0.1|5090|12:00:00.0|t1||127.0.0.1|5060|\r\n{OPTIONS}")).await;
+        assert!(matches!(event(&mut rx).await, (s, ListenEvent::Session(Event::Sip { .. })) if s == session));
+        let answer = Command::Sip { cmd: 7, txn_id: "t1".into(), dialog_id: String::new(), route_uri: None, raw: b"SIP/2.0 200 OK\r\n\r\n".to_vec() };
+        listener.commands.send(ListenCommand::Session { session, cmd: answer }).await.expect("send");
+        let Some(AppMsg::Sip { id: sent, txn_id, .. }) = server.next().await else { panic!("the 200 expected") };
+        assert_eq!(txn_id, "t1");
+
+        // endSession: the reply to the 200 is still delivered, then the socket closes.
+        listener.commands.send(ListenCommand::Session { session, cmd: Command::Disconnect }).await.expect("send");
+        server.send(&format!("s3|response|{sent}|OK|application|100|udp|127.0.0.1|5090|12:00:00.1|t1|||Msg sent:|")).await;
+        assert!(matches!(event(&mut rx).await, (_, ListenEvent::Session(Event::Reply { cmd: 7, .. }))));
+        assert!(server.next().await.is_none(), "the app closed the session");
+        assert!(matches!(event(&mut rx).await, (s, ListenEvent::Session(Event::Closed)) if s == session));
+
+        // A command for a session that is gone fails at once.
+        let late = Command::Sip { cmd: 8, txn_id: String::new(), dialog_id: String::new(), route_uri: None, raw: Vec::new() };
+        listener.commands.send(ListenCommand::Session { session, cmd: late }).await.expect("send");
+        assert!(matches!(event(&mut rx).await, (_, ListenEvent::Session(Event::Failed { cmd: 8, code: FailureCode::NotConnected, .. }))));
+
+        listener.commands.send(ListenCommand::Close { end_sessions: true }).await.expect("send");
+        assert!(matches!(event(&mut rx).await, (0, ListenEvent::Stopped { error: None })));
+    }
+
+    #[tokio::test]
+    async fn a_port_in_use_stops_the_listener_with_the_reason() {
+        let taken = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        let (tx, mut rx) = mpsc::channel(8);
+        let _listener = spawn(&tokio::runtime::Handle::current(), ListenConfig::new(Some(("127.0.0.1".into(), port)), "s"), Arc::new(Sink(tx)));
+        match event(&mut rx).await {
+            (0, ListenEvent::Stopped { error: Some(e) }) => assert!(e.contains("cannot listen on"), "{e}"),
+            other => panic!("expected stopped, got {other:?}"),
+        }
+    }
+}
