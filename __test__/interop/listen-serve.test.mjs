@@ -136,3 +136,43 @@ test(`the same app code with srf.connect(): ${CALLS} sipp calls through serve wi
     await serve.stop();
   }
 });
+
+test('TLS: serve routes to our Srf listening with { tls } (route uri ;transport=tls)', { timeout: 60000 }, async (t) => {
+  if (!requireSipp(t)) return;
+  let creds;
+  try {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'listen-serve-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-keyout', 'key.pem', '-out', 'cert.pem', '-addext', 'subjectAltName=IP:127.0.0.1'], { cwd: dir, stdio: 'pipe' });
+    creds = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+  } catch {
+    t.skip('openssl is not available to make a test certificate');
+    return;
+  }
+  const srf = new Srf();
+  failOnError(t, srf, 'TLS listen-mode app');
+  const seen = countCalls(srf);
+  let sessionsClosed = 0;
+  srf.on('close', () => { sessionsClosed++; });
+  const server = srf.listen({ port: 0, host: '127.0.0.1', secret: 'cymru', tls: creds });
+  await once(srf, 'listening');
+  const hook = await webhook(() => `127.0.0.1:${server.address().port};transport=tls`);
+  const serve = await serveWithHandler(t, hook.url);
+  if (!serve) {
+    srf.disconnect();
+    await hook.close();
+    return;
+  }
+  try {
+    const calls = await runSipp(['-sn', 'uac', serve.sip, '-m', '5', '-r', '10', '-d', '50'], { timeoutMs: 30000 });
+    assert.equal(calls.stats.successful, 5, calls.summary());
+    await waitFor(() => seen.ended === 5 && sessionsClosed === 5, 10000);
+  } finally {
+    srf.disconnect();
+    await serve.stop();
+    await hook.close();
+  }
+});
