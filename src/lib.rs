@@ -11,6 +11,7 @@ pub mod app;
 pub mod client;
 pub mod engine;
 pub mod server;
+pub mod metrics_http;
 pub mod log;
 
 #[cfg(feature = "node")]

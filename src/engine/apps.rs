@@ -46,6 +46,10 @@ impl Apps {
         self.apps.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.apps.len()
+    }
+
     pub fn route(&mut self, id: AppId, verb: String) {
         if let Some(app) = self.apps.get_mut(&id) {
             if !app.routes.contains(&verb) {

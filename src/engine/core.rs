@@ -139,6 +139,9 @@ impl Core {
                 }
             }
             self.apps.flush();
+            if let Some(m) = &self.config.metrics {
+                m.state(self.dialogs.len(), self.server.len(), self.client.len(), self.proxies.len(), self.apps.len());
+            }
         }
         self.transports.close();
         tracing::info!(hostports = %self.hostports, "engine stopped");
@@ -209,23 +212,37 @@ impl Core {
     }
 
     fn on_inbound(&mut self, inb: Inbound) {
+        let started = self.config.metrics.is_some().then(std::time::Instant::now);
+        self.handle_inbound(inb);
+        if let (Some(m), Some(t)) = (&self.config.metrics, started) {
+            m.processed(t.elapsed());
+        }
+    }
+
+    fn handle_inbound(&mut self, inb: Inbound) {
         let Inbound { protocol, local, remote, bytes } = inb;
         let src = Source { protocol, local, remote };
         let msg = match parse(&bytes, Framing::Datagram, &self.config.limits) {
             Ok(m) => m,
             Err(e) => {
                 tracing::debug!(peer = %remote, error = %e, "dropping unparseable message");
+                self.count_drop(super::metrics::Drop::Unparseable);
                 return;
             }
         };
         if let Err(e) = validate(&msg).or_else(|e| self.lenient_in_dialog(&msg, e)) {
             tracing::debug!(peer = %remote, error = %e, "invalid message");
+            self.count_drop(super::metrics::Drop::Invalid);
             // A request that parsed far enough is answered (400/505); responses are dropped.
             if msg.is_request() && msg.method() != Some(b"ACK") && has_response_headers(&msg) {
                 let reason = e.reason();
                 self.stateless(&msg, src, e.status(), &reason);
             }
             return;
+        }
+        if let Some(m) = &self.config.metrics {
+            let cseq = msg.cseq().map(|c| c.method).unwrap_or_default();
+            m.message_in(msg.method(), msg.status(), cseq);
         }
         if msg.is_request() {
             self.on_request(&msg, src);
@@ -282,7 +299,16 @@ impl Core {
         }
     }
 
+    pub(super) fn count_drop(&self, why: super::metrics::Drop) {
+        if let Some(m) = &self.config.metrics {
+            m.dropped(why);
+        }
+    }
+
     pub(super) fn send(&self, protocol: Protocol, to: SocketAddr, local: Option<SocketAddr>, bytes: Vec<u8>) {
+        if let Some(m) = &self.config.metrics {
+            m.message_out(&bytes);
+        }
         if let Err(e) = self.transports.send(protocol, to, local, bytes) {
             tracing::warn!(peer = %to, error = %e, "send failed");
         }

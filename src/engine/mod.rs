@@ -11,6 +11,7 @@ pub mod conn_limit;
 mod core;
 mod dialog;
 mod memory;
+pub mod metrics;
 mod handlers;
 mod proxy;
 mod server;
@@ -66,6 +67,8 @@ pub struct EngineConfig {
     pub tcp_message_timeout: Duration,
     /// RFC 4028 session timers: our Min-SE and the default refresher.
     pub session_timers: SessionTimerConfig,
+    /// Prometheus counters the core keeps (metrics.rs); none: not kept.
+    pub metrics: Option<Arc<metrics::Metrics>>,
 }
 
 /// The default for `max_pending_requests`: far above a healthy app's backlog (an app

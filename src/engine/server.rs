@@ -53,6 +53,8 @@ pub struct ServerTxn {
     /// A reliable 1xx awaiting its PRACK (RSeq, bytes).
     pub reliable: Option<(u32, Vec<u8>)>,
     pub interval: Duration,
+    /// When the request arrived, until its app's first response (metrics only).
+    pub arrived: Option<std::time::Instant>,
     pub retransmit: Option<delay_queue::Key>,
     pub timeout: Option<delay_queue::Key>,
     /// The 100 Trying an INVITE gets unless something is answered first (see TRYING_DELAY).
@@ -154,9 +156,11 @@ impl Core {
             return; // a request handler decides (handlers.rs)
         }
         let Some(app) = self.apps.choose(&method.to_ascii_lowercase()) else {
+            self.count_drop(super::metrics::Drop::NoApp);
             return self.stateless(msg, src, 503, "Service Unavailable");
         };
         if !self.apps.has_room(app, self.config.max_pending_requests) {
+            self.count_drop(super::metrics::Drop::Overload);
             // The app is behind: shed the new request rather than queue it (§21.5.4).
             let draft = response_draft(msg, 503, "Service Unavailable", Some(&util::tag()), &[("Retry-After", "5".into())], src);
             return self.send(src.protocol, src.remote, Some(src.local), draft.to_bytes());
@@ -246,6 +250,7 @@ impl Core {
             rseq: 0,
             reliable: None,
             interval: self.t1(),
+            arrived: (app.is_some() && self.config.metrics.is_some()).then(std::time::Instant::now),
             retransmit: None,
             timeout: None,
             trying: None,
@@ -457,6 +462,9 @@ impl Core {
         d.detect_sdp();
         let session = self.session_answer(txn_id, status, &mut d);
         let Some(t) = self.server.get_mut(txn_id) else { return };
+        if let (Some(m), Some(at)) = (&self.config.metrics, t.arrived.take()) {
+            m.app_answered(at.elapsed());
+        }
         if status > 100 && t.local_tag.is_none() {
             t.local_tag = Some(app_tag.unwrap_or_else(util::tag));
         }

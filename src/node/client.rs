@@ -67,6 +67,16 @@ pub struct EmbeddedOptions {
     /// Verbs routed before connect(): in force before 'connect' is reported, so a request
     /// arriving right after it reaches the app.
     pub routes: Option<Vec<String>>,
+    /// Prometheus metrics on `http://host:port/metrics` (as serve's `--prometheus-scrape-port`).
+    pub prometheus: Option<PrometheusOptions>,
+}
+
+/// `embedded.prometheus`: where the scrape endpoint listens.
+#[napi(object)]
+pub struct PrometheusOptions {
+    pub port: u32,
+    /// An IP address; 0.0.0.0 (every interface) unless given, as in drachtio-server.
+    pub host: Option<String>,
 }
 
 #[napi(object)]
@@ -142,11 +152,14 @@ impl NativeClient {
             return Err(err("already connected or connecting"));
         }
         let routes = opts.routes.clone().unwrap_or_default();
-        let config = embedded_config(opts).map_err(err)?;
+        let scrape = opts.prometheus.as_ref().map(prometheus_addr).transpose().map_err(err)?;
+        let mut config = embedded_config(opts).map_err(err)?;
+        config.metrics = scrape.map(|_| Arc::new(crate::engine::metrics::Metrics::new()));
         let rt = runtime::handle()?;
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         rt.spawn(pump(events_rx, on_events));
         let (tx, mut rx) = mpsc::channel::<Command>(EVENT_QUEUE);
+        let config_metrics = config.metrics.clone();
         rt.spawn(async move {
             let engine = match Engine::start(config).await {
                 Ok(e) => e,
@@ -156,6 +169,16 @@ impl NativeClient {
                     return;
                 }
             };
+            // The scrape endpoint lives as long as this task: `_stop` ends it.
+            let (_stop, stopped) = tokio::sync::watch::channel(false);
+            if let (Some(addr), Some(metrics)) = (scrape, config_metrics) {
+                if let Err(message) = crate::metrics_http::start(addr, metrics, stopped).await {
+                    engine.shutdown().await;
+                    let _ = events_tx.send(Event::Error { message }).await;
+                    let _ = events_tx.send(Event::Closed).await;
+                    return;
+                }
+            }
             let app = engine.attach(events_tx, routes);
             while let Some(cmd) = rx.recv().await {
                 if app.send(cmd).await.is_err() {
@@ -260,7 +283,14 @@ fn embedded_config(opts: EmbeddedOptions) -> Result<EngineConfig, String> {
         Some(r) => Some(Refresher::parse(r).ok_or("embedded: defaultRefresher must be 'none', 'uac' or 'uas'")?),
     };
     let session_timers = SessionTimerConfig { min_se: opts.min_se.unwrap_or(MIN_SE), default_refresher };
-    Ok(EngineConfig { listen, external_ip: opts.external_ip, timers, limits: Limits::default(), exclusive: true, max_pending_requests, tcp_message_timeout, session_timers })
+    Ok(EngineConfig { listen, external_ip: opts.external_ip, timers, limits: Limits::default(), exclusive: true, max_pending_requests, tcp_message_timeout, session_timers, metrics: None })
+}
+
+fn prometheus_addr(p: &PrometheusOptions) -> Result<std::net::SocketAddr, String> {
+    let port = u16::try_from(p.port).ok().filter(|p| *p > 0).ok_or_else(|| format!("embedded: prometheus.port must be a port number, got {}", p.port))?;
+    let host = p.host.as_deref().unwrap_or("0.0.0.0");
+    let ip: std::net::IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().map_err(|_| format!("embedded: prometheus.host must be an IP address, got '{host}'"))?;
+    Ok(std::net::SocketAddr::new(ip, port))
 }
 
 /// Moves events to JS in batches. Ends (releasing the thread-safe function, so Node may exit)

@@ -49,12 +49,15 @@ options:
   --min-se <seconds>      session timers (RFC 4028): our Min-SE (default 90)
   --default-refresher <none|uac|uas>
                           who refreshes when a UAC offers Session-Expires without a refresher
+  --prometheus-scrape-port <[address:]port>
+                          serve Prometheus metrics (GET /metrics) on this port (address
+                          0.0.0.0 unless given; port 0: off)
   -v, --version           print the version
   -h, --help              this text
 
 drachtio-server flags for features serve does not have yet (--daemon, --user, --dns-name,
---local-net, --homer, --homer-id, --aggressive-nat-detection, --prometheus-scrape-port,
---tcp-keepalive-interval, --blacklist-*, --always-send-180, --user-agent-options-auto-respond,
+--local-net, --homer, --homer-id, --aggressive-nat-detection, --tcp-keepalive-interval,
+ --blacklist-*, --always-send-180, --user-agent-options-auto-respond,
 --reject-register-with-no-realm, --tls-cipherlist) are refused with an error naming them.
 ";
 
@@ -120,7 +123,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("homer", "HEP/Homer capture"),
     ("homer-id", "HEP/Homer capture"),
     ("aggressive-nat-detection", "aggressive NAT detection"),
-    ("prometheus-scrape-port", "Prometheus metrics"),
     ("tcp-keepalive-interval", "SIP TCP keepalives"),
     ("blacklist-redis-address", "the redis blacklist"),
     ("blacklist-redis-port", "the redis blacklist"),
@@ -140,7 +142,6 @@ const ENV_NOT_YET: &[(&str, &str)] = &[
     ("DRACHTIO_HOMER_ADDRESS", "HEP/Homer capture"),
     ("DRACHTIO_HOMER_PORT", "HEP/Homer capture"),
     ("DRACHTIO_HOMER_ID", "HEP/Homer capture"),
-    ("DRACHTIO_PROMETHEUS_SCRAPE_PORT", "Prometheus metrics"),
     ("DRACHTIO_TCP_KEEPALIVE_INTERVAL", "SIP TCP keepalives"),
     ("DRACHTIO_BLACKLIST_REDIS_ADDRESS", "the redis blacklist"),
     ("DRACHTIO_BLACKLIST_REDIS_SENTINELS", "the redis blacklist"),
@@ -187,6 +188,8 @@ pub struct ServeConfig {
     pub handlers: Vec<Handler>,
     /// Whether apps may subscribe to CDRs (`<cdrs>`; on unless the file says false).
     pub cdrs: bool,
+    /// Where Prometheus scrapes metrics (`--prometheus-scrape-port`, `<monitoring><prometheus>`).
+    pub prometheus: Option<SocketAddr>,
     /// Accepted settings that change nothing here, to log at startup.
     pub notes: Vec<String>,
 }
@@ -250,6 +253,11 @@ fn split_flags(args: &[String]) -> Result<Vec<(&'static str, Option<String>)>, S
     Ok(out)
 }
 
+/// `[address:]port`; port 0 turns metrics off (as in drachtio-server).
+fn scrape_port(v: &str) -> Result<Option<SocketAddr>, String> {
+    crate::metrics_http::parse_scrape_port(v).map(|a| (a.port() != 0).then_some(a))
+}
+
 fn port(v: &str, name: &str) -> Result<u16, String> {
     v.trim().parse().map_err(|_| format!("{name} must be a port number, got '{v}'"))
 }
@@ -298,6 +306,7 @@ fn command_line(flags: Vec<(&'static str, Option<String>)>) -> Result<(Layer, Op
                 l.tcp_message_timeout = Some(Duration::from_millis(ms));
             }
             "min-se" => l.min_se = Some(config::parse_min_se(&v).map_err(|e| format!("--min-se {e}"))?),
+            "prometheus-scrape-port" => l.prometheus = Some(scrape_port(&v).map_err(|e| format!("--prometheus-scrape-port: {e}"))?),
             "default-refresher" => l.default_refresher = Some(config::parse_refresher(&v).map_err(|e| format!("--default-refresher {e}"))?),
             other => return Err(format!("unknown option --{other} (see --help)")),
         }
@@ -323,6 +332,9 @@ fn environment(env: &impl Fn(&str) -> Option<String>) -> Result<(Layer, Option<S
     l.key_file = env("DRACHTIO_TLS_KEY_FILE");
     l.dh_param = env("DRACHTIO_TLS_DH_PARAM_FILE");
     l.secret = env("DRACHTIO_SECRET");
+    if let Some(v) = env("DRACHTIO_PROMETHEUS_SCRAPE_PORT") {
+        l.prometheus = Some(scrape_port(&v).map_err(|e| format!("DRACHTIO_PROMETHEUS_SCRAPE_PORT: {e}"))?);
+    }
     if let Some(url) = env("DRACHTIO_HTTP_HANDLER_URI").filter(|u| !u.trim().is_empty()) {
         l.handlers = vec![Handler { sip_method: "*".into(), http_method: HttpMethod::Get, url: url.trim().to_owned(), verify_peer: false }];
     }
@@ -362,6 +374,7 @@ fn merge(over: Layer, under: Layer) -> Layer {
         // As drachtio-server: handlers from the command line or environment replace the file's.
         handlers: if over.handlers.is_empty() { under.handlers } else { over.handlers },
         cdrs: over.cdrs.or(under.cdrs),
+        prometheus: over.prometheus.or(under.prometheus),
         notes,
     }
 }
@@ -426,6 +439,7 @@ pub fn parse_with_env(args: &[String], env: impl Fn(&str) -> Option<String>) -> 
         default_refresher: l.default_refresher,
         handlers: l.handlers,
         cdrs: l.cdrs.unwrap_or(true),
+        prometheus: l.prometheus.flatten(),
         notes,
     }))
 }
@@ -489,7 +503,7 @@ mod tests {
         assert!(run(&["--secret", "s", "--sofia-loglevel", "10"]).is_err());
         assert!(run(&["--secret", "s", "--mtu", "1400", "--memory-debug", "--globally-readable-logs", "--disable-nat-detection", "--noconfig"]).is_ok());
         // Features we lack are named.
-        for flag in [&["--daemon"][..], &["--prometheus-scrape-port", "9090"], &["-y", "10.0.0.1:9060"], &["--blacklist-redis-address", "x"], &["--always-send-180"], &["-I"]] {
+        for flag in [&["--daemon"][..], &["-y", "10.0.0.1:9060"], &["--blacklist-redis-address", "x"], &["--always-send-180"], &["-I"]] {
             let mut a = vec!["--secret", "s"];
             a.extend_from_slice(flag);
             assert!(run(&a).err().is_some_and(|e| e.contains("not supported yet")), "{flag:?}");
@@ -518,7 +532,15 @@ mod tests {
         assert_eq!((c.secret.as_str(), c.admin.map(|a| a.port()), c.loglevel.as_str()), ("env", Some(9100), "debug"));
         let c = run_env(&["--secret", "cmd", "--port", "9200"], &[("DRACHTIO_SECRET", "env"), ("DRACHTIO_ADMIN_TCP_PORT", "9100")]).expect("parses");
         assert_eq!((c.secret.as_str(), c.admin.map(|a| a.port())), ("cmd", Some(9200)));
-        assert!(run_env(&["--secret", "s"], &[("DRACHTIO_PROMETHEUS_SCRAPE_PORT", "9090")]).err().is_some_and(|e| e.contains("DRACHTIO_PROMETHEUS_SCRAPE_PORT")));
+        // Prometheus: [address:]port, the command line over the environment; port 0 is off.
+        let c = run_env(&["--secret", "s"], &[("DRACHTIO_PROMETHEUS_SCRAPE_PORT", "9090")]).expect("parses");
+        assert_eq!(c.prometheus, Some("0.0.0.0:9090".parse().expect("addr")));
+        let c = run_env(&["--secret", "s", "--prometheus-scrape-port", "127.0.0.1:9091"], &[("DRACHTIO_PROMETHEUS_SCRAPE_PORT", "9090")]).expect("parses");
+        assert_eq!(c.prometheus, Some("127.0.0.1:9091".parse().expect("addr")));
+        let c = run_env(&["--secret", "s", "--prometheus-scrape-port", "0"], &[("DRACHTIO_PROMETHEUS_SCRAPE_PORT", "9090")]).expect("parses");
+        assert_eq!(c.prometheus, None);
+        assert_eq!(run(&["--secret", "s"]).expect("parses").prometheus, None);
+        assert!(run(&["--secret", "s", "--prometheus-scrape-port", "x:y"]).err().is_some_and(|e| e.contains("prometheus")));
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub struct Layer {
     pub min_tls_version: Option<f32>,
     pub handlers: Vec<Handler>,
     pub cdrs: Option<bool>,
+    /// `<monitoring><prometheus port="…">address</prometheus>`: Some(None) when port is 0.
+    pub prometheus: Option<Option<SocketAddr>>,
     /// Accepted settings that change nothing here, said once at startup.
     pub notes: Vec<String>,
 }
@@ -179,7 +181,7 @@ pub fn parse_xml(xml: &str) -> Result<Layer, String> {
             "monitoring" => {
                 for m in children(el) {
                     match m.tag_name().name() {
-                        "prometheus" => return Err(not_yet("<monitoring><prometheus> (Prometheus metrics)")),
+                        "prometheus" => out.prometheus = Some(prometheus(m)?),
                         other => out.notes.push(format!("<monitoring><{other}> is not a drachtio-server setting; ignored")),
                     }
                 }
@@ -193,6 +195,16 @@ pub fn parse_xml(xml: &str) -> Result<Layer, String> {
         return Err("<admin> is required: it gives the admin (control) port and secret".into());
     }
     Ok(out)
+}
+
+/// `<prometheus port="9090">0.0.0.0</prometheus>`: the address defaults to 0.0.0.0 (as in
+/// drachtio-server); port 0 turns metrics off.
+fn prometheus(el: Node<'_, '_>) -> Result<Option<SocketAddr>, String> {
+    let port = attr_u16(el, "port")?.ok_or("<monitoring><prometheus> needs a port attribute")?;
+    let address = text(el);
+    let address = if address.trim().is_empty() { "0.0.0.0" } else { address.trim() };
+    let ip: std::net::IpAddr = address.trim_start_matches('[').trim_end_matches(']').parse().map_err(|_| format!("<monitoring><prometheus> must hold an IP address, got '{address}'"))?;
+    Ok((port != 0).then_some(SocketAddr::new(ip, port)))
 }
 
 fn attr_u16(el: Node<'_, '_>, name: &str) -> Result<Option<u16>, String> {
@@ -489,6 +501,16 @@ mod tests {
     }
 
     #[test]
+    fn prometheus_monitoring() {
+        let c = parse_xml(r#"<drachtio><admin secret="s"/><monitoring><prometheus port="8088">127.0.0.1</prometheus></monitoring></drachtio>"#).expect("parses");
+        assert_eq!(c.prometheus, Some(Some("127.0.0.1:8088".parse().expect("addr"))));
+        let c = parse_xml(r#"<drachtio><admin secret="s"/><monitoring><prometheus port="9090"/></monitoring></drachtio>"#).expect("parses");
+        assert_eq!(c.prometheus, Some(Some("0.0.0.0:9090".parse().expect("addr"))));
+        let c = parse_xml(r#"<drachtio><admin secret="s"/><monitoring><prometheus port="0">127.0.0.1</prometheus></monitoring></drachtio>"#).expect("parses");
+        assert_eq!(c.prometheus, Some(None));
+    }
+
+    #[test]
     fn admin_defaults_and_tls_only() {
         let c = parse_xml("<drachtio><admin/></drachtio>").expect("parses");
         assert_eq!((c.port, c.secret.as_deref(), c.address), (Some(Some(9022)), Some("admin"), None));
@@ -503,7 +525,8 @@ mod tests {
     fn unsupported_settings_are_named() {
         let wrap = |inner: &str| format!(r#"<drachtio><admin secret="s"/>{inner}</drachtio>"#);
         let err = |inner: &str| parse_xml(&wrap(inner)).err().unwrap_or_default();
-        assert!(err(r#"<monitoring><prometheus port="8088">127.0.0.1</prometheus></monitoring>"#).contains("prometheus"));
+        assert!(err(r#"<monitoring><prometheus>127.0.0.1</prometheus></monitoring>"#).contains("port"));
+        assert!(err(r#"<monitoring><prometheus port="8088">localhost.x</prometheus></monitoring>"#).contains("IP address"));
         assert!(err("<sip><contacts><contact>sip:127.0.0.1;transport=tls</contact></contacts></sip>").contains("transport=tls"));
         assert!(err("<sip><contacts><contact>sips:127.0.0.1</contact></contacts></sip>").contains("sips"));
         assert!(err(r#"<sip><capture-server port="9060" id="10">127.0.0.1</capture-server></sip>"#).contains("capture-server"));

@@ -29,6 +29,8 @@ pub struct Server {
     pub admin: SocketAddr,
     pub admin_tls: Option<SocketAddr>,
     pub sip: String,
+    /// Where Prometheus scrapes (`--prometheus-scrape-port`).
+    pub prometheus: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     engine: Engine,
 }
@@ -36,6 +38,7 @@ pub struct Server {
 impl Server {
     pub async fn start(config: args::ServeConfig) -> Result<Server, String> {
         let defaults = Timers::default();
+        let metrics = config.prometheus.map(|_| Arc::new(crate::engine::metrics::Metrics::new()));
         let timers = Timers { t1: config.t1.unwrap_or(defaults.t1), t2: config.t2.unwrap_or(defaults.t2), t4: config.t4.unwrap_or(defaults.t4) };
         let engine = Engine::start(EngineConfig {
             listen: config.contacts.clone(),
@@ -49,6 +52,7 @@ impl Server {
                 min_se: config.min_se.unwrap_or(MIN_SE),
                 default_refresher: config.default_refresher.unwrap_or(None),
             },
+            metrics: metrics.clone(),
         })
         .await?;
         for note in &config.notes {
@@ -69,6 +73,19 @@ impl Server {
             return Err("no admin port".into());
         };
         let (stop, stopped) = watch::channel(false);
+        let prometheus = match (config.prometheus, metrics) {
+            (Some(addr), Some(metrics)) => match crate::metrics_http::start(addr, metrics, stopped.clone()).await {
+                Ok(bound) => {
+                    tracing::info!(%bound, "responding to Prometheus on /metrics");
+                    Some(bound)
+                }
+                Err(e) => {
+                    engine.shutdown().await;
+                    return Err(e);
+                }
+            },
+            _ => None,
+        };
         let shared = Arc::new(peer::Shared { engine: engine.clone(), secret: config.secret, cdrs: config.cdrs });
         if !config.handlers.is_empty() {
             handlers::start(config.handlers, shared.clone(), stopped.clone()).await;
@@ -82,7 +99,7 @@ impl Server {
             tokio::spawn(accept(listener, Some(acceptor), shared, limits, stopped));
         }
         tracing::info!(admin = ?admin_tcp, admin_tls = ?admin_tls, sip = %engine.hostports, "drachtio-rs serve listening");
-        Ok(Server { admin, admin_tls, sip: engine.hostports.clone(), stop, engine })
+        Ok(Server { admin, admin_tls, sip: engine.hostports.clone(), prometheus, stop, engine })
     }
 
     /// Stops accepting apps, closes their connections and the engine's sockets.

@@ -159,6 +159,7 @@ impl Harness {
             max_pending_requests: MAX_PENDING_REQUESTS,
             tcp_message_timeout: TCP_MESSAGE_TIMEOUT,
             session_timers: SessionTimerConfig::default(),
+            metrics: Some(std::sync::Arc::new(crate::engine::metrics::Metrics::new())),
         };
         let mut core = Core::new(config, transports, points, "udp/127.0.0.1:5060,tcp/127.0.0.1:5060".into());
         let (tx, events) = mpsc::channel(1024);
@@ -1165,4 +1166,27 @@ async fn a_2xx_without_contact_leaves_the_dialog_without_a_route() {
     let refused = h.app_sends("", &dialog, "ACK sip:placeholder SIP/2.0\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(refused, Err("Server error: unable to find route when sending request inside dialog".to_owned()));
     assert!(h.sent().is_empty());
+}
+
+/// The metrics hooks: a request in by method, the app's answers out by CSeq method and status,
+/// the time to the app's first answer, an unparseable datagram as a drop.
+#[tokio::test(start_paused = true)]
+async fn metrics_count_what_crosses_the_wire() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, UDP);
+    h.app_responds(&txn, "180 Ringing");
+    h.app_responds(&txn, "486 Busy Here");
+    h.receive(UDP, "this is not SIP\r\n\r\n");
+    let metrics = h.core.config.metrics.clone().expect("metrics on in the harness");
+    let text = metrics.render();
+    for line in [
+        "drachtio_sip_requests_in_total{method=\"INVITE\"} 1",
+        "drachtio_sip_responses_out_total{method=\"INVITE\",code=\"180\"} 1",
+        "drachtio_sip_responses_out_total{method=\"INVITE\",code=\"486\"} 1",
+        "drachtio_dropped_messages_total{reason=\"unparseable\"} 1",
+        "drachtio_app_response_seconds_count 1",
+        "drachtio_message_processing_seconds_count 2",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
 }
