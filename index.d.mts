@@ -23,7 +23,7 @@ export type {
   Payload, SipMessageInit, MessageMeta, AckOptions, AckFunction, DigestCredentials,
   SrfRequest, SrfRequestEvents, SipRequestConstructor, SrfResponse, SrfResponseEvents, SipResponseConstructor, SendOptions, SendCallback, AckHandler,
   NextFunction, Middleware, ErrorMiddleware, SubApp, MiddlewareArg,
-  ConnectTlsOptions, ReconnectOptions, ConnectOptions, EmbeddedOptions, EmbeddedConnectOptions,
+  ConnectTlsOptions, ReconnectOptions, ConnectOptions, EmbeddedOptions, PrometheusOptions, EmbeddedConnectOptions,
   ListenOptions, SrfConfig, SrfStats, ConnectCallback, CdrSource, CdrRole, SrfEvents,
   AuthOption, RequestOptions, RequestCallback,
   DialogStateValue, DialogDirectionValue, DialogStateInfo,

@@ -647,6 +647,15 @@ declare namespace Srf {
     minSE?: number;
     /** who refreshes when a UAC offers Session-Expires without a refresher: 'none' (default, as drachtio-server: no session timer), 'uac' or 'uas' */
     defaultRefresher?: 'none' | 'uac' | 'uas';
+    /** Prometheus metrics on `http://host:port/metrics`, with drachtio-server's metric names (as `drachtio-rs serve --prometheus-scrape-port`) */
+    prometheus?: PrometheusOptions;
+  }
+
+  /** Where the embedded engine's Prometheus scrape endpoint listens. */
+  interface PrometheusOptions {
+    port: number;
+    /** an IP address (default '0.0.0.0', every interface, as drachtio-server) */
+    host?: string;
   }
 
   /**

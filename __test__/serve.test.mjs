@@ -108,9 +108,9 @@ test('the CLI: --help, unknown and not-yet-supported flags, missing secret', () 
   const run = (...args) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
   assert.match(run('--help').stdout, /drachtio-rs serve/);
   assert.match(run('serve', '--help').stdout, /--contact/);
-  const prom = run('serve', '--secret', 's', '--prometheus-scrape-port', '9090');
+  const prom = run('serve', '--secret', 's', '--prometheus-scrape-port', 'nowhere:x');
   assert.equal(prom.status, 2);
-  assert.match(prom.stderr, /--prometheus-scrape-port \(Prometheus metrics\) is not supported yet/);
+  assert.match(prom.stderr, /--prometheus-scrape-port: invalid Prometheus scrape port/);
   assert.match(run('serve', '--secret', 's', '--daemon').stderr, /--daemon .* is not supported yet/);
   assert.match(run('serve', '-f', '/nonexistent/drachtio.conf.xml').stderr, /cannot read configuration file/);
   assert.match(run('serve', '--port', '0').stderr, /--secret is required/);

@@ -74,7 +74,8 @@ function nativeConnectOptions(opts, tags) {
  * disconnected (default 32000). Session timers (RFC 4028): minSE, our Min-SE in seconds (default
  * 90: smaller offers get 422, intervals are raised to it); defaultRefresher, who refreshes when a
  * UAC offers Session-Expires without a refresher: 'none' (default, as drachtio-server: no session
- * timer), 'uac' or 'uas'.
+ * timer), 'uac' or 'uas'. prometheus: { port, host }, Prometheus metrics on http://host:port/metrics
+ * (host 0.0.0.0 unless given), with drachtio-server's metric names.
  */
 function nativeEmbeddedOptions(embedded) {
   assert.ok(embedded && typeof embedded === 'object', 'srf.connect: embedded must be an object');
@@ -94,7 +95,17 @@ function nativeEmbeddedOptions(embedded) {
   assert.ok(defaultRefresher === undefined || ['none', 'uac', 'uas'].includes(defaultRefresher),
     "srf.connect: embedded.defaultRefresher must be 'none', 'uac' or 'uas'");
   return { contacts, externalIp: embedded.externalIp, t1: timer('t1'), t2: timer('t2'), t4: timer('t4'), maxPendingRequests: max,
-    tcpMessageTimeout: timer('tcpMessageTimeout'), minSE, defaultRefresher };
+    tcpMessageTimeout: timer('tcpMessageTimeout'), minSE, defaultRefresher, prometheus: prometheusOptions(embedded.prometheus) };
+}
+
+/** `embedded.prometheus: { port, host }`: metrics on http://host:port/metrics (host 0.0.0.0 unless given). */
+function prometheusOptions(p) {
+  if (p === undefined) return undefined;
+  assert.ok(p && typeof p === 'object', 'srf.connect: embedded.prometheus must be an object, e.g. { port: 9090, host: \'127.0.0.1\' }');
+  assert.ok(Number.isInteger(p.port) && p.port > 0 && p.port < 65536, 'srf.connect: embedded.prometheus.port must be a port number');
+  assert.ok(p.host === undefined || (typeof p.host === 'string' && net.isIP(p.host.replace(/^\[|\]$/g, '')) !== 0),
+    'srf.connect: embedded.prometheus.host must be an IP address');
+  return { port: p.port, host: p.host };
 }
 
 // Server TLS options we apply; the rest of Node's tls.createServer options are reported as ignored.

@@ -53,7 +53,7 @@ pub async fn start(addr: SocketAddr, metrics: Arc<Metrics>, mut stop: watch::Rec
                 active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                 continue;
             }
-            let (metrics, active) = (metrics.clone(), active.clone());
+            let (metrics, active, mut stop) = (metrics.clone(), active.clone(), stop.clone());
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
                     let metrics = metrics.clone();
@@ -63,7 +63,11 @@ pub async fn start(addr: SocketAddr, metrics: Arc<Metrics>, mut stop: watch::Rec
                     .timer(hyper_util::rt::TokioTimer::new())
                     .header_read_timeout(HEADER_TIMEOUT)
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-                let _ = tokio::time::timeout(Duration::from_secs(300), conn).await;
+                // A kept-alive scrape connection ends with the endpoint, not only when idle.
+                tokio::select! {
+                    _ = tokio::time::timeout(Duration::from_secs(300), conn) => {}
+                    _ = async { while stop.changed().await.is_ok() && !*stop.borrow() {} } => {}
+                }
                 active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             });
         }
@@ -122,7 +126,21 @@ mod tests {
         assert!(res.contains("application/openmetrics-text"));
         assert!(res.contains("drachtio_sip_requests_in_total{method=\"OPTIONS\"} 1"), "{res}");
         assert!(get(addr, "/nope").await.starts_with("HTTP/1.1 404"));
+        // A kept-alive connection is closed when the endpoint stops.
+        let mut kept = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        kept.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+        let mut buf = vec![0u8; 65536];
+        assert!(kept.read(&mut buf).await.expect("read") > 0);
         let _ = stop.send(true);
+        let eof = tokio::time::timeout(Duration::from_secs(2), async {
+            loop {
+                match kept.read(&mut buf).await {
+                    Ok(0) | Err(_) => return true,
+                    Ok(_) => {}
+                }
+            }
+        });
+        assert!(eof.await.unwrap_or(false), "the kept-alive connection was closed");
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
     }

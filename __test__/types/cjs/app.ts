@@ -73,7 +73,7 @@ srf.connect({ host: '127.0.0.1', port: '9022', secret: 's' });
 const embedded: Srf = new Srf().connect({
   embedded: {
     contacts: ['sip:127.0.0.1:5060;transport=udp,tcp'], t1: 500, t2: 4000, t4: 5000, externalIp: '203.0.113.7',
-    maxPendingRequests: 500, tcpMessageTimeout: 32000,
+    maxPendingRequests: 500, tcpMessageTimeout: 32000, prometheus: { port: 9090, host: '127.0.0.1' },
   },
 }, (err) => { use(err); });
 new Srf().connect({ embedded: { contacts: [] }, tags: ['x'] });
@@ -81,6 +81,8 @@ new Srf().connect({ embedded: { contacts: [] }, tags: ['x'] });
 new Srf().connect({ embedded: { t1: 500 } });
 // @ts-expect-error tcpMessageTimeout is a number of ms
 new Srf().connect({ embedded: { contacts: ['sip:127.0.0.1:5060'], tcpMessageTimeout: '32s' } });
+// @ts-expect-error prometheus needs its port
+new Srf().connect({ embedded: { contacts: ['sip:127.0.0.1:5060'], prometheus: { host: '127.0.0.1' } } });
 use(connected, notAPromise, embedded);
 
 const server: net.Server = srf.listen({ port: 4000, secret: 'cymru', enablePing: true, pingInterval: 30000 }, () => {});
