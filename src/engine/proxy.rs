@@ -76,6 +76,36 @@ pub struct ProxyTxn {
     unreachable: Vec<String>,
 }
 
+impl ProxyTxn {
+    /// Forwarding `template` from `upstream` to `targets` one at a time, with nobody to report
+    /// to; `proxyRequest`'s options are set over this.
+    fn new(method: String, template: Draft, upstream: Source, targets: VecDeque<String>) -> ProxyTxn {
+        ProxyTxn {
+            report: None,
+            reported_done: true,
+            method,
+            template,
+            retarget: false,
+            record_route: false,
+            upstream,
+            targets,
+            simultaneous: false,
+            follow_redirects: false,
+            redirects: 0,
+            provisional_timeout: None,
+            final_timeout: None,
+            branches: Vec::new(),
+            best: None,
+            challenges: Vec::new(),
+            closed: false,
+            answered: false,
+            finished: false,
+            call: false,
+            unreachable: Vec::new(),
+        }
+    }
+}
+
 struct Branch {
     client: String,
     /// Any response yet: the provisional timeout no longer applies, and a CANCEL may be sent
@@ -193,26 +223,15 @@ impl Core {
         self.hand_over(txn_id);
         let p = ProxyTxn {
             report,
-            reported_done: false,
-            method,
-            template,
+            reported_done: report.is_none(),
             retarget,
             record_route: spec.record_route,
-            upstream: src,
-            targets: spec.destinations.into_iter().collect(),
             simultaneous: spec.simultaneous,
             follow_redirects: spec.follow_redirects,
-            redirects: 0,
             provisional_timeout: duration(&spec.provisional_timeout),
             final_timeout: duration(&spec.final_timeout),
-            branches: Vec::new(),
-            best: None,
-            challenges: Vec::new(),
-            closed: false,
-            answered: false,
-            finished: false,
             call,
-            unreachable: Vec::new(),
+            ..ProxyTxn::new(method, template, src, spec.destinations.into_iter().collect())
         };
         self.proxies.insert(txn_id.to_owned(), Box::new(p));
         self.proxy_next(txn_id);
@@ -278,29 +297,7 @@ impl Core {
             self.cdr(CdrKind::Stop, "network", Some("normal-release"), &bye);
             self.cdr(CdrKind::Stop, "application", Some("normal-release"), &bye);
         }
-        let p = ProxyTxn {
-            report: None,
-            reported_done: true,
-            method: method.to_owned(),
-            template: d,
-            retarget: false,
-            record_route: false,
-            upstream: src,
-            targets: VecDeque::from([target]),
-            simultaneous: false,
-            follow_redirects: false,
-            redirects: 0,
-            provisional_timeout: None,
-            final_timeout: None,
-            branches: Vec::new(),
-            best: None,
-            challenges: Vec::new(),
-            closed: false,
-            answered: false,
-            finished: false,
-            call: false,
-            unreachable: Vec::new(),
-        };
+        let p = ProxyTxn::new(method.to_owned(), d, src, VecDeque::from([target]));
         self.proxies.insert(id.clone(), Box::new(p));
         self.proxy_next(&id);
     }

@@ -4,6 +4,10 @@
 mod batch;
 mod client;
 mod listen;
+// Free `#[napi]` functions are only registered with Node outside `cfg(test)`: test builds
+// would call them unused.
+#[cfg_attr(test, allow(dead_code))]
 mod message;
 mod runtime;
+#[cfg_attr(test, allow(dead_code))]
 mod serve;
