@@ -6,6 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import net from 'node:net';
+import { once } from 'node:events';
 import { SDP, waitFor } from './helpers/embedded.mjs';
 import { BACKENDS, startApp } from './helpers/backends.mjs';
 import { SipPeer } from './helpers/sip-peer.mjs';
@@ -217,6 +219,31 @@ for (const kind of BACKENDS) {
       const byeRes = await peer.expect((m) => m.callId === call.callId && m.cseqMethod === 'BYE');
       assert.equal(byeRes.status, 200, `BYE answered ${byeRes.start}`);
       await waitFor(() => destroyed, 5000);
+    });
+  });
+
+  test(`${kind}: TCP keep-alive: a CRLFCRLF ping gets a CRLF pong (RFC 5626 §4.4.1), whole or split across writes, and SIP still flows`, { timeout: 20000 }, async () => {
+    await withApp(kind, { transport: 'tcp', setup: (srf) => srf.options((req, res) => res.send(200)) }, async (app) => {
+      const [host, port] = app.addr.split(':');
+      const sock = net.connect(Number(port), host);
+      await once(sock, 'connect');
+      let got = '';
+      sock.on('data', (d) => { got += d.toString('latin1'); });
+      try {
+        sock.write('\r\n\r\n');
+        await waitFor(() => got === '\r\n', 2000);
+        sock.write('\r\n');
+        await sleep(50);
+        assert.equal(got, '\r\n', 'half a ping is no ping');
+        sock.write('\r\n');
+        await waitFor(() => got === '\r\n\r\n', 2000);
+        const local = `${sock.localAddress}:${sock.localPort}`;
+        sock.write([`OPTIONS sip:${app.addr};transport=tcp SIP/2.0`, `Via: SIP/2.0/TCP ${local};branch=z9hG4bK-ka1`, 'Max-Forwards: 70',
+          `From: <sip:ka@${local}>;tag=ka1`, `To: <sip:${app.addr}>`, 'Call-ID: keepalive-1', 'CSeq: 1 OPTIONS', 'Content-Length: 0', '', ''].join('\r\n'));
+        await waitFor(() => /SIP\/2\.0 200 OK[\s\S]*keepalive-1/.test(got), 3000);
+      } finally {
+        sock.destroy();
+      }
     });
   });
 

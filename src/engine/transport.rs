@@ -371,6 +371,12 @@ async fn run_tcp(stream: TcpStream, peer: SocketAddr, mut writes: mpsc::Receiver
                         }
                     }
                 }
+                // RFC 5626 §4.4.1: a CRLFCRLF ping gets a CRLF pong.
+                for _ in 0..decoder.take_pings() {
+                    if writer.write_all(b"\r\n").await.is_err() {
+                        break;
+                    }
+                }
                 let partial = decoder.buffered() > 0;
                 if partial && (completed || !armed) {
                     deadline.as_mut().reset(tokio::time::Instant::now() + t.message_timeout);

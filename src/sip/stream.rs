@@ -13,11 +13,16 @@ pub struct StreamDecoder {
     /// trickled byte by byte is not rescanned from the start on every read; `usize::MAX` once
     /// the end was found and only body bytes are awaited.
     scanned: usize,
+    /// Line feeds seen between messages since the last ping (RFC 5626 §4.4.1: CRLFCRLF is a
+    /// keep-alive ping), kept across reads so a ping split in two still counts.
+    newlines: usize,
+    /// Pings received and not yet answered.
+    pings: usize,
 }
 
 impl StreamDecoder {
     pub fn new(limits: Limits) -> Self {
-        StreamDecoder { buf: Vec::new(), limits, scanned: 0 }
+        StreamDecoder { buf: Vec::new(), limits, scanned: 0, newlines: 0, pings: 0 }
     }
 
     pub fn buffered(&self) -> usize {
@@ -34,7 +39,15 @@ impl StreamDecoder {
     pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, ParseError> {
         let leading = self.buf.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
         if leading > 0 {
-            self.buf.drain(..leading);
+            for b in self.buf.drain(..leading) {
+                if b == b'\n' {
+                    self.newlines += 1;
+                    if self.newlines == 2 {
+                        self.newlines = 0;
+                        self.pings += 1;
+                    }
+                }
+            }
             self.scanned = 0;
         }
         if self.buf.is_empty() {
@@ -51,11 +64,18 @@ impl StreamDecoder {
                 let len = msg.len();
                 let rest = self.buf.split_off(len);
                 self.scanned = 0;
+                self.newlines = 0;
                 Ok(Some(std::mem::replace(&mut self.buf, rest)))
             }
             Err(e) if e.is_incomplete() => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Keep-alive pings (CRLFCRLF between messages) received since the last call; each is
+    /// answered with a CRLF pong.
+    pub fn take_pings(&mut self) -> usize {
+        std::mem::take(&mut self.pings)
     }
 
     fn header_section_complete(&mut self) -> bool {
@@ -74,6 +94,25 @@ impl StreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keepalive_pings_are_counted_whole_or_split() {
+        let mut d = StreamDecoder::new(Limits::default());
+        d.feed(b"\r\n\r\n");
+        assert_eq!(d.next_message().ok(), Some(None));
+        assert_eq!(d.take_pings(), 1);
+        d.feed(b"\r\n");
+        assert_eq!(d.next_message().ok(), Some(None));
+        d.feed(b"\r\n");
+        assert_eq!(d.next_message().ok(), Some(None));
+        assert_eq!(d.take_pings(), 1, "a ping split across reads");
+        d.feed(b"\r\n");
+        d.feed(A);
+        assert!(matches!(d.next_message(), Ok(Some(_))));
+        d.feed(b"\r\n");
+        assert_eq!(d.next_message().ok(), Some(None));
+        assert_eq!(d.take_pings(), 0, "a lone CRLF on each side of a message is no ping");
+    }
 
     const A: &[u8] = b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 3\r\n\r\nabc";
     const B: &[u8] = b"SIP/2.0 200 OK\r\nCall-ID: 2\r\nContent-Length: 0\r\n\r\n";
