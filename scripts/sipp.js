@@ -28,15 +28,15 @@ function sippVersion() {
 }
 
 /** Binds `port` (0: any) on 127.0.0.1 and closes it again: the port bound, or null when taken. */
-const bindUdp = (port) => new Promise((resolve) => {
-  const s = dgram.createSocket('udp4');
+const bindUdp = (port, host = '127.0.0.1') => new Promise((resolve) => {
+  const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
   s.once('error', () => { s.close(); resolve(null); });
-  s.bind(port, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  s.bind(port, host, () => { const p = s.address().port; s.close(() => resolve(p)); });
 });
-const bindTcp = (port) => new Promise((resolve) => {
+const bindTcp = (port, host = '127.0.0.1') => new Promise((resolve) => {
   const s = net.createServer();
   s.once('error', () => resolve(null));
-  s.listen(port, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  s.listen(port, host, () => { const p = s.address().port; s.close(() => resolve(p)); });
 });
 
 /**
@@ -53,13 +53,13 @@ async function freePort({ rtp = false } = {}) {
 }
 
 /** Resolves once something (SIPp) holds `port` on 127.0.0.1, tested by failing to bind it. */
-async function waitBound(port, { tcp = false, ms = 5000 } = {}) {
+async function waitBound(port, { tcp = false, ms = 5000, host = '127.0.0.1' } = {}) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    if ((await (tcp ? bindTcp(port) : bindUdp(port))) === null) return;
+    if ((await (tcp ? bindTcp(port, host) : bindUdp(port, host))) === null) return;
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`sipp did not bind 127.0.0.1:${port}${tcp ? '/tcp' : '/udp'} within ${ms} ms`);
+  throw new Error(`sipp did not bind ${host}:${port}${tcp ? '/tcp' : '/udp'} within ${ms} ms`);
 }
 
 /**
@@ -99,19 +99,20 @@ function spawnSipp(args, { cwd, stdio = ['ignore', 'pipe', 'pipe'], env, via = [
  * Starts a long-lived SIPp that listens (a UAS) and resolves once it holds its port.
  * `launch(port)` starts it on that port and returns (or resolves with) { child, done, ... },
  * where done resolves once SIPp has ended, with something `describe` turns into text. The port
- * is `port` when given, else a free one (freePort({ rtp })); `tcp`: wait for a TCP listener,
+ * is `port` when given, else a free one (freePort({ rtp })); `host`: the address SIPp binds
+ * (its -i; 127.0.0.1 by default); `tcp`: wait for a TCP listener,
  * not a UDP socket. A port found free can be taken by another process before SIPp binds it:
  * when SIPp then exits saying "Address already in use", it is launched again on another port,
  * up to `attempts` launches. Resolves with { port, ...what launch returned }; throws
  * "sipp exited early" with the description when SIPp ends before it is bound, and waitBound's
  * error when it neither binds nor ends in time (the child is then left running).
  */
-async function startListening(launch, { port: fixed, tcp = false, rtp = false, attempts = 3, describe = (r) => String(r) } = {}) {
+async function startListening(launch, { port: fixed, tcp = false, rtp = false, host = '127.0.0.1', attempts = 3, describe = (r) => String(r) } = {}) {
   for (let attempt = 1; ; attempt++) {
     const port = fixed ? Number(fixed) : await freePort({ rtp });
     const started = await launch(port);
     const early = started.done.then((r) => ({ r }));
-    const bound = waitBound(port, { tcp }).then(() => null);
+    const bound = waitBound(port, { tcp, host }).then(() => null);
     bound.catch(() => {}); // after an early exit nobody waits for it
     const exited = await Promise.race([bound, early]);
     if (!exited) return { port, ...started };

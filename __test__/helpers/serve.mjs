@@ -5,10 +5,10 @@ import { dirname, join } from 'node:path';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lib', 'cli.js');
 
-/** Starts serve; resolves with {admin: {host, port}, sip: 'host:port', child, stop()}. */
-export async function startServe({ secret = 'cymru', transport = 'udp', extra = [], ports = { admin: 0, sip: 0 } } = {}) {
+/** Starts serve (SIP on `sipHost`, e.g. '[::1]'); resolves with {admin: {host, port}, sip: 'host:port', child, stop()}. */
+export async function startServe({ secret = 'cymru', transport = 'udp', extra = [], ports = { admin: 0, sip: 0 }, sipHost = '127.0.0.1' } = {}) {
   const args = [cli, 'serve', '--address', '127.0.0.1', '--port', String(ports.admin), '--secret', secret,
-    '--contact', `sip:127.0.0.1:${ports.sip};transport=${transport}`, '--loglevel', 'warn', ...extra];
+    '--contact', `sip:${sipHost}:${ports.sip};transport=${transport}`, '--loglevel', 'warn', ...extra];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

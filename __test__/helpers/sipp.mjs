@@ -54,7 +54,8 @@ async function launch(args, { timeoutMs = 20000, traceMsg = !!process.env.SIPP_T
   if (!has(args, '-m')) throw new Error('runSipp: -m (a call limit) is required');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipp-'));
   const files = { errors: path.join(dir, 'errors.log'), screen: path.join(dir, 'screen.log'), messages: path.join(dir, 'messages.log') };
-  const full = [...args, '-nostdin', ...(await loopbackArgs()),
+  // 127.0.0.1 unless the caller names its own local address (an IPv6 test: -i ::1 -ci ::1 -cp).
+  const full = [...args, '-nostdin', ...(has(args, '-i') ? [] : await loopbackArgs()),
     '-trace_err', '-error_file', files.errors, '-trace_screen', '-screen_file', files.screen];
   if (port) full.push('-p', String(port));
   else if (!has(args, '-p')) full.push('-p', String(await freePort()));
@@ -98,6 +99,6 @@ export async function runSipp(args, opts = {}) {
 export async function startSippUas(args, opts = {}) {
   const fixed = valueOf(args, '-p');
   return startListening((port) => launch(args, { ...opts, port: fixed ? undefined : port }), {
-    port: fixed, tcp: /^t/.test(valueOf(args, '-t') || ''), describe: (r) => r.summary(),
+    port: fixed, tcp: /^t/.test(valueOf(args, '-t') || ''), host: valueOf(args, '-i') || '127.0.0.1', describe: (r) => r.summary(),
   });
 }
