@@ -77,7 +77,30 @@ class CommandLink extends EventEmitter {
         return;
       }
       this.pending.set(cmd, { resolve, reject, onSent, onMore });
+      this._scheduleFlush();
     });
+  }
+
+  /**
+   * A native client queues SIP and proxy commands until `flush`: handed over once per tick,
+   * they wake the backend's thread once rather than once each. Anything else sent to it
+   * (routes, stats, disconnect) flushes first, so the order holds.
+   */
+  _scheduleFlush() {
+    if (this._flushDue || typeof this.native.flush !== 'function') return;
+    this._flushDue = true;
+    queueMicrotask(() => this._flush());
+  }
+
+  _flush() {
+    this._flushDue = false;
+    if (typeof this.native.flush !== 'function') return;
+    for (const { cmd, reason } of this.native.flush()) {
+      const p = this.pending.get(cmd);
+      if (!p) continue;
+      this.pending.delete(cmd);
+      p.reject(new Error(reason));
+    }
   }
 
   _onBatch(batch) {
@@ -141,11 +164,12 @@ class Link extends CommandLink {
     this.native.startEmbedded(opts, (batch) => this._onBatch(batch));
   }
 
-  route(verb) { this.native.route(verb); }
-  removeRoute(verb) { this.native.removeRoute(verb); }
+  route(verb) { this._flush(); this.native.route(verb); }
+  removeRoute(verb) { this._flush(); this.native.removeRoute(verb); }
 
   /** The backend's counts (embedded engine only): resolves with their numbers in order. */
   stats() {
+    this._flush();
     return this._command((cmd) => this.native.stats(cmd)).then(({ args }) => args.map(Number));
   }
 
@@ -154,6 +178,7 @@ class Link extends CommandLink {
     // The app closed this link: the native side may still report the connection going down
     // (the server can close its end first), which is no error to the app.
     this.disconnected = true;
+    this._flush();
     this.native.disconnect();
   }
 

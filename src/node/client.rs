@@ -103,6 +103,17 @@ impl EventSink for NodeSink {
 #[napi]
 pub struct NativeClient {
     commands: Option<mpsc::Sender<Command>>,
+    /// SIP and proxy commands since the last `flush`. JS hands a tick's commands over at once,
+    /// so the backend's thread is woken once for all of them: a lone wake-up cost the JS
+    /// thread about 25 µs here, a command in a burst about 1.5 µs.
+    queued: Vec<Command>,
+}
+
+/// A queued command the backend could not take (its queue full, or the link gone).
+#[napi(object)]
+pub struct FlushFailure {
+    pub cmd: u32,
+    pub reason: String,
 }
 
 pub(super) fn err(msg: impl Into<String>) -> napi::Error {
@@ -113,7 +124,7 @@ pub(super) fn err(msg: impl Into<String>) -> napi::Error {
 impl NativeClient {
     #[napi(constructor)]
     pub fn new() -> Self {
-        NativeClient { commands: None }
+        NativeClient { commands: None, queued: Vec::new() }
     }
 
     /// Starts connecting; events arrive in batches on `on_events`.
@@ -192,12 +203,32 @@ impl NativeClient {
 
     fn send(&self, cmd: Command) -> napi::Result<()> {
         let tx = self.commands.as_ref().ok_or_else(|| err("not connected: call connect() first"))?;
-        tx.try_send(cmd).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => {
-                napi::Error::new(napi::Status::GenericFailure, "ERR_BACKPRESSURE: too many commands queued for the drachtio server")
-            }
-            mpsc::error::TrySendError::Closed(_) => err("the connection has been closed"),
-        })
+        tx.try_send(cmd).map_err(|e| err(refusal(&e)))
+    }
+
+    /// Holds a command until `flush`.
+    fn queue(&mut self, cmd: Command) -> napi::Result<()> {
+        if self.commands.is_none() {
+            return Err(err("not connected: call connect() first"));
+        }
+        self.queued.push(cmd);
+        Ok(())
+    }
+
+    /// Hands the queued commands to the backend, in order; returns those it refused.
+    #[napi]
+    pub fn flush(&mut self) -> Vec<FlushFailure> {
+        let queued = std::mem::take(&mut self.queued);
+        let Some(tx) = self.commands.as_ref() else {
+            return queued.iter().filter_map(command_id).map(|cmd| FlushFailure { cmd, reason: "the connection has been closed".into() }).collect();
+        };
+        queued
+            .into_iter()
+            .filter_map(|cmd| {
+                let id = command_id(&cmd);
+                tx.try_send(cmd).err().and_then(|e| id.map(|cmd| FlushFailure { cmd, reason: refusal(&e) }))
+            })
+            .collect()
     }
 
     #[napi]
@@ -218,14 +249,16 @@ impl NativeClient {
 
     /// Sends a SIP request or response; its outcome arrives as a `reply` or `failed` event
     /// carrying `cmd`.
+    /// Queued until `flush`.
     #[napi]
-    pub fn send_sip(&self, cmd: u32, txn_id: String, dialog_id: String, route_uri: Option<String>, raw: String) -> napi::Result<()> {
-        self.send(Command::Sip { cmd, txn_id, dialog_id, route_uri, raw: raw.into_bytes() })
+    pub fn send_sip(&mut self, cmd: u32, txn_id: String, dialog_id: String, route_uri: Option<String>, raw: String) -> napi::Result<()> {
+        self.queue(Command::Sip { cmd, txn_id, dialog_id, route_uri, raw: raw.into_bytes() })
     }
 
+    /// Queued until `flush`.
     #[napi]
-    pub fn send_proxy(&self, cmd: u32, txn_id: String, opts: ProxyOptions, raw: String) -> napi::Result<()> {
-        self.send(Command::Proxy { cmd, txn_id, spec: proxy_spec(opts), raw: raw.into_bytes() })
+    pub fn send_proxy(&mut self, cmd: u32, txn_id: String, opts: ProxyOptions, raw: String) -> napi::Result<()> {
+        self.queue(Command::Proxy { cmd, txn_id, spec: proxy_spec(opts), raw: raw.into_bytes() })
     }
 
     /// Closes the connection and stops reconnecting; the process may exit afterwards.
@@ -238,6 +271,20 @@ impl NativeClient {
             }
         }
         Ok(())
+    }
+}
+
+fn command_id(cmd: &Command) -> Option<u32> {
+    match cmd {
+        Command::Sip { cmd, .. } | Command::Proxy { cmd, .. } | Command::Stats { cmd } => Some(*cmd),
+        _ => None,
+    }
+}
+
+fn refusal(e: &mpsc::error::TrySendError<Command>) -> String {
+    match e {
+        mpsc::error::TrySendError::Full(_) => "ERR_BACKPRESSURE: too many commands queued for the drachtio server".into(),
+        mpsc::error::TrySendError::Closed(_) => "the connection has been closed".into(),
     }
 }
 
