@@ -8,12 +8,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { Conn, sipRequest, sipLeader } from './helpers/mini-server.mjs';
+import { pkiFor } from './helpers/pki.mjs';
 
 const require = createRequire(import.meta.url);
 const Srf = require('../index.js');
@@ -369,26 +366,12 @@ for (const [name, Impl] of IMPLS) {
   });
 }
 
-let pki;
-function makePki() {
-  if (pki !== undefined) return pki;
-  try {
-    const dir = mkdtempSync(join(tmpdir(), 'srf-listen-pki-'));
-    const run = (args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', 'key.pem', '-out', 'cert.pem', '-addext', 'subjectAltName=IP:127.0.0.1']);
-    pki = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
-  } catch {
-    pki = null;
-  }
-  return pki;
-}
-
 for (const [name, Impl] of IMPLS) {
   test(`${name}: TLS listen ({ tls: { key, cert } }): the server connects over TLS`, { skip: !Impl && noUpstream }, async (t) => {
-    const creds = makePki();
-    if (!creds) return t.skip('openssl is not available to make a test certificate');
+    const pki = pkiFor(t);
+    if (!pki) return;
     const { port, stop } = await listening(Impl, {
-      opts: { tls: creds },
+      opts: { tls: { key: pki.key, cert: pki.cert } },
       setup: (s) => s.options((req, res) => res.send(200)),
     });
     const conn = await dial(port, { useTls: true });

@@ -3,13 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { miniServer, sipRequest, sipLeader } from './helpers/mini-server.mjs';
-import { onCI } from './helpers/shared.mjs';
+import { pkiFor } from './helpers/pki.mjs';
 import { errorsFail } from './helpers/embedded.mjs';
 
 const require = createRequire(import.meta.url);
@@ -232,13 +229,8 @@ test('pings are sent when enabled', { timeout: 15000 }, () => withServer(async (
 }));
 
 test('TLS to a server with a self-signed CA', { timeout: 20000 }, async (t) => {
-  let pki;
-  try {
-    pki = makePki();
-  } catch (err) {
-    if (onCI()) throw err;
-    return t.skip(`openssl not available: ${err.message}`);
-  }
+  const pki = pkiFor(t);
+  if (!pki) return;
   await withServer(async (server, srfs) => {
     const srf = new Srf();
     srfs.push(srf);
@@ -271,16 +263,6 @@ test('disconnect() lets the process exit', { timeout: 15000 }, () => withServer(
   assert.equal(code, 0);
 }));
 
-function makePki() {
-  const dir = mkdtempSync(join(tmpdir(), 'srf-pki-'));
-  const run = (args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=test-ca', '-keyout', 'ca.key', '-out', 'ca.pem']);
-  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'srv.key', '-out', 'srv.csr']);
-  run(['x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'ext.cnf', '-out', 'srv.pem']);
-  const read = (f) => readFileSync(join(dir, f), 'utf8');
-  return { ca: read('ca.pem'), key: read('srv.key'), cert: read('srv.pem') };
-}
 
 async function waitFor(cond, ms = 3000) {
   const end = Date.now() + ms;

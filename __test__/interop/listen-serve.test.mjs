@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import { waitFor } from '../helpers/embedded.mjs';
 import { startServe, routesApplied, failOnError } from '../helpers/serve.mjs';
 import { requireSipp, runSipp } from '../helpers/sipp.mjs';
+import { pkiFor } from '../helpers/pki.mjs';
 
 const require = createRequire(import.meta.url);
 const Srf = require('../../index.js');
@@ -139,19 +140,9 @@ test(`the same app code with srf.connect(): ${CALLS} sipp calls through serve wi
 
 test('TLS: serve routes to our Srf listening with { tls } (route uri ;transport=tls)', { timeout: 60000 }, async (t) => {
   if (!requireSipp(t)) return;
-  let creds;
-  try {
-    const { mkdtempSync, readFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const dir = mkdtempSync(join(tmpdir(), 'listen-serve-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-keyout', 'key.pem', '-out', 'cert.pem', '-addext', 'subjectAltName=IP:127.0.0.1'], { cwd: dir, stdio: 'pipe' });
-    creds = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
-  } catch {
-    t.skip('openssl is not available to make a test certificate');
-    return;
-  }
+  const pki = pkiFor(t);
+  if (!pki) return;
+  const creds = { key: pki.key, cert: pki.cert };
   const srf = new Srf();
   failOnError(t, srf, 'TLS listen-mode app');
   const seen = countCalls(srf);

@@ -6,31 +6,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { embeddedSrf, SDP, waitFor } from '../helpers/embedded.mjs';
 import { startServe, routesApplied } from '../helpers/serve.mjs';
 import { freePort } from '../helpers/sipp.mjs';
-import { onCI } from '../helpers/shared.mjs';
+import { pkiFor } from '../helpers/pki.mjs';
 
 const require = createRequire(import.meta.url);
 const DrachtioSrf = require('drachtio-srf');
 const OurSrf = require('../../index.js');
-
-function makePki() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'serve-tls-'));
-  const run = (args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=serve-test-ca', '-keyout', 'ca.key', '-out', 'ca.pem']);
-  fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'srv.key', '-out', 'srv.csr']);
-  run(['x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'ext.cnf', '-out', 'srv.pem']);
-  fs.writeFileSync(path.join(dir, 'chain.pem'), fs.readFileSync(path.join(dir, 'srv.pem'), 'utf8') + fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8'));
-  const file = (f) => path.join(dir, f);
-  return { dir, ca: fs.readFileSync(file('ca.pem'), 'utf8'), key: file('srv.key'), cert: file('srv.pem'), chain: file('chain.pem') };
-}
 
 function answering(srf, calls) {
   srf.invite(async (req, res) => {
@@ -53,18 +39,12 @@ async function callThrough(serve) {
 }
 
 test('TLS on the admin port: drachtio-srf and our Srf over TLS; our Srf reconnects after serve restarts', { timeout: 60000 }, async (t) => {
-  let pki;
-  try {
-    pki = makePki();
-  } catch (err) {
-    if (onCI()) throw err;
-    return t.skip(`openssl not available: ${err.message}`);
-  }
-  t.after(() => fs.rmSync(pki.dir, { recursive: true, force: true }));
+  const pki = pkiFor(t);
+  if (!pki) return;
   const ports = { admin: await freePort(), sip: await freePort() };
   const tlsPort = await freePort();
-  const tlsFlags = (certFlag) => ['--tls-port', String(tlsPort), '--key-file', pki.key, ...certFlag, '--dh-param', '/nonexistent/dh.pem'];
-  let serve = await startServe({ ports, extra: tlsFlags(['--cert-file', pki.cert]) });
+  const tlsFlags = (certFlag) => ['--tls-port', String(tlsPort), '--key-file', pki.keyFile, ...certFlag, '--dh-param', '/nonexistent/dh.pem'];
+  let serve = await startServe({ ports, extra: tlsFlags(['--cert-file', pki.certFile]) });
   const cleanup = [];
   t.after(async () => { for (const f of cleanup.reverse()) await f(); await serve.stop(); });
 
@@ -107,7 +87,7 @@ test('TLS on the admin port: drachtio-srf and our Srf over TLS; our Srf reconnec
 
   // serve restarts on the same ports, now with the chain file: our Srf reconnects over TLS.
   await serve.stop();
-  serve = await startServe({ ports, extra: tlsFlags(['--chain-file', pki.chain]) });
+  serve = await startServe({ ports, extra: tlsFlags(['--chain-file', pki.chainFile]) });
   await waitFor(() => reconnects.length > 0, 5000);
   await once(ours, 'connect');
   await routesApplied(ours);
@@ -116,18 +96,13 @@ test('TLS on the admin port: drachtio-srf and our Srf over TLS; our Srf reconnec
 });
 
 test('TLS admin settings from drachtio.conf.xml (<admin tls-port>, <sip><tls>)', { timeout: 30000 }, async (t) => {
-  let pki;
-  try {
-    pki = makePki();
-  } catch (err) {
-    if (onCI()) throw err;
-    return t.skip(`openssl not available: ${err.message}`);
-  }
+  const pki = pkiFor(t);
+  if (!pki) return;
   const tlsPort = await freePort();
   const file = path.join(pki.dir, 'drachtio.conf.xml');
   fs.writeFileSync(file, `<drachtio>
   <admin port="9022" tls-port="${tlsPort}" secret="cymru">127.0.0.1</admin>
-  <sip><tls><key-file>${pki.key}</key-file><cert-file>${pki.cert}</cert-file><min-tls-version>1.2</min-tls-version></tls></sip>
+  <sip><tls><key-file>${pki.keyFile}</key-file><cert-file>${pki.certFile}</cert-file><min-tls-version>1.2</min-tls-version></tls></sip>
 </drachtio>`);
   const serve = await startServe({ extra: ['-f', file] });
   const ours = new OurSrf();
@@ -139,6 +114,5 @@ test('TLS admin settings from drachtio.conf.xml (<admin tls-port>, <sip><tls>)',
   } finally {
     ours.disconnect();
     await serve.stop();
-    fs.rmSync(pki.dir, { recursive: true, force: true });
   }
 });
