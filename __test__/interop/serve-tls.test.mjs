@@ -32,7 +32,8 @@ async function callThrough(serve) {
   try {
     const dialog = await caller.srf.createUAC(`sip:svc@${serve.sip}`, { localSdp: SDP(5000) });
     await new Promise((r) => setTimeout(r, 50));
-    dialog.destroy();
+    // Awaited: a BYE still on its way when the caller disconnects finds no dialog (ENODIALOG).
+    await dialog.destroy();
   } finally {
     caller.srf.disconnect();
   }
