@@ -9,6 +9,7 @@
 
 use super::config::{Handler, HttpMethod};
 use super::peer::{self, Mode, Shared};
+use crate::engine::conn_limit::Bounded;
 use crate::engine::{Decision, HeldRequest, RequestRouter};
 use crate::sip::name_addr::NameAddr;
 use crate::sip::uri::SipUri;
@@ -17,7 +18,6 @@ use crate::wire::ProxySpec;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -52,7 +52,7 @@ pub async fn start(handlers: Vec<Handler>, shared: Arc<Shared>, stopped: watch::
 
 async fn router(handlers: Arc<Vec<Handler>>, mut held: mpsc::Receiver<HeldRequest>, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let outbound = Arc::new(AtomicUsize::new(0));
+    let outbound = Bounded::new(MAX_OUTBOUND);
     loop {
         let request = tokio::select! {
             r = held.recv() => match r { Some(r) => r, None => return },
@@ -86,7 +86,7 @@ fn handler_for<'a>(handlers: &'a [Handler], method: &str) -> Option<&'a Handler>
 }
 
 /// Where the request goes; `None` when an outbound connection took it over (peer.rs answers).
-async fn decide(handlers: &[Handler], request: HeldRequest, shared: &Arc<Shared>, stopped: watch::Receiver<bool>, outbound: &Arc<AtomicUsize>) -> Option<Decision> {
+async fn decide(handlers: &[Handler], request: HeldRequest, shared: &Arc<Shared>, stopped: watch::Receiver<bool>, outbound: &Bounded) -> Option<Decision> {
     let Some(handler) = handler_for(handlers, &request.method) else { return Some(respond(500, "Server Internal Error")) };
     let action = if let Some(direct) = direct_route(&handler.url) {
         Action::RouteUri(direct)
@@ -145,27 +145,25 @@ fn direct_route(url: &str) -> Option<String> {
 
 /// Opens the outbound connection to an app (`host:port[;transport=tcp|tls]`) and lets peer.rs
 /// run it; the app gets the request after it authenticates. A failure is a 480.
-async fn connect_app(uri: &str, txn: String, shared: &Arc<Shared>, stopped: watch::Receiver<bool>, outbound: &Arc<AtomicUsize>) -> Option<Decision> {
+async fn connect_app(uri: &str, txn: String, shared: &Arc<Shared>, stopped: watch::Receiver<bool>, outbound: &Bounded) -> Option<Decision> {
     let unavailable = || Some(respond(480, "Temporarily Unavailable"));
     let Some((host, port, tls)) = parse_app_uri(uri) else {
         tracing::warn!(uri, "route: invalid uri; answering 480");
         return unavailable();
     };
-    if outbound.fetch_add(1, Ordering::Relaxed) >= MAX_OUTBOUND {
-        outbound.fetch_sub(1, Ordering::Relaxed);
+    // Held until the connection ends; given back on every way out before that.
+    let Some(place) = outbound.claim() else {
         tracing::warn!(uri, "too many outbound app connections; answering 480");
         return unavailable();
-    }
+    };
     let connected = tokio::time::timeout(APP_CONNECT_TIMEOUT, TcpStream::connect((host.as_str(), port))).await;
     let stream = match connected {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            outbound.fetch_sub(1, Ordering::Relaxed);
             tracing::warn!(uri, error = %e, "route: cannot connect to the app; answering 480");
             return unavailable();
         }
         Err(_) => {
-            outbound.fetch_sub(1, Ordering::Relaxed);
             tracing::warn!(uri, "route: connecting to the app timed out; answering 480");
             return unavailable();
         }
@@ -173,33 +171,31 @@ async fn connect_app(uri: &str, txn: String, shared: &Arc<Shared>, stopped: watc
     let peer = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], port)));
     tracing::debug!(peer = %peer, "outbound connection to an app");
     let _ = stream.set_nodelay(true);
-    let (shared, outbound) = (shared.clone(), outbound.clone());
+    let shared = shared.clone();
     if tls {
         // As drachtio-server: the app's certificate is not verified.
         let stream = match tokio::time::timeout(APP_CONNECT_TIMEOUT, tls_connect(stream, &host, false)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
-                outbound.fetch_sub(1, Ordering::Relaxed);
                 tracing::warn!(uri, error = %e, "route: TLS to the app failed; answering 480");
                 return unavailable();
             }
             Err(_) => {
-                outbound.fetch_sub(1, Ordering::Relaxed);
                 tracing::warn!(uri, "route: TLS to the app timed out; answering 480");
                 return unavailable();
             }
         };
         let (reader, writer) = tokio::io::split(stream);
         tokio::spawn(async move {
+            let _place = place;
             peer::serve_app(reader, writer, peer, shared, stopped, Mode::Outbound { txn }).await;
-            outbound.fetch_sub(1, Ordering::Relaxed);
         });
         return None;
     }
     let (reader, writer) = stream.into_split();
     tokio::spawn(async move {
+        let _place = place;
         peer::serve_app(reader, writer, peer, shared, stopped, Mode::Outbound { txn }).await;
-        outbound.fetch_sub(1, Ordering::Relaxed);
     });
     None
 }

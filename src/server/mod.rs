@@ -8,7 +8,7 @@ mod handlers;
 mod peer;
 mod tls;
 
-use crate::engine::conn_limit::PerAddress;
+use crate::engine::conn_limit::{Bounded, PerAddress};
 use crate::engine::{Engine, EngineConfig, SessionTimerConfig, Timers, MAX_PENDING_REQUESTS, MIN_SE, TCP_MESSAGE_TIMEOUT};
 use crate::sip::Limits;
 use std::net::SocketAddr;
@@ -91,7 +91,7 @@ impl Server {
             handlers::start(config.handlers, shared.clone(), stopped.clone()).await;
         }
         // One budget of connections and unauthenticated slots across both admin ports.
-        let limits = Arc::new(AdminLimits { active: std::sync::atomic::AtomicUsize::new(0), unauthenticated: PerAddress::new(MAX_UNAUTHENTICATED_PER_ADDRESS) });
+        let limits = Arc::new(AdminLimits { active: Bounded::new(MAX_APP_CONNECTIONS), unauthenticated: PerAddress::new(MAX_UNAUTHENTICATED_PER_ADDRESS) });
         if let Some(listener) = tcp {
             tokio::spawn(accept(listener, None, shared.clone(), limits.clone(), stopped.clone()));
         }
@@ -129,7 +129,7 @@ async fn bind_admin(config: &args::ServeConfig) -> Result<(Option<TcpListener>, 
 
 /// Connection limits shared by the admin ports.
 struct AdminLimits {
-    active: std::sync::atomic::AtomicUsize,
+    active: Bounded,
     unauthenticated: PerAddress,
 }
 
@@ -144,17 +144,17 @@ async fn accept(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Arc<pee
             _ = stopped.changed() => return,
         };
         let Ok((stream, peer)) = accepted else { continue };
-        if active.load(std::sync::atomic::Ordering::Relaxed) >= MAX_APP_CONNECTIONS {
+        let Some(place) = active.claim() else {
             tracing::warn!(peer = %peer, "too many app connections; closing");
             continue;
-        }
+        };
         let Some(slot) = unauthenticated.claim(peer.ip()) else {
             tracing::warn!(peer = %peer, "too many unauthenticated connections from this address; closing");
             continue;
         };
-        active.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (shared, stopped, limits, tls) = (shared.clone(), stopped.clone(), limits.clone(), tls.clone());
+        let (shared, stopped, tls) = (shared.clone(), stopped.clone(), tls.clone());
         tokio::spawn(async move {
+            let _place = place;
             match tls {
                 None => peer::run(stream, peer, shared, stopped, slot).await,
                 Some(acceptor) => {
@@ -169,7 +169,6 @@ async fn accept(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Arc<pee
                     }
                 }
             }
-            limits.active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         });
     }
 }
