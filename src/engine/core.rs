@@ -17,7 +17,7 @@ use crate::sip::validate::{validate, validate_except_request_uri};
 use crate::sip::{parse, ErrorKind, Framing, HeaderName, Message, ParseError};
 use crate::wire::{CdrKind, ReplyStatus, SipMeta};
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::time::{delay_queue, DelayQueue};
@@ -331,6 +331,20 @@ impl Core {
         self.bound.iter().any(|(p, a)| {
             *p == protocol && a.port() == addr.port() && (a.ip() == addr.ip() || a.ip().is_unspecified())
         })
+    }
+
+    /// A Via we wrote: our branch prefix and one of our addresses as sent-by (§16.3 step 4 and
+    /// §16.7 step 3 both ask this).
+    pub(super) fn is_our_via(&self, v: &crate::sip::via::Via<'_>) -> bool {
+        let ours = v.branch().is_some_and(|b| b.starts_with(util::BRANCH_PREFIX.as_bytes()));
+        let host = String::from_utf8_lossy(v.host);
+        ours && host.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>().is_ok_and(|ip| self.is_our_address(ip, v.port.unwrap_or(5060)))
+    }
+
+    /// `ip:port` names one of our listening points (or our external address).
+    pub(super) fn is_our_address(&self, ip: IpAddr, port: u16) -> bool {
+        let external = self.config.external_ip.as_deref().and_then(|e| e.parse::<IpAddr>().ok()) == Some(ip);
+        self.bound.iter().any(|(_, a)| a.port() == port && (a.ip() == ip || external || (a.ip().is_unspecified() && ip.is_loopback())))
     }
 
     pub(super) fn deliver_sip(&mut self, app: AppId, meta: SipMeta, raw: Vec<u8>) -> bool {

@@ -673,11 +673,6 @@ impl Core {
         self.send(protocol, to, None, d.to_bytes());
     }
 
-    fn is_our_via(&self, v: &Via<'_>) -> bool {
-        let ours = v.branch().is_some_and(|b| b.starts_with(util::BRANCH_PREFIX.as_bytes()));
-        ours && text(v.host).parse::<IpAddr>().is_ok_and(|ip| self.is_our_address(ip, v.port.unwrap_or(5060)))
-    }
-
     /// A SIP URI (bare or in a name-addr) naming one of our listening points.
     pub(super) fn is_our_uri(&self, uri: &str) -> bool {
         let raw = if uri.contains('<') { NameAddr::parse(uri.as_bytes()).map(|n| n.uri_raw).unwrap_or_default() } else { uri.trim().as_bytes() };
@@ -691,10 +686,6 @@ impl Core {
         }
     }
 
-    fn is_our_address(&self, ip: IpAddr, port: u16) -> bool {
-        let external = self.config.external_ip.as_deref().and_then(|e| e.parse::<IpAddr>().ok()) == Some(ip);
-        self.bound.iter().any(|(_, a)| a.port() == port && (a.ip() == ip || external || (a.ip().is_unspecified() && ip.is_loopback())))
-    }
 }
 
 /// §16.6 steps 1–3: a copy of the request with the caller's Via stamped with where it came

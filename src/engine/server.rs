@@ -139,10 +139,7 @@ impl Core {
 
     /// §16.3 step 4 and §8.2.2.2: a request carrying one of our own branches has looped.
     fn is_loop(&self, msg: &Message<'_>) -> bool {
-        msg.values(HeaderName::Via).flat_map(|(_, v)| crate::sip::via::parse_list(v)).filter_map(Result::ok).any(|v| {
-            v.branch().is_some_and(|b| b.starts_with(util::BRANCH_PREFIX.as_bytes()))
-                && self.bound.iter().any(|(_, a)| v.host == a.ip().to_string().as_bytes() && v.port.unwrap_or(5060) == a.port())
-        })
+        msg.values(HeaderName::Via).flat_map(|(_, v)| crate::sip::via::parse_list(v)).filter_map(Result::ok).any(|v| self.is_our_via(&v))
     }
 
     fn new_from_network(&mut self, msg: &Message<'_>, src: Source, key: (String, String, String), method: &str) {

@@ -300,6 +300,33 @@ fn assert_trying(h: &mut Harness, ms: u64, protocol: Protocol) {
     assert_eq!((trying.header("Call-ID"), trying.header("CSeq")), ("call-1", "1 INVITE"));
 }
 
+// ---- Loop detection (§16.3 step 4, §8.2.2.2) ----
+
+/// An INVITE from the far end whose second Via is `via`.
+fn invite_via(via: &str) -> String {
+    invite(UDP).replacen("Max-Forwards: 70\r\n", &format!("Via: {via}\r\nMax-Forwards: 70\r\n"), 1)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_carrying_one_of_our_vias_has_looped_and_gets_482() {
+    let mut h = Harness::new(&["invite"]);
+    h.receive(UDP, &invite_via("SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-drs0123456789abcdef;rport"));
+    assert_eq!(h.sent_one().line(), "SIP/2.0 482 Loop Detected");
+    assert!(h.app_got().is_empty());
+
+    // Our branch prefix with somebody else's address is no loop.
+    h.receive(UDP, &invite_via("SIP/2.0/UDP 10.9.9.9:5060;branch=z9hG4bK-drs0123456789abcdef"));
+    assert!(h.sent().is_empty());
+    assert_eq!(h.app_lines(), ["INVITE sip:bob@127.0.0.1:5060 SIP/2.0"]);
+
+    // Behind NAT our Vias carry the external address: that is us too.
+    let mut h = Harness::new(&["invite"]);
+    h.core.config.external_ip = Some("203.0.113.5".into());
+    h.receive(UDP, &invite_via("SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK-drs0123456789abcdef;rport"));
+    assert_eq!(h.sent_one().line(), "SIP/2.0 482 Loop Detected");
+    assert!(h.app_got().is_empty());
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_invite_the_app_answers_within_100_ms_gets_no_100_trying() {
     let mut h = Harness::new(&["invite"]);
