@@ -2,6 +2,7 @@
 //! format drachtio uses in its meta fields.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,9 +27,7 @@ fn random<const N: usize>() -> [u8; N] {
         let mut p = p.borrow_mut();
         if p.used + N > p.bytes.len() {
             if getrandom::fill(&mut p.bytes).is_err() {
-                // No OS randomness (never seen on supported systems): still unique per process.
-                let fallback = uuid::Uuid::new_v4();
-                p.bytes.chunks_mut(16).for_each(|c| c.copy_from_slice(&fallback.as_bytes()[..c.len()]));
+                unique_fill(&mut p.bytes);
             }
             p.used = 0;
         }
@@ -37,6 +36,16 @@ fn random<const N: usize>() -> [u8; N] {
         p.used += N;
         out
     })
+}
+
+/// Without OS randomness (never seen on supported systems): not random, but every 8 bytes
+/// differ, so identifiers stay unique in this process.
+fn unique_fill(bytes: &mut [u8]) {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
+    for c in bytes.chunks_mut(8) {
+        c.copy_from_slice(&now.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed)).to_le_bytes()[..c.len()]);
+    }
 }
 
 fn hex(bytes: &[u8], into: &mut String) {
@@ -107,5 +116,9 @@ mod tests {
         assert_eq!(t.split('-').map(str::len).collect::<Vec<_>>(), [8, 4, 4, 4, 12], "{t}");
         let many: std::collections::HashSet<String> = (0..10_000).map(|_| branch()).collect();
         assert_eq!(many.len(), 10_000, "pool refills keep identifiers unique");
+        let mut block = [0u8; 512];
+        unique_fill(&mut block);
+        let chunks: std::collections::HashSet<&[u8]> = block.chunks(8).collect();
+        assert_eq!(chunks.len(), 64, "the fallback repeats nothing within a block");
     }
 }
