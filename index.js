@@ -144,10 +144,7 @@ class Srf extends EventEmitter {
     link.on('close', () => setImmediate(() => this.emit('close')));
     link.on('reconnecting', (info) => setImmediate(() => this.emit('reconnecting', info)));
     link.on('sip', (msg, meta) => this._onSip(msg, meta));
-    link.on('cdr', (kind, source, time, extra, msg) => {
-      if (kind === 'cdr:attempt') this.emit(kind, source, time, msg);
-      else this.emit(kind, source, time, extra, msg);
-    });
+    link.on('cdr', (kind, source, time, extra, msg) => this._onCdr(kind, source, time, extra, msg));
     // Routes given before connecting are in force before 'connect' is emitted.
     if (embedded) link.startEmbedded({ ...native, routes: [...this._routes] });
     else {
@@ -186,10 +183,7 @@ class Srf extends EventEmitter {
     });
     link.on('session-close', (session) => setImmediate(() => this.emit('close', session)));
     link.on('sip', (msg, meta, session) => this._onSip(msg, meta, session));
-    link.on('cdr', (kind, source, time, extra, msg) => {
-      if (kind === 'cdr:attempt') this.emit(kind, source, time, msg);
-      else this.emit(kind, source, time, extra, msg);
-    });
+    link.on('cdr', (kind, source, time, extra, msg) => this._onCdr(kind, source, time, extra, msg));
     link.on('stopped', (err) => { if (err) setImmediate(() => this._error(err)); });
     if (server) {
       // The app's own server: its connections are handed to the native sessions.
@@ -335,6 +329,12 @@ class Srf extends EventEmitter {
       debug(`error: ${err.message}`);
       emitOnce('error', `drachtio-srf-rs: ${err.message} (listen for 'error' on the Srf instance to handle this)`);
     }
+  }
+
+  /** A CDR as drachtio-srf emits it: attempt (source, time, msg); start/stop with their role or reason. */
+  _onCdr(kind, source, time, extra, msg) {
+    if (kind === 'cdr:attempt') this.emit(kind, source, time, msg);
+    else this.emit(kind, source, time, extra, msg);
   }
 
   _onSip(msg, meta, session) {
