@@ -104,8 +104,8 @@ impl EventSink for NodeSink {
 pub struct NativeClient {
     commands: Option<mpsc::Sender<Command>>,
     /// SIP and proxy commands since the last `flush`. JS hands a tick's commands over at once,
-    /// so the backend's thread is woken once for all of them: a lone wake-up cost the JS
-    /// thread about 25 µs here, a command in a burst about 1.5 µs.
+    /// so the backend's thread is woken once for all of them rather than once per command
+    /// (the B2BUA A/B in bench/RESULTS.md).
     queued: Vec<Command>,
 }
 
