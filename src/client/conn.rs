@@ -200,7 +200,17 @@ impl<S: EventSink> Client<S> {
         let mut unanswered_pings = 0u32;
         let mut sweep = tokio::time::interval(Duration::from_secs(1));
         let end = loop {
+            // Commands first: a route registered before connect() waits in the channel when
+            // the session starts, and must be recorded before the authenticate answer is read
+            // (else 'connect' fires with the route not yet sent: a request right after it
+            // finds no app).
             tokio::select! {
+                biased;
+                cmd = self.commands.recv() => match cmd {
+                    None | Some(Command::Disconnect) => break SessionEnd::Disconnect,
+                    Some(cmd) if !authenticated => self.offline(cmd).await,
+                    Some(cmd) => self.online(&mut link, cmd).await,
+                },
                 read = reader.read(&mut buf) => {
                     let n = match read {
                         Ok(0) => {
@@ -223,11 +233,6 @@ impl<S: EventSink> Client<S> {
                         }
                     }
                 }
-                cmd = self.commands.recv() => match cmd {
-                    None | Some(Command::Disconnect) => break SessionEnd::Disconnect,
-                    Some(cmd) if !authenticated => self.offline(cmd).await,
-                    Some(cmd) => self.online(&mut link, cmd).await,
-                },
                 _ = ping.tick(), if authenticated && self.config.ping_interval.is_some() => {
                     if unanswered_pings >= MISSED_PINGS {
                         self.sink.emit(Event::Error { message: format!("no answer to {MISSED_PINGS} pings: the link to the drachtio server is dead") }).await;
