@@ -9,6 +9,7 @@ pub mod sip;
 pub mod wire;
 pub mod app;
 pub mod client;
+pub mod tls;
 pub mod engine;
 pub mod server;
 pub mod metrics_http;

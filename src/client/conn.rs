@@ -3,7 +3,7 @@
 //! link drops. Every command waiting for a reply fails at once when the link goes.
 
 use super::proto::{self, new_id, Stream, Wire, MISSED_PINGS, READ_CHUNK};
-use super::tls::TlsOptions;
+use crate::tls::TlsOptions;
 use crate::app::{Command, Event, EventSink};
 use crate::wire::{AppMsg, ReplyStatus, ServerMsg, MAX_RECEIVE_FRAME};
 use std::sync::Arc;

@@ -10,7 +10,7 @@
 //! share the protocol code of the connection we open ourselves (proto.rs).
 
 use super::proto::{self, new_id, Stream, Wire, MISSED_PINGS, READ_CHUNK};
-use super::tls::TlsServerOptions;
+use crate::tls::TlsServerOptions;
 use crate::app::{Command, Event, EventSink, FailureCode};
 use crate::wire::{AppMsg, ReplyStatus, ServerMsg, MAX_RECEIVE_FRAME};
 use std::collections::HashMap;

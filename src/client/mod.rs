@@ -7,8 +7,8 @@ mod conn;
 mod listen;
 mod pending;
 mod proto;
-mod tls;
+
 
 pub use conn::{spawn, ClientConfig, Reconnect};
 pub use listen::{spawn as spawn_listener, ListenCommand, ListenConfig, ListenEvent, ListenSink, Listener, SessionId, SessionIds, MAX_SESSIONS};
-pub use tls::{TlsOptions, TlsServerOptions};
+pub use crate::tls::{TlsOptions, TlsServerOptions};

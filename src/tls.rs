@@ -1,5 +1,6 @@
-//! TLS for the connection to drachtio-server, with the options of Node's `tls.connect` that
-//! apps pass to `srf.connect({ tls })`: ca, cert, key, servername, rejectUnauthorized.
+//! TLS settings in the shapes Node apps know (the options of `tls.connect` and
+//! `tls.createServer`), turned into rustls configurations: for the connection to drachtio-server,
+//! for `srf.listen`, and for SIP over TLS and WSS in the engine.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
