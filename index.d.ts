@@ -629,7 +629,10 @@ declare namespace Srf {
 
   /** The in-process SIP engine: no drachtio server needed. */
   interface EmbeddedOptions {
-    /** SIP listening points (IP literals), e.g. `['sip:127.0.0.1:5060;transport=udp', 'sip:127.0.0.1:5060;transport=tcp']` */
+    /**
+     * SIP listening points (IP literals), e.g. `['sip:127.0.0.1:5060;transport=udp', 'sip:127.0.0.1:5060;transport=tcp',
+     * 'sips:127.0.0.1:5061;transport=tls', 'sip:127.0.0.1:8080;transport=ws', 'sips:127.0.0.1:8443;transport=wss']`
+     */
     contacts: string[];
     /** RFC 3261 T1, ms (default 500) */
     t1?: number;
@@ -649,6 +652,25 @@ declare namespace Srf {
     defaultRefresher?: 'none' | 'uac' | 'uas';
     /** Prometheus metrics on `http://host:port/metrics`, with drachtio-server's metric names (as `drachtio-rs serve --prometheus-scrape-port`) */
     prometheus?: PrometheusOptions;
+    /** certificates for tls and wss contacts (required when there are any) and trust for requests sent over TLS */
+    tls?: EmbeddedTlsOptions;
+  }
+
+  /** `embedded.tls`: PEM text, or paths to PEM files (one of each pair). */
+  interface EmbeddedTlsOptions {
+    key?: string;
+    keyFile?: string;
+    /** our certificate */
+    cert?: string;
+    certFile?: string;
+    /** certificates that follow ours (intermediates) */
+    chain?: string;
+    chainFile?: string;
+    /** CAs that servers we connect to over TLS must chain to (default: the Mozilla roots) */
+    ca?: string;
+    caFile?: string;
+    /** false: servers we connect to over TLS are not verified (test setups only; default true) */
+    rejectUnauthorized?: boolean;
   }
 
   /** Where the embedded engine's Prometheus scrape endpoint listens. */

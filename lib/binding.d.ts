@@ -126,6 +126,28 @@ export interface EmbeddedOptions {
    * arriving right after it reaches the app.
    */
   routes?: Array<string>
+  /** Prometheus metrics on `http://host:port/metrics` (as serve's `--prometheus-scrape-port`). */
+  prometheus?: PrometheusOptions
+  /** For tls and wss contacts, and requests sent over TLS. */
+  tls?: EmbeddedTlsOptions
+}
+
+/** `embedded.tls`, PEM text (the JS layer reads `keyFile`, `certFile`, `chainFile`, `caFile`). */
+export interface EmbeddedTlsOptions {
+  key?: string
+  /** Our certificate, followed by its chain. */
+  cert?: string
+  /** CAs servers we connect to over TLS must chain to; the Mozilla roots when absent. */
+  ca?: string
+  /** false: servers we connect to are not verified (test setups). */
+  rejectUnauthorized?: boolean
+}
+
+/** `embedded.prometheus`: where the scrape endpoint listens. */
+export interface PrometheusOptions {
+  port: number
+  /** An IP address; 0.0.0.0 (every interface) unless given, as in drachtio-server. */
+  host?: string
 }
 
 /**

@@ -1,6 +1,7 @@
 'use strict';
 // Validates srf.connect() options and turns them into what the native client takes.
 const assert = require('node:assert');
+const fs = require('node:fs');
 const net = require('node:net');
 
 const MIN_PING = 5000;
@@ -75,7 +76,8 @@ function nativeConnectOptions(opts, tags) {
  * 90: smaller offers get 422, intervals are raised to it); defaultRefresher, who refreshes when a
  * UAC offers Session-Expires without a refresher: 'none' (default, as drachtio-server: no session
  * timer), 'uac' or 'uas'. prometheus: { port, host }, Prometheus metrics on http://host:port/metrics
- * (host 0.0.0.0 unless given), with drachtio-server's metric names.
+ * (host 0.0.0.0 unless given), with drachtio-server's metric names. tls: certificates for tls and
+ * wss contacts and trust for requests sent over TLS (see embeddedTlsOptions).
  */
 function nativeEmbeddedOptions(embedded) {
   assert.ok(embedded && typeof embedded === 'object', 'srf.connect: embedded must be an object');
@@ -95,7 +97,42 @@ function nativeEmbeddedOptions(embedded) {
   assert.ok(defaultRefresher === undefined || ['none', 'uac', 'uas'].includes(defaultRefresher),
     "srf.connect: embedded.defaultRefresher must be 'none', 'uac' or 'uas'");
   return { contacts, externalIp: embedded.externalIp, t1: timer('t1'), t2: timer('t2'), t4: timer('t4'), maxPendingRequests: max,
-    tcpMessageTimeout: timer('tcpMessageTimeout'), minSE, defaultRefresher, prometheus: prometheusOptions(embedded.prometheus) };
+    tcpMessageTimeout: timer('tcpMessageTimeout'), minSE, defaultRefresher, prometheus: prometheusOptions(embedded.prometheus),
+    tls: embeddedTlsOptions(embedded.tls, contacts) };
+}
+
+/**
+ * `embedded.tls: { key, cert, chain, ca } or { keyFile, certFile, chainFile, caFile }` (PEM text or
+ * paths), plus rejectUnauthorized (default true): key and cert serve tls and wss contacts (needed
+ * when there are any); ca is what servers we connect to over TLS must chain to (the Mozilla roots
+ * when absent). Files are read here, so a wrong path is reported by connect().
+ */
+function embeddedTlsOptions(tls, contacts) {
+  const secure = contacts.some((c) => /^sips:|;transport=(tls|wss)\b/i.test(c));
+  if (tls === undefined) {
+    assert.ok(!secure, "srf.connect: tls and wss contacts need embedded.tls with a key and a certificate, e.g. { keyFile, certFile }");
+    return undefined;
+  }
+  assert.ok(tls && typeof tls === 'object', 'srf.connect: embedded.tls must be an object');
+  const pem = (name) => {
+    const text = tls[name];
+    const file = tls[`${name}File`];
+    assert.ok(text === undefined || typeof text === 'string', `srf.connect: embedded.tls.${name} must be PEM text`);
+    assert.ok(file === undefined || typeof file === 'string', `srf.connect: embedded.tls.${name}File must be a path`);
+    assert.ok(text === undefined || file === undefined, `srf.connect: give embedded.tls.${name} or ${name}File, not both`);
+    if (file === undefined) return text;
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new Error(`srf.connect: cannot read embedded.tls.${name}File ${file}: ${err.message}`);
+    }
+  };
+  const key = pem('key');
+  const cert = [pem('cert'), pem('chain')].filter(Boolean).join('\n') || undefined;
+  assert.ok(!secure || (key && cert), 'srf.connect: tls and wss contacts need embedded.tls.key (keyFile) and cert (certFile or chainFile)');
+  const { rejectUnauthorized } = tls;
+  assert.ok(rejectUnauthorized === undefined || typeof rejectUnauthorized === 'boolean', 'srf.connect: embedded.tls.rejectUnauthorized must be a boolean');
+  return { key, cert, ca: pem('ca'), rejectUnauthorized };
 }
 
 /** `embedded.prometheus: { port, host }`: metrics on http://host:port/metrics (host 0.0.0.0 unless given). */

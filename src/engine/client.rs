@@ -6,7 +6,6 @@ use super::apps::AppId;
 use super::build::{with_tag, Draft};
 use super::core::{Core, Source, Timer};
 use super::dialog::{dialog_id, is_terminating_notify, Dialog};
-use super::server::transport_param;
 use super::transport::Protocol;
 use super::util;
 use crate::app::CmdId;
@@ -60,18 +59,16 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Where a request to `uri` goes: transport from the URI (UDP by default), address from the
-/// host (IP literal, or a name resolved through the system resolver) and port (5060).
+/// Where a request to `uri` goes: transport from the URI (UDP by default, TLS for sips:),
+/// address from the host (IP literal, or a name resolved through the system resolver) and port (5060).
 pub(super) fn resolve(uri: &str) -> Result<(Protocol, SocketAddr), String> {
     // A Route value is a name-addr; a Request-URI or outbound proxy is a bare URI, whose
     // `;transport=` belongs to the URI.
     let inner = if uri.contains('<') { NameAddr::parse(uri.as_bytes()).map(|n| n.uri_raw).unwrap_or(uri.trim().as_bytes()) } else { uri.trim().as_bytes() };
     let sip = SipUri::parse(inner).map_err(|e| format!("invalid request-uri: {uri} ({e})"))?;
-    let protocol = match sip.transport().map(text) {
-        None => Protocol::Udp,
-        Some(t) => Protocol::parse(&t).ok_or_else(|| format!("requested protocol/transport not available: {t}"))?,
-    };
-    let port = sip.port.unwrap_or(5060);
+    let transport = sip.transport().map(text);
+    let protocol = Protocol::for_uri(transport.as_deref(), sip.secure).ok_or_else(|| format!("requested protocol/transport not available: {}", transport.as_deref().unwrap_or_default()))?;
+    let port = sip.port.unwrap_or(protocol.default_port());
     let host = text(sip.host);
     let host = host.trim_matches(|c| c == '[' || c == ']');
     let addr = match sip.host_kind {
@@ -109,7 +106,7 @@ impl Core {
             return self.nok(app, cmd, "missing content-type".into());
         }
         let hostport = self.hostport(local);
-        let contact = format!("<sip:{hostport}{}>", transport_param(protocol));
+        let contact = format!("<sip:{hostport}{}>", protocol.uri_param());
         let from = d.take(HeaderName::From).unwrap_or_else(|| contact.clone());
         d.prepend(HeaderName::From, with_tag(&from, &util::tag()));
         let uri = d.request_uri().to_owned();
@@ -504,11 +501,32 @@ impl Core {
         if t.state == ClientState::Completed {
             return;
         }
+        self.client_failed(id, 408, "Request Timeout");
+    }
+
+    /// Requests that went to a peer no connection could be opened to: each fails with 503 at
+    /// once (§8.1.3.1), as if answered, unless a response came already.
+    pub(super) fn unreachable(&mut self, protocol: Protocol, peer: SocketAddr) {
+        let lost: Vec<String> = self
+            .client
+            .iter()
+            .filter(|(_, t)| t.dest.protocol == protocol && t.dest.remote == peer && t.state == ClientState::Trying)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in lost {
+            self.client_failed(&id, 503, "Service Unavailable");
+        }
+    }
+
+    /// Ends client transaction `id` with a final response of our own making: to the app (or
+    /// the proxy branch, or the session refresh) as if the far end had sent it.
+    fn client_failed(&mut self, id: &str, status: u16, reason: &str) {
+        let Some(t) = self.client.get(id) else { return };
         if let Some(proxy) = t.proxy.clone() {
             self.remove_client(id);
             return self.proxy_branch_timeout(&proxy, id);
         }
-        let mut r = Draft { start_line: "SIP/2.0 408 Request Timeout".into(), headers: Vec::new(), body: Vec::new() };
+        let mut r = Draft { start_line: format!("SIP/2.0 {status} {reason}"), headers: Vec::new(), body: Vec::new() };
         for h in [HeaderName::Via, HeaderName::From, HeaderName::To, HeaderName::CallId, HeaderName::CSeq] {
             if let Some(v) = t.draft.get(h) {
                 r.headers.push((h.as_str().to_owned(), v.to_owned()));
@@ -529,7 +547,7 @@ impl Core {
             let meta = self.meta("application", dest, bytes.len(), id, dialog.as_deref().unwrap_or(""));
             self.deliver_sip(app, meta, bytes);
         } else {
-            self.session_refresh_done(id, 408);
+            self.session_refresh_done(id, status);
         }
     }
 

@@ -10,7 +10,7 @@ use super::dialog::Dialog;
 use super::proxy::ProxyTxn;
 use super::server::ServerTxn;
 use super::session_timer::Sessions;
-use super::transport::{Inbound, Protocol, Transports};
+use super::transport::{Inbound, InboundKind, Protocol, Transports};
 use super::{util, CoreMsg, EngineConfig, VERSION};
 use crate::app::{CmdId, Command, Event};
 use crate::sip::validate::{validate, validate_except_request_uri};
@@ -220,8 +220,13 @@ impl Core {
     }
 
     fn handle_inbound(&mut self, inb: Inbound) {
-        let Inbound { protocol, local, remote, bytes } = inb;
+        let Inbound { protocol, local, remote, bytes, kind } = inb;
         let src = Source { protocol, local, remote };
+        match kind {
+            InboundKind::Message => {}
+            InboundKind::OversizedHead => return self.refuse_oversized(&bytes, src),
+            InboundKind::Unreachable => return self.unreachable(protocol, remote),
+        }
         let msg = match parse(&bytes, Framing::Datagram, &self.config.limits) {
             Ok(m) => m,
             Err(e) => {
@@ -248,6 +253,16 @@ impl Core {
             self.on_request(&msg, src);
         } else {
             self.on_response(&msg, src);
+        }
+    }
+
+    /// The header section of a request too large to take (the connection closes after this):
+    /// 513 (§21.5.14), when it has what a response needs.
+    fn refuse_oversized(&mut self, head: &[u8], src: Source) {
+        self.count_drop(super::metrics::Drop::Unparseable);
+        let Ok(msg) = parse(head, Framing::Head, &self.config.limits) else { return };
+        if msg.is_request() && msg.method() != Some(b"ACK") && has_response_headers(&msg) {
+            self.stateless(&msg, src, 513, "Message Too Large");
         }
     }
 

@@ -21,7 +21,7 @@ mod util;
 
 pub use handlers::{Decision, HeldRequest, RequestRouter};
 pub use session_timer::{Refresher, SessionTimerConfig, MIN_SE};
-pub use transport::{Protocol, TCP_MESSAGE_TIMEOUT};
+pub use transport::{Protocol, TlsContext, TCP_MESSAGE_TIMEOUT};
 
 use crate::app::{Command, Event};
 use crate::sip::Limits;
@@ -69,6 +69,9 @@ pub struct EngineConfig {
     pub session_timers: SessionTimerConfig,
     /// Prometheus counters the core keeps (metrics.rs); none: not kept.
     pub metrics: Option<Arc<metrics::Metrics>>,
+    /// Certificates for tls and wss contacts, and how servers we connect to over TLS are
+    /// verified; none: no tls/wss contacts, and outgoing TLS trusts the Mozilla roots.
+    pub tls: Option<TlsContext>,
 }
 
 /// The default for `max_pending_requests`: far above a healthy app's backlog (an app
@@ -108,7 +111,11 @@ impl Engine {
             return Err("the engine needs at least one contact to listen on".into());
         }
         let (inbound_tx, inbound_rx) = mpsc::channel(CORE_QUEUE);
-        let (transports, bound) = transport::Transports::bind(&config.listen, inbound_tx, config.limits, config.tcp_message_timeout).await?;
+        let tls = match config.tls.clone() {
+            Some(tls) => tls,
+            None => TlsContext { server: None, client: Arc::new(crate::tls::TlsOptions { reject_unauthorized: true, ..Default::default() }.client_config()?) },
+        };
+        let (transports, bound) = transport::Transports::bind(&config.listen, Some(tls), inbound_tx, config.limits, config.tcp_message_timeout).await?;
         let hostports = bound.iter().map(|(p, a)| format!("{}/{}", p.as_str(), a)).collect::<Vec<_>>().join(",");
         let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE);
         let core = core::Core::new(config, transports, bound, hostports.clone());

@@ -9,7 +9,6 @@ use super::apps::AppId;
 use super::build::Draft;
 use super::client::{resolve, via};
 use super::core::{stamp_via, Core, Source, Timer};
-use super::server::transport_param;
 use super::transport::Protocol;
 use super::util;
 use crate::app::{CmdId, Event};
@@ -349,7 +348,7 @@ impl Core {
             d.set_request_uri(target.trim());
         }
         if p.record_route {
-            let ours = |protocol: Protocol, local: SocketAddr| format!("<sip:{}{};lr>", self.hostport(local), transport_param(protocol));
+            let ours = |protocol: Protocol, local: SocketAddr| format!("<sip:{}{};lr>", self.hostport(local), protocol.uri_param());
             if p.method == "REGISTER" {
                 // RFC 3327: Path instead of Record-Route, for requests the registrar's side
                 // sends; drachtio-server requires the registrar to honour it.

@@ -451,7 +451,7 @@ impl Core {
         let hostport = self.hostport(local);
         let dialog_forming = matches!(t.method.as_str(), "INVITE" | "SUBSCRIBE");
         let wants_contact = dialog_forming && ((200..300).contains(&status) || reliable) || (t.in_dialog && dialog_forming && status < 300);
-        let contact = format!("<sip:{hostport}{}>", transport_param(t.src.protocol));
+        let contact = format!("<sip:{hostport}{}>", t.src.protocol.uri_param());
         if wants_contact {
             d.set_if_absent(HeaderName::Contact, || contact.clone());
         }
@@ -735,13 +735,6 @@ impl Core {
 
 fn requires_100rel(d: &Draft) -> bool {
     d.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("Require") && v.split(',').any(|o| o.trim().eq_ignore_ascii_case("100rel")))
-}
-
-pub(super) fn transport_param(p: Protocol) -> &'static str {
-    match p {
-        Protocol::Udp => "",
-        Protocol::Tcp => ";transport=tcp",
-    }
 }
 
 fn sent_by(v: &Via<'_>) -> String {

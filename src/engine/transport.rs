@@ -1,15 +1,18 @@
-//! SIP transports (RFC 3261 §18): UDP sockets and TCP listeners/connections. Each socket or
-//! connection runs in its own task that reads, frames (TCP) and hands raw messages to the core;
-//! the core sends through `Transports`, which never blocks it.
+//! SIP transports (RFC 3261 §18): UDP sockets, and listeners and connections for the stream
+//! transports: TCP, TLS (§26), WebSocket and secure WebSocket (RFC 7118). Each socket or
+//! connection runs in its own task that reads, frames and hands raw messages to the core; the
+//! core sends through `Transports`, which never blocks it. How a connection frames messages is
+//! in stream.rs (TCP, TLS) and ws.rs (WS, WSS).
+
+mod stream;
+mod ws;
 
 use super::conn_limit::{PerAddress, Slot};
-use crate::sip::stream::StreamDecoder;
 use crate::sip::Limits;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
@@ -17,6 +20,9 @@ use tokio::sync::mpsc;
 pub enum Protocol {
     Udp,
     Tcp,
+    Tls,
+    Ws,
+    Wss,
 }
 
 impl Protocol {
@@ -24,6 +30,9 @@ impl Protocol {
         match self {
             Protocol::Udp => "udp",
             Protocol::Tcp => "tcp",
+            Protocol::Tls => "tls",
+            Protocol::Ws => "ws",
+            Protocol::Wss => "wss",
         }
     }
 
@@ -31,16 +40,62 @@ impl Protocol {
         match self {
             Protocol::Udp => "UDP",
             Protocol::Tcp => "TCP",
+            Protocol::Tls => "TLS",
+            Protocol::Ws => "WS",
+            Protocol::Wss => "WSS",
         }
     }
 
     pub fn parse(s: &str) -> Option<Protocol> {
-        if s.eq_ignore_ascii_case("udp") {
-            Some(Protocol::Udp)
-        } else if s.eq_ignore_ascii_case("tcp") {
-            Some(Protocol::Tcp)
-        } else {
-            None
+        [Protocol::Udp, Protocol::Tcp, Protocol::Tls, Protocol::Ws, Protocol::Wss].into_iter().find(|p| s.eq_ignore_ascii_case(p.as_str()))
+    }
+
+    /// UDP is the only unreliable transport: retransmission timers run only for it (§17).
+    pub fn is_reliable(self) -> bool {
+        self != Protocol::Udp
+    }
+
+    /// WebSocket peers can only be reached over the connection they opened.
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Protocol::Ws | Protocol::Wss)
+    }
+
+    fn is_secure(self) -> bool {
+        matches!(self, Protocol::Tls | Protocol::Wss)
+    }
+
+    /// The port of a URI that names none (RFC 3261 §19.1.2, RFC 7118 §5).
+    pub fn default_port(self) -> u16 {
+        match self {
+            Protocol::Udp | Protocol::Tcp => 5060,
+            Protocol::Tls => 5061,
+            Protocol::Ws => 80,
+            Protocol::Wss => 443,
+        }
+    }
+
+    /// The transport a URI asks for: its `transport` parameter, made secure by `sips:`
+    /// (RFC 3261 §26.2.2: sips over "tcp" is TLS), UDP (TLS for sips) when absent.
+    pub fn for_uri(transport: Option<&str>, secure: bool) -> Option<Protocol> {
+        let named = match transport {
+            Some(t) => Protocol::parse(t)?,
+            None => Protocol::Udp,
+        };
+        Some(match (named, secure) {
+            (Protocol::Udp | Protocol::Tcp, true) => Protocol::Tls,
+            (Protocol::Ws, true) => Protocol::Wss,
+            (p, _) => p,
+        })
+    }
+
+    /// The `;transport=` parameter of our URIs (Contact, Record-Route); none for UDP.
+    pub fn uri_param(self) -> &'static str {
+        match self {
+            Protocol::Udp => "",
+            Protocol::Tcp => ";transport=tcp",
+            Protocol::Tls => ";transport=tls",
+            Protocol::Ws => ";transport=ws",
+            Protocol::Wss => ";transport=wss",
         }
     }
 }
@@ -49,33 +104,66 @@ impl Protocol {
 #[derive(Debug)]
 pub struct Inbound {
     pub protocol: Protocol,
-    /// The listening point (UDP) or our end of the connection (TCP).
+    /// The listening point (UDP) or our end of the connection (stream transports).
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub bytes: Vec<u8>,
+    pub kind: InboundKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboundKind {
+    Message,
+    /// Only the header section of a message over the size limit, to be refused with 513.
+    OversizedHead,
+    /// No connection could be opened to `remote` (no bytes): what was sent there is lost, and
+    /// requests waiting on it fail at once (§8.1.3.1) instead of timing out.
+    Unreachable,
+}
+
+/// TLS for SIP over TLS and WSS: our certificate, for connections peers open (none: no tls or
+/// wss contact can be served), and how the servers we connect to are verified.
+#[derive(Clone)]
+pub struct TlsContext {
+    pub server: Option<Arc<rustls::ServerConfig>>,
+    pub client: Arc<rustls::ClientConfig>,
+}
+
+impl std::fmt::Debug for TlsContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsContext").field("server", &self.server.is_some()).finish_non_exhaustive()
+    }
 }
 
 /// Bounds on connections: one peer cannot exhaust the engine.
-const MAX_TCP_CONNECTIONS: usize = 4096;
+const MAX_CONNECTIONS: usize = 4096;
 /// Connections one remote address may have opened to us at once.
-const MAX_TCP_PER_ADDRESS: usize = 256;
-/// Default for how long a TCP peer may take over a message it has started, and over the first
-/// message on a connection it opened: slow senders and idle floods cannot hold slots forever.
+const MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
+/// Default for how long a stream peer may take over a message it has started, and over the
+/// first message on a connection it opened (including a TLS handshake or WebSocket upgrade):
+/// slow senders and idle floods cannot hold slots forever.
 pub const TCP_MESSAGE_TIMEOUT: Duration = Duration::from_secs(32);
-const TCP_WRITE_QUEUE: usize = 256;
+const WRITE_QUEUE: usize = 256;
+/// How long a connection closing on an oversized request waits for the core's 513.
+const OVERSIZED_ANSWER_WAIT: Duration = Duration::from_millis(500);
 const UDP_MAX_DATAGRAM: usize = 65_535;
 
-struct TcpConn {
+/// A connection's queue of messages to write.
+struct Conn {
     writer: mpsc::Sender<Vec<u8>>,
 }
+
+type ConnKey = (Protocol, SocketAddr);
 
 /// The engine's sockets. Cheap to clone; shared between the core and transport tasks.
 #[derive(Clone)]
 pub struct Transports {
     /// UDP sockets with their bound addresses (asked once: `local_addr` is a system call).
     udp: Arc<Vec<(Arc<UdpSocket>, SocketAddr)>>,
-    tcp_listen: Arc<Vec<SocketAddr>>,
-    conns: Arc<Mutex<HashMap<SocketAddr, TcpConn>>>,
+    /// Listening points of the stream transports.
+    stream_listen: Arc<Vec<(Protocol, SocketAddr)>>,
+    conns: Arc<Mutex<HashMap<ConnKey, Conn>>>,
+    tls: Option<TlsContext>,
     inbound: mpsc::Sender<Inbound>,
     limits: Limits,
     per_address: PerAddress,
@@ -89,33 +177,34 @@ pub struct Transports {
 
 impl Transports {
     /// Binds every listening point; any failure aborts the whole start.
-    pub async fn bind(points: &[(Protocol, SocketAddr)], inbound: mpsc::Sender<Inbound>, limits: Limits, message_timeout: Duration) -> Result<(Transports, Vec<(Protocol, SocketAddr)>), String> {
+    pub async fn bind(points: &[(Protocol, SocketAddr)], tls: Option<TlsContext>, inbound: mpsc::Sender<Inbound>, limits: Limits, message_timeout: Duration) -> Result<(Transports, Vec<(Protocol, SocketAddr)>), String> {
         let mut udp = Vec::new();
         let mut listeners = Vec::new();
         let mut bound = Vec::new();
         for &(protocol, addr) in points {
-            match protocol {
-                Protocol::Udp => {
-                    let s = bind_udp(addr).map_err(|e| format!("cannot bind udp/{addr}: {e}"))?;
-                    let local = s.local_addr().map_err(|e| e.to_string())?;
-                    bound.push((Protocol::Udp, local));
-                    udp.push((Arc::new(s), local));
-                }
-                Protocol::Tcp => {
-                    let l = TcpListener::bind(addr).await.map_err(|e| format!("cannot bind tcp/{addr}: {e}"))?;
-                    let local = l.local_addr().map_err(|e| e.to_string())?;
-                    bound.push((Protocol::Tcp, local));
-                    listeners.push(l);
-                }
+            if protocol.is_secure() && tls.as_ref().and_then(|t| t.server.as_ref()).is_none() {
+                return Err(format!("a {} contact needs a TLS certificate and key", protocol.as_str()));
+            }
+            if protocol == Protocol::Udp {
+                let s = bind_udp(addr).map_err(|e| format!("cannot bind udp/{addr}: {e}"))?;
+                let local = s.local_addr().map_err(|e| e.to_string())?;
+                bound.push((Protocol::Udp, local));
+                udp.push((Arc::new(s), local));
+            } else {
+                let l = TcpListener::bind(addr).await.map_err(|e| format!("cannot bind {}/{addr}: {e}", protocol.as_str()))?;
+                let local = l.local_addr().map_err(|e| e.to_string())?;
+                bound.push((protocol, local));
+                listeners.push((protocol, l, local));
             }
         }
         let t = Transports {
             udp: Arc::new(udp),
-            tcp_listen: Arc::new(listeners.iter().filter_map(|l| l.local_addr().ok()).collect()),
+            stream_listen: Arc::new(listeners.iter().map(|(p, _, a)| (*p, *a)).collect()),
             conns: Arc::new(Mutex::new(HashMap::new())),
+            tls,
             inbound,
             limits,
-            per_address: PerAddress::new(MAX_TCP_PER_ADDRESS),
+            per_address: PerAddress::new(MAX_CONNECTIONS_PER_ADDRESS),
             message_timeout,
             stop: tokio::sync::watch::channel(false).0,
             #[cfg(test)]
@@ -124,8 +213,8 @@ impl Transports {
         for (socket, local) in t.udp.iter() {
             tokio::spawn(udp_reader(socket.clone(), *local, t.clone()));
         }
-        for l in listeners {
-            tokio::spawn(tcp_acceptor(l, t.clone()));
+        for (protocol, l, _) in listeners {
+            tokio::spawn(acceptor(protocol, l, t.clone()));
         }
         Ok((t, bound))
     }
@@ -145,12 +234,13 @@ impl Transports {
         }
         match protocol {
             Protocol::Udp => self.udp_for(to, None).map(|(_, a)| *a),
-            Protocol::Tcp => self.tcp_listen.iter().find(|a| a.is_ipv4() == to.is_ipv4()).copied(),
+            _ => self.stream_listen.iter().find(|(p, a)| *p == protocol && a.is_ipv4() == to.is_ipv4()).map(|(_, a)| *a),
         }
     }
 
-    /// Sends one message. UDP goes out at once; TCP reuses a connection to the peer or opens
-    /// one, without making the caller wait for the connect.
+    /// Sends one message. UDP goes out at once; TCP and TLS reuse a connection to the peer or
+    /// open one, without making the caller wait for the connect; WebSocket peers are reached
+    /// only over a connection they opened.
     pub fn send(&self, protocol: Protocol, to: SocketAddr, local: Option<SocketAddr>, bytes: Vec<u8>) -> Result<(), String> {
         #[cfg(test)]
         if let Some(c) = &self.capture {
@@ -158,44 +248,32 @@ impl Transports {
             c.sent.lock().map_err(|_| "capture poisoned")?.push(sent);
             return Ok(());
         }
-        match protocol {
-            Protocol::Udp => {
-                let (socket, _) = self.udp_for(to, local).ok_or("no UDP listening point for this address family")?;
-                match socket.try_send_to(&bytes, to) {
-                    Ok(_) => Ok(()),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        let socket = socket.clone();
-                        tokio::spawn(async move { socket.send_to(&bytes, to).await });
-                        Ok(())
-                    }
-                    Err(e) => Err(format!("send to udp/{to} failed: {e}")),
+        if protocol == Protocol::Udp {
+            let (socket, _) = self.udp_for(to, local).ok_or("no UDP listening point for this address family")?;
+            return match socket.try_send_to(&bytes, to) {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    let socket = socket.clone();
+                    tokio::spawn(async move { socket.send_to(&bytes, to).await });
+                    Ok(())
                 }
-            }
-            Protocol::Tcp => self.send_tcp(to, bytes),
+                Err(e) => Err(format!("send to udp/{to} failed: {e}")),
+            };
         }
-    }
-
-    fn send_tcp(&self, to: SocketAddr, bytes: Vec<u8>) -> Result<(), String> {
         let mut conns = self.conns.lock().map_err(|_| "connection table poisoned")?;
-        if let Some(c) = conns.get(&to) {
-            return c.writer.try_send(bytes).map_err(|_| format!("tcp/{to}: write queue full or closed"));
+        if let Some(c) = conns.get(&(protocol, to)) {
+            return c.writer.try_send(bytes).map_err(|_| format!("{}/{to}: write queue full or closed", protocol.as_str()));
         }
-        if conns.len() >= MAX_TCP_CONNECTIONS {
-            return Err("too many TCP connections".into());
+        if protocol.is_websocket() {
+            return Err(format!("no {} connection from {to}", protocol.as_str()));
         }
-        let (tx, rx) = mpsc::channel(TCP_WRITE_QUEUE);
+        if conns.len() >= MAX_CONNECTIONS {
+            return Err("too many connections".into());
+        }
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         let _ = tx.try_send(bytes);
-        conns.insert(to, TcpConn { writer: tx });
-        let t = self.clone();
-        tokio::spawn(async move {
-            match TcpStream::connect(to).await {
-                Ok(stream) => run_tcp(stream, to, rx, t, None).await,
-                Err(e) => {
-                    tracing::warn!(peer = %to, error = %e, "tcp connect failed");
-                    t.forget(to);
-                }
-            }
-        });
+        conns.insert((protocol, to), Conn { writer: tx });
+        tokio::spawn(connect(protocol, to, rx, self.clone()));
         Ok(())
     }
 
@@ -211,9 +289,13 @@ impl Transports {
         self.stop.subscribe()
     }
 
-    fn forget(&self, peer: SocketAddr) {
+    /// Drops a connection's entry once its task has ended (its queue is closed), and not a
+    /// newer connection to the same peer that took its place.
+    fn forget(&self, protocol: Protocol, peer: SocketAddr) {
         if let Ok(mut c) = self.conns.lock() {
-            c.remove(&peer);
+            if c.get(&(protocol, peer)).is_some_and(|c| c.writer.is_closed()) {
+                c.remove(&(protocol, peer));
+            }
         }
     }
 }
@@ -243,11 +325,12 @@ impl Transports {
         let sent = Arc::new(Mutex::new(Vec::new()));
         let t = Transports {
             udp: Arc::new(Vec::new()),
-            tcp_listen: Arc::new(points.iter().filter(|(p, _)| *p == Protocol::Tcp).map(|(_, a)| *a).collect()),
+            stream_listen: Arc::new(points.iter().filter(|(p, _)| p.is_reliable()).copied().collect()),
             conns: Arc::new(Mutex::new(HashMap::new())),
+            tls: None,
             inbound: mpsc::channel(1).0,
             limits: Limits::default(),
-            per_address: PerAddress::new(MAX_TCP_PER_ADDRESS),
+            per_address: PerAddress::new(MAX_CONNECTIONS_PER_ADDRESS),
             message_timeout: TCP_MESSAGE_TIMEOUT,
             stop: tokio::sync::watch::channel(false).0,
             capture: Some(Capture { points: points.to_vec(), sent: sent.clone() }),
@@ -291,107 +374,126 @@ async fn udp_reader(socket: Arc<UdpSocket>, local: SocketAddr, t: Transports) {
         if buf[..n].iter().all(|b| matches!(b, b'\r' | b'\n' | 0)) {
             continue; // keep-alive
         }
-        let msg = Inbound { protocol: Protocol::Udp, local, remote, bytes: buf[..n].to_vec() };
+        let msg = Inbound { protocol: Protocol::Udp, local, remote, bytes: buf[..n].to_vec(), kind: InboundKind::Message };
         if t.inbound.send(msg).await.is_err() {
             return;
         }
     }
 }
 
-async fn tcp_acceptor(listener: TcpListener, t: Transports) {
+async fn acceptor(protocol: Protocol, listener: TcpListener, t: Transports) {
     let mut stop = t.stopped();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = stop.changed() => return,
         };
-        let Ok((stream, peer)) = accepted else { continue };
+        let Ok((tcp, peer)) = accepted else { continue };
         // Dropping the stream closes it.
         let Some(slot) = t.per_address.claim(peer.ip()) else {
-            tracing::warn!(peer = %peer, "too many tcp connections from this address; closing");
+            tracing::warn!(peer = %peer, "too many {} connections from this address; closing", protocol.as_str());
             continue;
         };
-        let (tx, rx) = mpsc::channel(TCP_WRITE_QUEUE);
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         {
             let Ok(mut conns) = t.conns.lock() else { return };
-            if conns.len() >= MAX_TCP_CONNECTIONS {
+            if conns.len() >= MAX_CONNECTIONS {
                 drop(conns);
-                tracing::warn!(peer = %peer, "too many tcp connections; closing");
+                tracing::warn!(peer = %peer, "too many connections; closing");
                 continue;
             }
-            conns.insert(peer, TcpConn { writer: tx });
+            conns.insert((protocol, peer), Conn { writer: tx });
         }
-        tokio::spawn(run_tcp(stream, peer, rx, t.clone(), Some(slot)));
+        tokio::spawn(accepted_connection(protocol, tcp, peer, rx, t.clone(), slot));
     }
 }
 
-/// One TCP connection: frames what it reads into messages, writes what the core queues.
-/// `slot` is the per-address slot of a connection the peer opened (None for ours).
-async fn run_tcp(stream: TcpStream, peer: SocketAddr, mut writes: mpsc::Receiver<Vec<u8>>, t: Transports, slot: Option<Slot>) {
-    let _ = stream.set_nodelay(true);
-    let local = stream.local_addr().unwrap_or(peer);
-    let (mut reader, mut writer) = stream.into_split();
-    let mut decoder = StreamDecoder::new(t.limits);
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut stop = t.stopped();
-    // Armed while a message is due: the first one on a connection the peer opened, and any
-    // message begun. Trickling bytes does not push it back; completing a message does.
-    let deadline = tokio::time::sleep(t.message_timeout);
-    tokio::pin!(deadline);
-    let mut armed = slot.is_some();
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = &mut deadline, if armed => {
-                tracing::warn!(peer = %peer, "closing tcp connection: no complete message in time");
-                break;
+/// A connection a peer opened: the TLS handshake and WebSocket upgrade it owes us, bounded by
+/// the message timeout, then its messages.
+async fn accepted_connection(protocol: Protocol, tcp: TcpStream, peer: SocketAddr, writes: mpsc::Receiver<Vec<u8>>, t: Transports, slot: Slot) {
+    let _ = tcp.set_nodelay(true);
+    let local = tcp.local_addr().unwrap_or(peer);
+    let link = Link { protocol, local, peer, writes, t: t.clone(), slot: Some(slot) };
+    let server = t.tls.as_ref().and_then(|c| c.server.clone());
+    match (protocol, server) {
+        (Protocol::Tcp, _) => stream::run(tcp, link).await,
+        (Protocol::Ws, _) => ws::run(tcp, link).await,
+        (Protocol::Tls | Protocol::Wss, Some(config)) => {
+            let handshake = tokio_rustls::TlsAcceptor::from(config).accept(tcp);
+            match tokio::time::timeout(t.message_timeout, handshake).await {
+                Ok(Ok(tls)) if protocol == Protocol::Tls => stream::run(tls, link).await,
+                Ok(Ok(tls)) => ws::run(tls, link).await,
+                Ok(Err(e)) => tracing::warn!(peer = %peer, error = %e, "closing {} connection: TLS handshake failed", protocol.as_str()),
+                Err(_) => tracing::warn!(peer = %peer, "closing {} connection: no TLS handshake in time", protocol.as_str()),
             }
-            read = reader.read(&mut buf) => {
-                let n = match read {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                decoder.feed(&buf[..n]);
-                let mut completed = false;
-                loop {
-                    match decoder.next_message() {
-                        Ok(Some(bytes)) => {
-                            completed = true;
-                            let msg = Inbound { protocol: Protocol::Tcp, local, remote: peer, bytes };
-                            if t.inbound.send(msg).await.is_err() {
-                                return;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            // Framing can no longer be trusted: close the connection (§18.3).
-                            tracing::warn!(peer = %peer, error = %e, "closing tcp connection");
-                            t.forget(peer);
-                            return;
-                        }
-                    }
-                }
-                // RFC 5626 §4.4.1: a CRLFCRLF ping gets a CRLF pong.
-                for _ in 0..decoder.take_pings() {
-                    if writer.write_all(b"\r\n").await.is_err() {
-                        break;
-                    }
-                }
-                let partial = decoder.buffered() > 0;
-                if partial && (completed || !armed) {
-                    deadline.as_mut().reset(tokio::time::Instant::now() + t.message_timeout);
-                }
-                armed = partial || (armed && !completed);
-            }
-            out = writes.recv() => match out {
-                Some(bytes) => {
-                    if writer.write_all(&bytes).await.is_err() {
-                        break;
-                    }
-                }
-                None => break,
-            },
         }
+        _ => {}
     }
-    t.forget(peer);
+    t.forget(protocol, peer);
+}
+
+/// A connection we open to send a request (TCP, TLS): connect, handshake, then as any other.
+async fn connect(protocol: Protocol, to: SocketAddr, writes: mpsc::Receiver<Vec<u8>>, t: Transports) {
+    if let Err(e) = open(protocol, to, writes, &t).await {
+        tracing::warn!(peer = %to, error = %e, "{} connect failed", protocol.as_str());
+        t.forget(protocol, to);
+        let local = t.local_for(protocol, to).unwrap_or(to);
+        let _ = t.inbound.send(Inbound { protocol, local, remote: to, bytes: Vec::new(), kind: InboundKind::Unreachable }).await;
+        return;
+    }
+    t.forget(protocol, to);
+}
+
+async fn open(protocol: Protocol, to: SocketAddr, writes: mpsc::Receiver<Vec<u8>>, t: &Transports) -> Result<(), String> {
+    let tcp = match tokio::time::timeout(t.message_timeout, TcpStream::connect(to)).await {
+        Ok(Ok(tcp)) => tcp,
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err("timed out".into()),
+    };
+    let _ = tcp.set_nodelay(true);
+    let local = tcp.local_addr().map_err(|e| e.to_string())?;
+    let link = Link { protocol, local, peer: to, writes, t: t.clone(), slot: None };
+    if protocol != Protocol::Tls {
+        stream::run(tcp, link).await;
+        return Ok(());
+    }
+    let client = t.tls.as_ref().map(|c| c.client.clone()).ok_or("TLS is not configured")?;
+    // The peer is addressed by IP here; its certificate must name that IP.
+    let name = rustls::pki_types::ServerName::IpAddress(to.ip().into());
+    match tokio::time::timeout(t.message_timeout, tokio_rustls::TlsConnector::from(client).connect(name, tcp)).await {
+        Ok(Ok(tls)) => {
+            stream::run(tls, link).await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+        Err(_) => Err("no TLS handshake in time".into()),
+    }
+}
+
+/// What a connection task needs, whatever its framing.
+struct Link {
+    protocol: Protocol,
+    /// Our end of the connection.
+    local: SocketAddr,
+    peer: SocketAddr,
+    writes: mpsc::Receiver<Vec<u8>>,
+    t: Transports,
+    /// The per-address slot of a connection the peer opened (None for ours).
+    slot: Option<Slot>,
+}
+
+impl Link {
+    /// Hands a message to the core; false when the engine has stopped.
+    async fn deliver(&self, bytes: Vec<u8>) -> bool {
+        let msg = Inbound { protocol: self.protocol, local: self.local, remote: self.peer, bytes, kind: InboundKind::Message };
+        self.t.inbound.send(msg).await.is_ok()
+    }
+
+    /// Hands the core the header section of an oversized request, then waits briefly for its
+    /// answer (513), which is what this connection writes before it closes.
+    async fn refuse_oversized(&mut self, head: Vec<u8>) -> Option<Vec<u8>> {
+        let msg = Inbound { protocol: self.protocol, local: self.local, remote: self.peer, bytes: head, kind: InboundKind::OversizedHead };
+        self.t.inbound.send(msg).await.ok()?;
+        tokio::time::timeout(OVERSIZED_ANSWER_WAIT, self.writes.recv()).await.ok().flatten()
+    }
 }

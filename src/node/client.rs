@@ -6,8 +6,8 @@
 use super::batch::{Batchable, BatchWriter, JsBatch};
 use super::runtime;
 use crate::app::{Command, Event, EventSink};
-use crate::client::{self, ClientConfig, Reconnect, TlsOptions};
-use crate::engine::{Engine, EngineConfig, Refresher, SessionTimerConfig, Timers, MAX_PENDING_REQUESTS, MIN_SE, TCP_MESSAGE_TIMEOUT};
+use crate::client::{self, ClientConfig, Reconnect, TlsOptions, TlsServerOptions};
+use crate::engine::{Engine, EngineConfig, Refresher, SessionTimerConfig, Timers, TlsContext, MAX_PENDING_REQUESTS, MIN_SE, TCP_MESSAGE_TIMEOUT};
 use crate::server::args::parse_contact;
 use crate::sip::Limits;
 use crate::wire::ProxySpec;
@@ -69,6 +69,20 @@ pub struct EmbeddedOptions {
     pub routes: Option<Vec<String>>,
     /// Prometheus metrics on `http://host:port/metrics` (as serve's `--prometheus-scrape-port`).
     pub prometheus: Option<PrometheusOptions>,
+    /// For tls and wss contacts, and requests sent over TLS.
+    pub tls: Option<EmbeddedTlsOptions>,
+}
+
+/// `embedded.tls`, PEM text (the JS layer reads `keyFile`, `certFile`, `chainFile`, `caFile`).
+#[napi(object)]
+pub struct EmbeddedTlsOptions {
+    pub key: Option<String>,
+    /// Our certificate, followed by its chain.
+    pub cert: Option<String>,
+    /// CAs servers we connect to over TLS must chain to; the Mozilla roots when absent.
+    pub ca: Option<String>,
+    /// false: servers we connect to are not verified (test setups).
+    pub reject_unauthorized: Option<bool>,
 }
 
 /// `embedded.prometheus`: where the scrape endpoint listens.
@@ -330,7 +344,18 @@ fn embedded_config(opts: EmbeddedOptions) -> Result<EngineConfig, String> {
         Some(r) => Some(Refresher::parse(r).ok_or("embedded: defaultRefresher must be 'none', 'uac' or 'uas'")?),
     };
     let session_timers = SessionTimerConfig { min_se: opts.min_se.unwrap_or(MIN_SE), default_refresher };
-    Ok(EngineConfig { listen, external_ip: opts.external_ip, timers, limits: Limits::default(), exclusive: true, max_pending_requests, tcp_message_timeout, session_timers, metrics: None })
+    let tls = opts.tls.map(embedded_tls).transpose()?;
+    Ok(EngineConfig { listen, external_ip: opts.external_ip, timers, limits: Limits::default(), exclusive: true, max_pending_requests, tcp_message_timeout, session_timers, metrics: None, tls })
+}
+
+fn embedded_tls(t: EmbeddedTlsOptions) -> Result<TlsContext, String> {
+    let server = match (t.key, t.cert) {
+        (Some(key), Some(cert)) => Some(Arc::new(TlsServerOptions { cert, key, ..Default::default() }.server_config().map_err(|e| format!("embedded.tls: {e}"))?)),
+        (None, None) => None,
+        _ => return Err("embedded.tls: key and cert (or keyFile and certFile) go together".into()),
+    };
+    let client = TlsOptions { ca: t.ca, reject_unauthorized: t.reject_unauthorized.unwrap_or(true), ..Default::default() };
+    Ok(TlsContext { server, client: Arc::new(client.client_config().map_err(|e| format!("embedded.tls: {e}"))?) })
 }
 
 fn prometheus_addr(p: &PrometheusOptions) -> Result<std::net::SocketAddr, String> {

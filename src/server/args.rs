@@ -23,13 +23,17 @@ options:
   -f, --file <path>       drachtio.conf.xml (drachtio-server's format; a TOML file with our
                           setting names is read too)
   -c, --contact <sip-uri> SIP listening point, repeatable (default sip:127.0.0.1:5060 on udp and
-                          tcp); e.g. \"sip:127.0.0.1:5070;transport=udp,tcp\"
+                          tcp); e.g. \"sip:127.0.0.1:5070;transport=udp,tcp\",
+                          \"sips:127.0.0.1:5061;transport=tls\", \"sip:127.0.0.1:8080;transport=ws\",
+                          \"sips:127.0.0.1:8443;transport=wss\"
   -x, --external-ip <ip>  address to advertise in Via/Contact
   -E, --address <ip>      admin (control) socket address (default 127.0.0.1)
   -p, --port <port>       admin TCP port (default 9022; 0 picks a free port)
   --tls-port <port>       admin port for TLS (with --key-file and --cert-file or --chain-file)
   -A, --key-file, -B, --cert-file, -C, --chain-file <path>
-                          TLS key, certificate and chain (PEM) for the admin port
+                          TLS key, certificate and chain (PEM) for the admin port and for
+                          tls and wss contacts (servers we connect to over TLS are not
+                          verified, as drachtio-server does not by default)
   -G, --dh-param <path>   accepted; rustls uses ECDHE only, so it is not needed
   --min-tls-version <v>   1.2 or 1.3 (1.0 and 1.1 mean 1.2: rustls has no older TLS)
   -F, --secret <secret>   shared secret apps authenticate with (required)

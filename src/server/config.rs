@@ -81,13 +81,14 @@ pub fn parse_contact_list(contact: &str) -> Result<Vec<(Protocol, SocketAddr)>, 
     let bad = |why: &str| format!("invalid contact '{contact}': {why}");
     let trimmed = contact.trim();
     let lower = trimmed.to_ascii_lowercase();
-    if lower.starts_with("sips:") {
-        return Err(bad("sips (SIP over TLS) contacts are not supported yet by drachtio-rs serve"));
-    }
     // '*' is not a URI host; read it as the unspecified address.
-    let mut normalized = if lower.starts_with("sip:*") { format!("sip:0.0.0.0{}", &trimmed[5..]) } else { trimmed.to_owned() };
+    let scheme = if lower.starts_with("sips:") { "sips:" } else { "sip:" };
+    let mut normalized = match lower.strip_prefix(scheme).filter(|rest| rest.starts_with('*')) {
+        Some(_) => format!("{scheme}0.0.0.0{}", &trimmed[scheme.len() + 1..]),
+        None => trimmed.to_owned(),
+    };
     // drachtio-server's `transport=udp,tcp` (a list) is not URI syntax: take it out first.
-    let mut transports = "udp".to_owned();
+    let mut transports = if scheme == "sips:" { "tls" } else { "udp" }.to_owned();
     if let Some(at) = normalized.to_ascii_lowercase().find(";transport=") {
         let value_start = at + ";transport=".len();
         let value_end = normalized[value_start..].find(';').map_or(normalized.len(), |e| value_start + e);
@@ -97,17 +98,10 @@ pub fn parse_contact_list(contact: &str) -> Result<Vec<(Protocol, SocketAddr)>, 
     let uri = crate::sip::uri::SipUri::parse(normalized.as_bytes()).map_err(bad)?;
     let host = String::from_utf8_lossy(uri.host);
     let ip: std::net::IpAddr = host.trim_matches(|c| c == '[' || c == ']').parse().map_err(|_| bad("the host must be an IP address"))?;
-    let addr = SocketAddr::new(ip, uri.port.unwrap_or(5060));
     let mut out = Vec::new();
     for t in transports.split(',') {
-        let t = t.trim();
-        let protocol = match Protocol::parse(t) {
-            Some(p) => p,
-            None if matches!(t.to_ascii_lowercase().as_str(), "tls" | "ws" | "wss") => {
-                return Err(bad(&format!("transport={t} is not supported yet by drachtio-rs serve (udp and tcp are)")));
-            }
-            None => return Err(bad("transport must be udp or tcp")),
-        };
+        let protocol = Protocol::parse(t.trim()).ok_or_else(|| bad("transport must be udp, tcp, tls, ws or wss"))?;
+        let addr = SocketAddr::new(ip, uri.port.unwrap_or(protocol.default_port()));
         if !out.contains(&(protocol, addr)) {
             out.push((protocol, addr));
         }
@@ -519,6 +513,8 @@ mod tests {
         // old style: one <contact> under <sip>, '*' host
         let c = parse_xml(r#"<drachtio><admin secret="s"/><sip><contact>sip:*;transport=tcp</contact></sip></drachtio>"#).expect("parses");
         assert_eq!(c.contacts, vec![(Protocol::Tcp, "0.0.0.0:5060".parse().expect("addr"))]);
+        let c = parse_xml(r#"<drachtio><admin secret="s"/><sip><contacts><contact>sips:127.0.0.1;transport=tls</contact><contact>sip:127.0.0.1:8080;transport=ws</contact></contacts></sip></drachtio>"#).expect("parses");
+        assert_eq!(c.contacts, vec![(Protocol::Tls, "127.0.0.1:5061".parse().expect("addr")), (Protocol::Ws, "127.0.0.1:8080".parse().expect("addr"))]);
     }
 
     #[test]
@@ -527,8 +523,6 @@ mod tests {
         let err = |inner: &str| parse_xml(&wrap(inner)).err().unwrap_or_default();
         assert!(err(r#"<monitoring><prometheus>127.0.0.1</prometheus></monitoring>"#).contains("port"));
         assert!(err(r#"<monitoring><prometheus port="8088">localhost.x</prometheus></monitoring>"#).contains("IP address"));
-        assert!(err("<sip><contacts><contact>sip:127.0.0.1;transport=tls</contact></contacts></sip>").contains("transport=tls"));
-        assert!(err("<sip><contacts><contact>sips:127.0.0.1</contact></contacts></sip>").contains("sips"));
         assert!(err(r#"<sip><capture-server port="9060" id="10">127.0.0.1</capture-server></sip>"#).contains("capture-server"));
         assert!(err(r#"<sip><spammers action="reject"><header name="User-Agent"><value>sip-cli</value></header></spammers></sip>"#).contains("spammers"));
         assert!(err("<sip><outbound-proxy>sip:10.0.0.1</outbound-proxy></sip>").contains("outbound-proxy"));
@@ -547,6 +541,9 @@ mod tests {
         assert_eq!(parse_contact_list("sip:127.0.0.1:5070;transport=tcp"), Ok(vec![(Protocol::Tcp, a)]));
         assert_eq!(parse_contact_list("sip:127.0.0.1:5070"), Ok(vec![(Protocol::Udp, a)]));
         assert!(parse_contact_list("sip:host.example:5060").is_err());
-        assert!(parse_contact_list("sip:127.0.0.1;transport=wss").err().unwrap_or_default().contains("not supported yet"));
+        assert_eq!(parse_contact_list("sips:127.0.0.1;transport=wss"), Ok(vec![(Protocol::Wss, SocketAddr::new(a.ip(), 443))]));
+        assert_eq!(parse_contact_list("sips:127.0.0.1"), Ok(vec![(Protocol::Tls, SocketAddr::new(a.ip(), 5061))]));
+        assert_eq!(parse_contact_list("sip:127.0.0.1:8080;transport=ws"), Ok(vec![(Protocol::Ws, SocketAddr::new(a.ip(), 8080))]));
+        assert!(parse_contact_list("sip:127.0.0.1;transport=sctp").is_err());
     }
 }

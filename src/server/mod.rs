@@ -9,7 +9,7 @@ mod peer;
 mod tls;
 
 use crate::engine::conn_limit::{Bounded, PerAddress};
-use crate::engine::{Engine, EngineConfig, SessionTimerConfig, Timers, MAX_PENDING_REQUESTS, MIN_SE, TCP_MESSAGE_TIMEOUT};
+use crate::engine::{Engine, EngineConfig, Protocol, SessionTimerConfig, Timers, MAX_PENDING_REQUESTS, MIN_SE, TCP_MESSAGE_TIMEOUT};
 use crate::sip::Limits;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,6 +40,8 @@ impl Server {
         let defaults = Timers::default();
         let metrics = config.prometheus.map(|_| Arc::new(crate::engine::metrics::Metrics::new()));
         let timers = Timers { t1: config.t1.unwrap_or(defaults.t1), t2: config.t2.unwrap_or(defaults.t2), t4: config.t4.unwrap_or(defaults.t4) };
+        let secure_contacts = config.contacts.iter().any(|(p, _)| matches!(p, Protocol::Tls | Protocol::Wss));
+        let tls = if secure_contacts { Some(tls::sip_context(&config.tls)?) } else { None };
         let engine = Engine::start(EngineConfig {
             listen: config.contacts.clone(),
             external_ip: config.external_ip.clone(),
@@ -53,6 +55,7 @@ impl Server {
                 default_refresher: config.default_refresher.unwrap_or(None),
             },
             metrics: metrics.clone(),
+            tls,
         })
         .await?;
         for note in &config.notes {

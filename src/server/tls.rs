@@ -1,4 +1,5 @@
-//! TLS on serve's admin (control) port, with drachtio-server's settings: a private key and a
+//! TLS for serve's admin (control) port and its SIP tls/wss contacts, with drachtio-server's
+//! settings: a private key and a
 //! certificate (`--cert-file`), a chain (`--chain-file`), or both (the certificate, then the
 //! chain's certificates). rustls; no client certificates. drachtio-server's `dh-param` is not
 //! needed (rustls uses ECDHE only); `min-tls-version` 1.3 allows only TLS 1.3, anything lower
@@ -31,11 +32,22 @@ fn certs(path: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, String>
 
 /// The acceptor for the admin TLS port.
 pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
-    let key_path = files.key.as_deref().ok_or("TLS on the admin port needs --key-file (<sip><tls><key-file>)")?;
+    Ok(TlsAcceptor::from(server_config(files)?))
+}
+
+/// Our side of SIP over TLS and WSS: the certificate apps' peers see, and, as drachtio-server
+/// does by default, no verification of the servers we connect to.
+pub fn sip_context(files: &TlsFiles) -> Result<crate::engine::TlsContext, String> {
+    let client = crate::tls::TlsOptions { reject_unauthorized: false, ..Default::default() }.client_config()?;
+    Ok(crate::engine::TlsContext { server: Some(server_config(files)?), client: Arc::new(client) })
+}
+
+fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, String> {
+    let key_path = files.key.as_deref().ok_or("TLS needs --key-file (<sip><tls><key-file>)")?;
     let mut chain = match (&files.cert, &files.chain) {
         (Some(cert), _) => certs(cert, "certificate file")?,
         (None, Some(chain)) => certs(chain, "chain file")?,
-        (None, None) => return Err("TLS on the admin port needs --cert-file or --chain-file (<sip><tls><cert-file>)".into()),
+        (None, None) => return Err("TLS needs --cert-file or --chain-file (<sip><tls><cert-file>)".into()),
     };
     if let (Some(_), Some(chain_path)) = (&files.cert, &files.chain) {
         for c in certs(chain_path, "chain file")? {
@@ -57,5 +69,5 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(|e| format!("TLS: the key does not fit the certificate, or is unusable: {e}"))?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok(Arc::new(config))
 }

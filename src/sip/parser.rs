@@ -16,6 +16,9 @@ pub enum Framing {
     /// A byte stream (TCP/TLS): Content-Length is mandatory and bytes past it start the next
     /// message; too few bytes is `Incomplete`, not an error.
     Stream,
+    /// The header section alone, of a message too large to take: Content-Length is not read
+    /// and there is no body. Enough to answer it 513 (§21.5.14).
+    Head,
 }
 
 /// Bounds on what one message may hold. Every limit is checked before the work it guards.
@@ -28,9 +31,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        // 64 KiB is the largest UDP payload; 128 headers and 8 KiB lines fit every real
-        // message (the RFC 4475 long-values case is ~4 KiB) while bounding adversarial ones.
-        Limits { max_message: 65_535, max_headers: 128, max_header_line: 8_192 }
+        // 64 KiB is the largest UDP payload; 128 headers fit every real message while bounding
+        // adversarial ones. A line may be as long as the message allows: Identity and Call-Info
+        // values beyond 8 KiB are real.
+        Limits { max_message: 65_535, max_headers: 128, max_header_line: 65_535 }
     }
 }
 
@@ -81,13 +85,16 @@ pub fn parse<'a>(buf: &'a [u8], framing: Framing, limits: &Limits) -> Result<Mes
         if headers.len() == limits.max_headers {
             return Err(ParseError::new(ErrorKind::TooManyHeaders, pos));
         }
-        if entry.name == HeaderName::ContentLength {
+        if entry.name == HeaderName::ContentLength && framing != Framing::Head {
             if content_length.is_some() {
                 return Err(ParseError::in_header(ErrorKind::DuplicateContentLength, pos, entry.name));
             }
             let value = &buf[entry.value.0 as usize..entry.value.1 as usize];
-            let n = super::lex::parse_bounded(value, limits.max_message as u64)
-                .ok_or_else(|| ParseError::in_header(ErrorKind::BadContentLength, entry.value.0 as usize, entry.name))?;
+            let n = super::lex::parse_bounded(value, limits.max_message as u64).ok_or_else(|| {
+                // A well-formed length past the limit announces a message too large (513).
+                let kind = if !value.is_empty() && value.iter().all(u8::is_ascii_digit) { ErrorKind::TooLarge } else { ErrorKind::BadContentLength };
+                ParseError::in_header(kind, entry.value.0 as usize, entry.name)
+            })?;
             content_length = Some(n as usize);
         }
         headers.push(entry);
@@ -95,6 +102,7 @@ pub fn parse<'a>(buf: &'a [u8], framing: Framing, limits: &Limits) -> Result<Mes
     };
 
     let body_end = match (content_length, framing) {
+        (_, Framing::Head) => body_start,
         (Some(n), _) => {
             let end = body_start + n;
             if end > limit_end {
@@ -102,7 +110,7 @@ pub fn parse<'a>(buf: &'a [u8], framing: Framing, limits: &Limits) -> Result<Mes
             }
             if end > buf.len() {
                 let kind = match framing {
-                    Framing::Stream => ErrorKind::Incomplete,
+                    Framing::Stream | Framing::Head => ErrorKind::Incomplete,
                     Framing::Datagram => ErrorKind::BodyShorterThanContentLength,
                 };
                 return Err(ParseError::new(kind, buf.len()));

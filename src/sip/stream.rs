@@ -72,6 +72,13 @@ impl StreamDecoder {
         }
     }
 
+    /// After a `TooLarge` error: the header section of the message, when all of it arrived
+    /// within the limit, so the sender can be told why it is refused (513).
+    pub fn oversized_head(&self) -> Option<Vec<u8>> {
+        let within = &self.buf[..self.buf.len().min(self.limits.max_message)];
+        memchr::memmem::find(within, b"\r\n\r\n").map(|end| within[..end + 4].to_vec())
+    }
+
     /// Keep-alive pings (CRLFCRLF between messages) received since the last call; each is
     /// answered with a CRLF pong.
     pub fn take_pings(&mut self) -> usize {
@@ -146,5 +153,31 @@ mod tests {
         let mut d = StreamDecoder::new(Limits::default());
         d.feed(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
         assert_eq!(d.next_message().expect_err("dup").kind, ErrorKind::DuplicateContentLength);
+    }
+
+    #[test]
+    fn an_oversized_message_keeps_its_head_for_the_513() {
+        let mut d = StreamDecoder::new(Limits::default());
+        let head = b"INVITE sip:a@b SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 70000\r\n\r\n";
+        d.feed(head);
+        d.feed(&[b'v'; 1000]);
+        assert_eq!(d.next_message().expect_err("too large").kind, ErrorKind::TooLarge);
+        assert_eq!(d.oversized_head().as_deref(), Some(&head[..]));
+        let msg = parse(head, Framing::Head, &Limits::default()).expect("the head parses on its own");
+        assert_eq!((msg.call_id(), msg.body().len()), (Some(&b"1"[..]), 0));
+        let mut d = StreamDecoder::new(Limits::default());
+        d.feed(b"INVITE sip:a@b SIP/2.0\r\nContent-Length: 7x\r\n\r\n");
+        assert_eq!(d.next_message().expect_err("bad").kind, ErrorKind::BadContentLength, "a malformed length is no 513");
+        let mut d = StreamDecoder::new(Limits::default());
+        d.feed(&[b'x'; 70_000]);
+        assert_eq!(d.oversized_head(), None, "no header section within the limit");
+    }
+
+    #[test]
+    fn a_header_line_may_be_as_long_as_a_message() {
+        let long = format!("OPTIONS sip:a@b SIP/2.0\r\nCall-Info: <http://x/{}>\r\nContent-Length: 0\r\n\r\n", "a".repeat(10_240));
+        let mut d = StreamDecoder::new(Limits::default());
+        d.feed(long.as_bytes());
+        assert_eq!(d.next_message().expect("valid").map(|m| m.len()), Some(long.len()));
     }
 }

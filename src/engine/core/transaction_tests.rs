@@ -9,7 +9,7 @@ use crate::app::{CmdId, Command, Event};
 use crate::engine::apps::AppId;
 use crate::engine::client::ClientState;
 use crate::engine::server::ServerState;
-use crate::engine::transport::{Protocol, Sent, Transports};
+use crate::engine::transport::{InboundKind, Protocol, Sent, Transports};
 use crate::engine::{EngineConfig, SessionTimerConfig, Timers, MAX_PENDING_REQUESTS, TCP_MESSAGE_TIMEOUT};
 use crate::sip::Limits;
 use crate::wire::ReplyStatus;
@@ -160,6 +160,7 @@ impl Harness {
             tcp_message_timeout: TCP_MESSAGE_TIMEOUT,
             session_timers: SessionTimerConfig::default(),
             metrics: Some(std::sync::Arc::new(crate::engine::metrics::Metrics::new())),
+            tls: None,
         };
         let mut core = Core::new(config, transports, points, "udp/127.0.0.1:5060,tcp/127.0.0.1:5060".into());
         let (tx, events) = mpsc::channel(1024);
@@ -191,7 +192,7 @@ impl Harness {
     /// A message from the far end: requests come from `peer()`, responses from `callee()`.
     fn receive(&mut self, protocol: Protocol, text: &str) {
         let remote = if text.starts_with("SIP/2.0") { callee() } else { peer() };
-        self.core.on_inbound(Inbound { protocol, local: local(), remote, bytes: text.as_bytes().to_vec() });
+        self.core.on_inbound(Inbound { protocol, local: local(), remote, bytes: text.as_bytes().to_vec(), kind: InboundKind::Message });
     }
 
     /// A SIP command from the app; the engine's reply: Ok(args) or Err(reason).
@@ -769,6 +770,26 @@ async fn invite_client_over_tcp_is_not_retransmitted() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_request_to_a_peer_no_connection_reaches_fails_at_once_with_503() {
+    let mut h = Harness::new(&[]);
+    let txn = h.app_requests("INVITE", TCP);
+    h.sent_one();
+    let other = h.app_requests("OPTIONS", TCP);
+    // A response already came for the OPTIONS: it is past the point a lost connection decides.
+    let options = h.sent_one();
+    h.receive(TCP, &answer(&options, "100 Trying"));
+    assert_eq!(h.app_got().len(), 1, "the 100 went to the app");
+    h.core.on_inbound(Inbound { protocol: TCP, local: local(), remote: callee(), bytes: Vec::new(), kind: InboundKind::Unreachable });
+    assert_eq!(h.app_got(), [(txn.clone(), String::new(), "SIP/2.0 503 Service Unavailable".to_owned())]);
+    assert!(!h.core.client.contains_key(&txn) && h.core.client.contains_key(&other));
+    // The same peer over another transport is another flow.
+    let udp = h.app_requests("INVITE", UDP);
+    h.sent();
+    h.core.on_inbound(Inbound { protocol: TCP, local: local(), remote: callee(), bytes: Vec::new(), kind: InboundKind::Unreachable });
+    assert!(h.events().is_empty() && h.core.client.contains_key(&udp));
+}
+
+#[tokio::test(start_paused = true)]
 async fn invite_client_proceeding_then_non_2xx_is_acked_by_the_engine() {
     let mut h = Harness::new(&[]);
     let txn = h.app_requests("INVITE", UDP);
@@ -1096,7 +1117,7 @@ async fn our_terminating_notify_ends_the_subscription_dialog_a_subscribe_formed(
         h.app_sends("", &dialog, &notify).expect("NOTIFY sent");
         let sent = h.sent_one();
         assert_eq!(sent.line(), "NOTIFY sip:alice@10.0.0.2:5070 SIP/2.0");
-        h.core.on_inbound(Inbound { protocol: UDP, local: local(), remote: peer(), bytes: answer(&sent, "200 OK").into_bytes() });
+        h.core.on_inbound(Inbound { protocol: UDP, local: local(), remote: peer(), bytes: answer(&sent, "200 OK").into_bytes(), kind: InboundKind::Message });
         h.app_got();
         assert_eq!(h.core.dialogs.contains_key(&dialog), state == "active", "after our NOTIFY {state} was answered");
     }
@@ -1114,7 +1135,7 @@ async fn a_reinvite_we_send_in_a_uas_dialog_keeps_one_dialog_and_acks_its_own_cs
     for _ in 0..2 {
         h.app_sends("", &dialog, "INVITE sip:placeholder SIP/2.0\r\nContent-Length: 0\r\n\r\n").expect("re-INVITE sent");
         let reinvite = h.sent_one();
-        h.core.on_inbound(Inbound { protocol: UDP, local: local(), remote: peer(), bytes: answer(&reinvite, "200 OK").replace(";tag=carol", "").into_bytes() });
+        h.core.on_inbound(Inbound { protocol: UDP, local: local(), remote: peer(), bytes: answer(&reinvite, "200 OK").replace(";tag=carol", "").into_bytes(), kind: InboundKind::Message });
         let (_, got_dialog, _) = h.app_got().remove(0);
         assert_eq!((got_dialog.as_str(), h.core.dialogs.len()), (dialog.as_str(), 1), "the 2xx stays in the dialog");
         h.app_sends("", &dialog, "ACK sip:placeholder SIP/2.0\r\nContent-Length: 0\r\n\r\n").expect("ACK sent");

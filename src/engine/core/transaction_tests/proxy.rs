@@ -73,7 +73,7 @@ fn assert_clean(h: &Harness) {
 impl Harness {
     /// A message from the network from `remote`.
     fn receive_from(&mut self, protocol: Protocol, remote: SocketAddr, text: &str) {
-        self.core.on_inbound(Inbound { protocol, local: local(), remote, bytes: text.as_bytes().to_vec() });
+        self.core.on_inbound(Inbound { protocol, local: local(), remote, bytes: text.as_bytes().to_vec(), kind: InboundKind::Message });
     }
 
     /// The app proxies `txn` (wire-protocol.md §8); the command's id.
