@@ -85,6 +85,8 @@ pub struct Core {
     trim: super::memory::Trim,
     /// Request handlers: new requests of these methods are held for a decision (handlers.rs).
     pub(super) router: Option<super::RequestRouter>,
+    /// DNS answers, and work waiting on lookups (resolving.rs).
+    pub(super) resolver: super::resolving::Resolver,
 }
 
 impl Core {
@@ -106,12 +108,14 @@ impl Core {
             proxies: HashMap::new(),
             trim: super::memory::Trim::default(),
             router: None,
+            resolver: super::resolving::Resolver::new(std::sync::Arc::new(super::dns::SystemDns::new())),
         }
     }
 
     pub async fn run(mut self, mut control: mpsc::Receiver<CoreMsg>, mut inbound: mpsc::Receiver<Inbound>) {
         let mut flush = tokio::time::interval(Duration::from_millis(5));
         let mut trim = tokio::time::interval(TRIM_CHECK);
+        let Some(mut resolved) = self.resolver.take_done() else { return };
         loop {
             tokio::select! {
                 msg = control.recv() => match msg {
@@ -129,6 +133,7 @@ impl Core {
                     }
                 },
                 Some(inb) = inbound.recv() => self.on_inbound(inb),
+                Some((query, answer)) = resolved.recv() => self.on_resolved(query, answer),
                 Some(expired) = std::future::poll_fn(|cx| self.timers.poll_expired(cx)), if !self.timers.is_empty() => {
                     self.on_timer(expired.into_inner());
                 }

@@ -7,7 +7,8 @@
 
 use super::apps::AppId;
 use super::build::Draft;
-use super::client::{resolve, via};
+use super::client::via;
+use super::resolving::{Parked, Resolution};
 use super::core::{stamp_via, Core, Source, Timer};
 use super::transport::Protocol;
 use super::util;
@@ -73,6 +74,8 @@ pub struct ProxyTxn {
     call: bool,
     /// Targets that could not be tried (unresolvable, unreachable, ourselves).
     unreachable: Vec<String>,
+    /// Targets whose names are being looked up: their branches are still to come.
+    resolving: usize,
 }
 
 impl ProxyTxn {
@@ -101,6 +104,7 @@ impl ProxyTxn {
             finished: false,
             call: false,
             unreachable: Vec::new(),
+            resolving: 0,
         }
     }
 }
@@ -302,11 +306,31 @@ impl Core {
     }
 
     /// An ACK for a 2xx is its own transaction end to end (§16.11): forwarded, never answered.
-    fn forward_ack(&mut self, mut d: Draft, target: &str) {
-        let Ok((protocol, to)) = resolve(target) else { return };
+    pub(super) fn forward_ack(&mut self, mut d: Draft, target: &str) {
+        let (protocol, to) = match self.resolution(target) {
+            Ok(Resolution::Now(t)) => match self.reachable(t).first() {
+                Some(hop) => *hop,
+                None => return,
+            },
+            Ok(Resolution::Later(q)) => {
+                self.park(q, Parked::Ack { draft: d, target: target.to_owned() });
+                return;
+            }
+            Err(_) => return,
+        };
         let Some(local) = self.transports.local_for(protocol, to).filter(|_| !self.is_own(protocol, to)) else { return };
         d.prepend(HeaderName::Via, via(protocol, &self.hostport(local), &util::branch()));
         self.send(protocol, to, Some(local), d.to_bytes());
+    }
+
+    /// A target's name was looked up: its branch starts now, unless the proxy ended meanwhile.
+    pub(super) fn branch_resolved(&mut self, pid: &str, target: &str) {
+        let Some(p) = self.proxies.get_mut(pid) else { return };
+        p.resolving -= 1;
+        if !p.closed && !p.finished {
+            self.start_branch(pid, target);
+        }
+        self.proxy_next(pid);
     }
 
     /// Starts branches while the mode allows (one at a time when serial, all when
@@ -314,7 +338,7 @@ impl Core {
     fn proxy_next(&mut self, pid: &str) {
         loop {
             let Some(p) = self.proxies.get_mut(pid) else { return };
-            let pending = p.branches.iter().any(|b| !b.done);
+            let pending = p.resolving > 0 || p.branches.iter().any(|b| !b.done);
             if !p.closed && (p.simultaneous || !pending) {
                 if let Some(target) = p.targets.pop_front() {
                     self.start_branch(pid, &target);
@@ -334,8 +358,21 @@ impl Core {
 
     /// Forwards the request to one target (§16.6). A target we cannot reach fails at once.
     fn start_branch(&mut self, pid: &str, target: &str) {
+        let hop = match self.resolution(target) {
+            Ok(Resolution::Now(t)) => self.reachable(t).first().copied(),
+            Ok(Resolution::Later(q)) => {
+                if self.park(q, Parked::Branch { proxy: pid.to_owned(), target: target.to_owned() }) {
+                    if let Some(p) = self.proxies.get_mut(pid) {
+                        p.resolving += 1;
+                    }
+                    return;
+                }
+                None
+            }
+            Err(_) => None,
+        };
         let Some(p) = self.proxies.get(pid) else { return };
-        let hop = resolve(target).ok().filter(|(protocol, to)| !self.is_own(*protocol, *to));
+        let hop = hop.filter(|(protocol, to)| !self.is_own(*protocol, *to));
         let Some((protocol, to, local)) = hop.and_then(|(protocol, to)| self.transports.local_for(protocol, to).map(|l| (protocol, to, l))) else {
             tracing::debug!(target, "proxy target unreachable");
             if let Some(p) = self.proxies.get_mut(pid) {

@@ -262,9 +262,15 @@ impl Transports {
         }
         let mut conns = self.conns.lock().map_err(|_| "connection table poisoned")?;
         if let Some(c) = conns.get(&(protocol, to)) {
-            return c.writer.try_send(bytes).map_err(|_| format!("{}/{to}: write queue full or closed", protocol.as_str()));
+            return c.writer.try_send(bytes).map_err(|e| {
+                if matches!(e, mpsc::error::TrySendError::Closed(_)) {
+                    self.unreachable(protocol, to);
+                }
+                format!("{}/{to}: write queue full or closed", protocol.as_str())
+            });
         }
         if protocol.is_websocket() {
+            self.unreachable(protocol, to);
             return Err(format!("no {} connection from {to}", protocol.as_str()));
         }
         if conns.len() >= MAX_CONNECTIONS {
@@ -275,6 +281,13 @@ impl Transports {
         conns.insert((protocol, to), Conn { writer: tx });
         tokio::spawn(connect(protocol, to, rx, self.clone()));
         Ok(())
+    }
+
+    /// Tells the core that what was just sent to `to` cannot arrive: requests waiting on it
+    /// fail at once (it is read after the send that failed, so their transactions exist).
+    fn unreachable(&self, protocol: Protocol, to: SocketAddr) {
+        let local = self.local_for(protocol, to).unwrap_or(to);
+        let _ = self.inbound.try_send(Inbound { protocol, local, remote: to, bytes: Vec::new(), kind: InboundKind::Unreachable });
     }
 
     /// Closes every socket and connection.
@@ -437,8 +450,7 @@ async fn connect(protocol: Protocol, to: SocketAddr, writes: mpsc::Receiver<Vec<
     if let Err(e) = open(protocol, to, writes, &t).await {
         tracing::warn!(peer = %to, error = %e, "{} connect failed", protocol.as_str());
         t.forget(protocol, to);
-        let local = t.local_for(protocol, to).unwrap_or(to);
-        let _ = t.inbound.send(Inbound { protocol, local, remote: to, bytes: Vec::new(), kind: InboundKind::Unreachable }).await;
+        t.unreachable(protocol, to);
         return;
     }
     t.forget(protocol, to);

@@ -1165,6 +1165,8 @@ mod session_timers;
 
 mod proxy;
 
+mod dns;
+
 #[tokio::test(start_paused = true)]
 async fn stats_count_what_the_engine_holds_until_the_timers_release_it() {
     let mut h = Harness::new(&["options"]);
