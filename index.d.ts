@@ -640,8 +640,10 @@ declare namespace Srf {
     t2?: number;
     /** RFC 3261 T4, ms (default 5000) */
     t4?: number;
-    /** public address to advertise when behind NAT */
+    /** public address to advertise (Via, Contact, Record-Route) when behind NAT */
     externalIp?: string;
+    /** networks (CIDR, e.g. '10.0.0.0/8') that reach us by our own address: toward them externalIp is not used */
+    localNet?: string | string[];
     /** new requests the app may hold unanswered before the engine answers 503 + Retry-After (default 2000) */
     maxPendingRequests?: number;
     /** ms a TCP peer may take over one message, or over its first one on a connection it opened, before it is disconnected (default 32000) */

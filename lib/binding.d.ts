@@ -107,6 +107,8 @@ export interface EmbeddedOptions {
   /** e.g. `sip:127.0.0.1:5060;transport=udp` (IP literals; IPv6 in brackets). */
   contacts: Array<string>
   externalIp?: string
+  /** Networks (CIDR) that reach us by our bound address rather than `external_ip`. */
+  localNet?: Array<string>
   t1?: number
   t2?: number
   t4?: number

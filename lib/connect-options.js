@@ -68,7 +68,7 @@ function nativeConnectOptions(opts, tags) {
 }
 
 /**
- * `connect({ embedded: { contacts, t1, t2, t4, externalIp, maxPendingRequests, tcpMessageTimeout,
+ * `connect({ embedded: { contacts, t1, t2, t4, externalIp, localNet, maxPendingRequests, tcpMessageTimeout,
  * minSE, defaultRefresher } })` for the in-process engine. maxPendingRequests: new requests the app
  * may hold unanswered before the engine answers 503 with Retry-After (default 2000).
  * tcpMessageTimeout: ms a TCP peer may take over one message, or over its first one, before it is
@@ -90,13 +90,16 @@ function nativeEmbeddedOptions(embedded) {
     return v;
   };
   assert.ok(embedded.externalIp === undefined || typeof embedded.externalIp === 'string', 'srf.connect: embedded.externalIp must be a string');
+  const localNet = embedded.localNet === undefined ? undefined : [].concat(embedded.localNet);
+  assert.ok(localNet === undefined || localNet.every((n) => typeof n === 'string'),
+    "srf.connect: embedded.localNet must be a CIDR string or an array of them, e.g. '10.0.0.0/8'");
   const max = embedded.maxPendingRequests;
   assert.ok(max === undefined || (Number.isInteger(max) && max > 0), 'srf.connect: embedded.maxPendingRequests must be a positive integer');
   const { minSE, defaultRefresher } = embedded;
   assert.ok(minSE === undefined || (Number.isInteger(minSE) && minSE > 0 && minSE < 2 ** 32), 'srf.connect: embedded.minSE must be a positive number of seconds');
   assert.ok(defaultRefresher === undefined || ['none', 'uac', 'uas'].includes(defaultRefresher),
     "srf.connect: embedded.defaultRefresher must be 'none', 'uac' or 'uas'");
-  return { contacts, externalIp: embedded.externalIp, t1: timer('t1'), t2: timer('t2'), t4: timer('t4'), maxPendingRequests: max,
+  return { contacts, externalIp: embedded.externalIp, localNet, t1: timer('t1'), t2: timer('t2'), t4: timer('t4'), maxPendingRequests: max,
     tcpMessageTimeout: timer('tcpMessageTimeout'), minSE, defaultRefresher, prometheus: prometheusOptions(embedded.prometheus),
     tls: embeddedTlsOptions(embedded.tls, contacts) };
 }

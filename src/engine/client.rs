@@ -93,7 +93,7 @@ impl Core {
         if !d.body.is_empty() && !d.has(HeaderName::ContentType) && !d.body.starts_with(b"v=0") {
             return self.nok(app, cmd, "missing content-type".into());
         }
-        let hostport = self.hostport(local);
+        let hostport = self.hostport(local, to.ip());
         let contact = format!("<sip:{hostport}{}>", protocol.uri_param());
         let from = d.take(HeaderName::From).unwrap_or_else(|| contact.clone());
         d.prepend(HeaderName::From, with_tag(&from, &util::tag()));
@@ -141,7 +141,7 @@ impl Core {
             let branch = util::branch();
             let mut d = old.draft;
             d.take(HeaderName::Via);
-            d.prepend(HeaderName::Via, via(protocol, &self.hostport(local), &branch));
+            d.prepend(HeaderName::Via, via(protocol, &self.hostport(local, to.ip()), &branch));
             let dest = Source { protocol, local, remote: to };
             self.start_client_as(id.to_owned(), old.app, &old.method, branch, d, dest, old.dialog_id.take(), old.report);
             if let Some(t) = self.client.get_mut(id) {
@@ -245,7 +245,7 @@ impl Core {
     fn dialog_hop(&self, dl: &Dialog) -> DialogHop {
         let (protocol, peer) = (dl.protocol, dl.peer);
         let local = self.transports.local_for(protocol, peer);
-        let hostport = local.map(|l| self.hostport(l)).unwrap_or_default();
+        let hostport = local.map(|l| self.hostport(l, peer.ip())).unwrap_or_default();
         let branch = util::branch();
         DialogHop {
             dest: Source { protocol, local: local.unwrap_or(peer), remote: peer },

@@ -334,16 +334,18 @@ impl Core {
         }
     }
 
-    /// Our host:port as the far end should see it (the external address when configured).
-    pub(super) fn hostport(&self, local: SocketAddr) -> String {
+    /// Our host:port as `to` should see it: the external address when configured, unless `to`
+    /// is on one of our local networks (nat.rs).
+    pub(super) fn hostport(&self, local: SocketAddr, to: IpAddr) -> String {
         match &self.config.external_ip {
-            Some(ip) => format!("{ip}:{}", local.port()),
-            None => local.to_string(),
+            Some(ip) if super::nat::advertise_external(&self.config.local_nets, to) => format!("{ip}:{}", local.port()),
+            _ => local.to_string(),
         }
     }
 
     fn advertised_hostports(&self) -> String {
-        self.bound.iter().map(|(p, a)| format!("{}/{}", p.as_str(), self.hostport(*a))).collect::<Vec<_>>().join(",")
+        let public = |a: &SocketAddr| self.config.external_ip.as_ref().map_or_else(|| a.to_string(), |ip| format!("{ip}:{}", a.port()));
+        self.bound.iter().map(|(p, a)| format!("{}/{}", p.as_str(), public(a))).collect::<Vec<_>>().join(",")
     }
 
     /// True when `addr` is one of our own listening points (§4.4: never send to ourselves).

@@ -12,6 +12,7 @@ mod core;
 mod dialog;
 mod dns;
 mod memory;
+pub mod nat;
 pub mod metrics;
 mod handlers;
 mod proxy;
@@ -57,6 +58,8 @@ pub struct EngineConfig {
     pub listen: Vec<(Protocol, SocketAddr)>,
     /// Address to advertise in Via/Contact instead of the bound one (behind NAT).
     pub external_ip: Option<String>,
+    /// Networks that reach us by the bound address, not the external one.
+    pub local_nets: Vec<nat::LocalNet>,
     pub timers: Timers,
     pub limits: Limits,
     /// Stop the engine when its last app leaves (the embedded case: one engine per Srf).

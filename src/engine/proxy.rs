@@ -319,7 +319,7 @@ impl Core {
             Err(_) => return,
         };
         let Some(local) = self.transports.local_for(protocol, to).filter(|_| !self.is_own(protocol, to)) else { return };
-        d.prepend(HeaderName::Via, via(protocol, &self.hostport(local), &util::branch()));
+        d.prepend(HeaderName::Via, via(protocol, &self.hostport(local, to.ip()), &util::branch()));
         self.send(protocol, to, Some(local), d.to_bytes());
     }
 
@@ -385,25 +385,28 @@ impl Core {
             d.set_request_uri(target.trim());
         }
         if p.record_route {
-            let ours = |protocol: Protocol, local: SocketAddr| format!("<sip:{}{};lr>", self.hostport(local), protocol.uri_param());
+            let ours = |protocol: Protocol, local: SocketAddr, peer: SocketAddr| format!("<sip:{}{};lr>", self.hostport(local, peer.ip()), protocol.uri_param());
+            let toward_target = ours(protocol, local, to);
             if p.method == "REGISTER" {
                 // RFC 3327: Path instead of Record-Route, for requests the registrar's side
                 // sends; drachtio-server requires the registrar to honour it.
-                d.prepend(HeaderName::Path, ours(protocol, local));
+                d.prepend(HeaderName::Path, toward_target);
                 d.headers.push(("Require".into(), "path".into()));
             } else {
-                // Two entries when the request changes transport (RFC 5658), the one facing the
-                // target on top.
-                let mut rr = vec![ours(protocol, local)];
-                if (protocol, local) != (p.upstream.protocol, p.upstream.local) {
-                    rr.push(ours(p.upstream.protocol, p.upstream.local));
+                // Two entries when the request changes transport (RFC 5658) or the two sides
+                // know us by different addresses (one inside a local network), the one facing
+                // the target on top.
+                let toward_upstream = ours(p.upstream.protocol, p.upstream.local, p.upstream.remote);
+                let mut rr = vec![toward_target];
+                if rr[0] != toward_upstream {
+                    rr.push(toward_upstream);
                 }
                 rr.extend(d.values(HeaderName::RecordRoute));
                 d.set_values(HeaderName::RecordRoute, rr);
             }
         }
         let branch = util::branch();
-        d.prepend(HeaderName::Via, via(protocol, &self.hostport(local), &branch));
+        d.prepend(HeaderName::Via, via(protocol, &self.hostport(local, to.ip()), &branch));
         let (app, method, timeouts, call) = (p.report.map_or(0, |(a, _)| a), p.method.clone(), (p.provisional_timeout, p.final_timeout), p.call);
         let dest = Source { protocol, local, remote: to };
         if call {

@@ -448,7 +448,7 @@ impl Core {
             d.take(h);
         }
         let local = t.src.local;
-        let hostport = self.hostport(local);
+        let hostport = self.hostport(local, t.src.remote.ip());
         let dialog_forming = matches!(t.method.as_str(), "INVITE" | "SUBSCRIBE");
         let wants_contact = dialog_forming && ((200..300).contains(&status) || reliable) || (t.in_dialog && dialog_forming && status < 300);
         let contact = format!("<sip:{hostport}{}>", t.src.protocol.uri_param());

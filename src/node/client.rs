@@ -8,6 +8,7 @@ use super::runtime;
 use crate::app::{Command, Event, EventSink};
 use crate::client::{self, ClientConfig, Reconnect, TlsOptions, TlsServerOptions};
 use crate::engine::{Engine, EngineConfig, Refresher, SessionTimerConfig, Timers, TlsContext, MAX_PENDING_REQUESTS, MIN_SE, TCP_MESSAGE_TIMEOUT};
+use crate::engine::nat::LocalNet;
 use crate::server::args::parse_contact;
 use crate::sip::Limits;
 use crate::wire::ProxySpec;
@@ -51,6 +52,8 @@ pub struct EmbeddedOptions {
     /// e.g. `sip:127.0.0.1:5060;transport=udp` (IP literals; IPv6 in brackets).
     pub contacts: Vec<String>,
     pub external_ip: Option<String>,
+    /// Networks (CIDR) that reach us by our bound address rather than `external_ip`.
+    pub local_net: Option<Vec<String>>,
     pub t1: Option<u32>,
     pub t2: Option<u32>,
     pub t4: Option<u32>,
@@ -345,7 +348,8 @@ fn embedded_config(opts: EmbeddedOptions) -> Result<EngineConfig, String> {
     };
     let session_timers = SessionTimerConfig { min_se: opts.min_se.unwrap_or(MIN_SE), default_refresher };
     let tls = opts.tls.map(embedded_tls).transpose()?;
-    Ok(EngineConfig { listen, external_ip: opts.external_ip, timers, limits: Limits::default(), exclusive: true, max_pending_requests, tcp_message_timeout, session_timers, metrics: None, tls })
+    let local_nets = opts.local_net.unwrap_or_default().iter().map(|n| LocalNet::parse(n).map_err(|e| format!("embedded.localNet: {e}"))).collect::<Result<_, _>>()?;
+    Ok(EngineConfig { listen, external_ip: opts.external_ip, local_nets, timers, limits: Limits::default(), exclusive: true, max_pending_requests, tcp_message_timeout, session_timers, metrics: None, tls })
 }
 
 fn embedded_tls(t: EmbeddedTlsOptions) -> Result<TlsContext, String> {

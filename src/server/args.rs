@@ -5,6 +5,7 @@
 //! is an error naming it; nothing is silently ignored.
 
 use super::config::{self, Handler, HttpMethod, Layer};
+use crate::engine::nat::LocalNet;
 use crate::engine::{Protocol, Refresher};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -27,6 +28,8 @@ options:
                           \"sips:127.0.0.1:5061;transport=tls\", \"sip:127.0.0.1:8080;transport=ws\",
                           \"sips:127.0.0.1:8443;transport=wss\"
   -x, --external-ip <ip>  address to advertise in Via/Contact
+  -n, --local-net <cidr>  a network that reaches us by our own address, not the external one
+                          (e.g. 10.132.0.0/20; repeatable)
   -E, --address <ip>      admin (control) socket address (default 127.0.0.1)
   -p, --port <port>       admin TCP port (default 9022; 0 picks a free port)
   --tls-port <port>       admin port for TLS (with --key-file and --cert-file or --chain-file)
@@ -60,7 +63,7 @@ options:
   -h, --help              this text
 
 drachtio-server flags for features serve does not have yet (--daemon, --user, --dns-name,
---local-net, --homer, --homer-id, --aggressive-nat-detection, --tcp-keepalive-interval,
+--homer, --homer-id, --aggressive-nat-detection, --tcp-keepalive-interval,
  --blacklist-*, --always-send-180, --user-agent-options-auto-respond,
 --reject-register-with-no-realm, --tls-cipherlist) are refused with an error naming them.
 ";
@@ -122,7 +125,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("daemon", "running as a daemon (use a process manager)"),
     ("reject-register-with-no-realm", "rejecting REGISTERs without a realm"),
     ("user", "switching to another user"),
-    ("local-net", "per-network external addresses"),
     ("dns-name", "DNS names for our own address"),
     ("homer", "HEP/Homer capture"),
     ("homer-id", "HEP/Homer capture"),
@@ -180,6 +182,8 @@ pub struct ServeConfig {
     pub tls: TlsFiles,
     pub secret: String,
     pub external_ip: Option<String>,
+    /// Networks that reach us by our bound address, not the external one (`--local-net`).
+    pub local_nets: Vec<LocalNet>,
     /// A tracing level.
     pub loglevel: String,
     pub t1: Option<Duration>,
@@ -287,6 +291,7 @@ fn command_line(flags: Vec<(&'static str, Option<String>)>) -> Result<(Layer, Op
             "file" => file = Some(v),
             "contact" => l.contacts.extend(parse_contact_list(&v)?),
             "external-ip" => l.external_ip = Some(v),
+            "local-net" => l.local_nets.push(LocalNet::parse(&v).map_err(|e| format!("--local-net: {e}"))?),
             "address" => l.address = Some(v),
             "port" => l.port = Some(Some(port(&v, "--port")?)),
             "tls-port" => l.tls_port = Some(port(&v, "--tls-port")?).filter(|p| *p != 0),
@@ -363,6 +368,7 @@ fn merge(over: Layer, under: Layer) -> Layer {
         tls_port: over.tls_port.or(under.tls_port),
         secret: over.secret.or(under.secret),
         external_ip: over.external_ip.or(under.external_ip),
+        local_nets: if over.local_nets.is_empty() { under.local_nets } else { over.local_nets },
         loglevel: over.loglevel.or(under.loglevel),
         t1: over.t1.or(under.t1),
         t2: over.t2.or(under.t2),
@@ -434,6 +440,7 @@ pub fn parse_with_env(args: &[String], env: impl Fn(&str) -> Option<String>) -> 
         tls: TlsFiles { key: l.key_file, cert: l.cert_file, chain: l.chain_file, min_version: l.min_tls_version },
         secret,
         external_ip: l.external_ip,
+        local_nets: l.local_nets,
         loglevel: l.loglevel.unwrap_or_else(|| "info".to_owned()),
         t1: l.t1,
         t2: l.t2,
@@ -499,6 +506,9 @@ mod tests {
         assert_eq!(c.admin, Some("127.0.0.1:9023".parse().expect("addr")));
         assert_eq!(c.loglevel, "info");
         assert_eq!(c.external_ip.as_deref(), Some("198.51.100.7"));
+        let c = run(&["--secret", "s", "-x", "198.51.100.7", "--local-net", "10.0.0.0/8", "-n", "192.168.0.0/16"]).expect("parses");
+        assert_eq!(c.local_nets, vec![LocalNet::parse("10.0.0.0/8").expect("cidr"), LocalNet::parse("192.168.0.0/16").expect("cidr")]);
+        assert!(run(&["--secret", "s", "--local-net", "10.0.0.0"]).err().is_some_and(|e| e.contains("CIDR")));
         for (level, mapped) in [("error", "error"), ("warning", "warn"), ("info", "info"), ("debug", "debug"), ("-ldebug", "debug")] {
             let c = if level.starts_with('-') { run(&["--secret", "s", level]) } else { run(&["--secret", "s", "-l", level]) }.expect("parses");
             assert_eq!(c.loglevel, mapped);

@@ -7,6 +7,7 @@
 //! sofia's log level) are accepted with a note; ones that change behaviour we do not have are an
 //! error that names them, never silently dropped.
 
+use crate::engine::nat::LocalNet;
 use crate::engine::{Protocol, Refresher};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -40,6 +41,7 @@ pub struct Layer {
     pub tls_port: Option<u16>,
     pub secret: Option<String>,
     pub external_ip: Option<String>,
+    pub local_nets: Vec<LocalNet>,
     /// Already mapped onto a tracing level.
     pub loglevel: Option<String>,
     pub t1: Option<Duration>,
@@ -237,8 +239,8 @@ fn contact(el: Node<'_, '_>, out: &mut Layer) -> Result<(), String> {
             _ => out.external_ip = Some(ip.to_owned()),
         }
     }
-    if el.attribute("local-net").is_some_and(|v| !v.trim().is_empty()) {
-        return Err(not_yet("<contact local-net> (per-network external addresses)"));
+    if let Some(net) = el.attribute("local-net").map(str::trim).filter(|v| !v.is_empty()) {
+        out.local_nets.push(LocalNet::parse(net)?);
     }
     if el.attribute("dns-names").is_some_and(|v| !v.trim().is_empty()) {
         return Err(not_yet("<contact dns-names>"));
@@ -432,7 +434,7 @@ mod tests {
     <!-- sip configuration -->
     <sip>
         <contacts>
-            <contact external-ip="203.0.113.5">sip:127.0.0.1:5080;transport=udp,tcp</contact>
+            <contact external-ip="203.0.113.5" local-net="10.132.0.0/20">sip:127.0.0.1:5080;transport=udp,tcp</contact>
         </contacts>
         <udp-mtu>4096</udp-mtu>
         <session-timers default-refresher="uas"/>
@@ -477,6 +479,7 @@ mod tests {
         let addr: SocketAddr = "127.0.0.1:5080".parse().expect("addr");
         assert_eq!(c.contacts, vec![(Protocol::Udp, addr), (Protocol::Tcp, addr)]);
         assert_eq!(c.external_ip.as_deref(), Some("203.0.113.5"));
+        assert_eq!(c.local_nets, vec![LocalNet::parse("10.132.0.0/20").expect("cidr")]);
         assert_eq!(c.t1, Some(Duration::from_millis(250)));
         assert_eq!(c.default_refresher, Some(Some(Refresher::Uas)));
         assert_eq!(c.key_file.as_deref(), Some("/etc/letsencrypt/live/example.com/privkey.pem"));

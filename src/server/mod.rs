@@ -45,6 +45,7 @@ impl Server {
         let engine = Engine::start(EngineConfig {
             listen: config.contacts.clone(),
             external_ip: config.external_ip.clone(),
+            local_nets: config.local_nets.clone(),
             timers,
             limits: Limits::default(),
             exclusive: false,

@@ -153,6 +153,7 @@ impl Harness {
         let config = EngineConfig {
             listen: points.clone(),
             external_ip: None,
+            local_nets: Vec::new(),
             timers: Timers::default(),
             limits: Limits::default(),
             exclusive: false,
@@ -767,6 +768,30 @@ async fn invite_client_over_tcp_is_not_retransmitted() {
     assert!(h.sent().is_empty() && h.events().is_empty());
     h.run_until(32_000).await;
     assert_eq!(h.app_got(), [(txn, String::new(), "SIP/2.0 408 Request Timeout".to_owned())]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn behind_nat_the_external_address_is_advertised_except_toward_local_networks() {
+    let mut h = Harness::new(&["invite"]);
+    h.core.config.external_ip = Some("203.0.113.5".into());
+    h.core.config.local_nets = vec![crate::engine::nat::LocalNet::parse("10.0.0.0/30").expect("cidr")];
+    // callee() 10.0.0.3 is inside 10.0.0.0/30: our bound address.
+    h.app_requests("INVITE", UDP);
+    let inside = h.sent_one();
+    assert!(inside.header("Via").contains(" 127.0.0.1:5060;") && inside.header("Contact").contains("127.0.0.1:5060"), "{}", inside.text);
+    // Only callee() is local now: our answer to peer() 10.0.0.2 carries the external address.
+    h.core.config.local_nets = vec![crate::engine::nat::LocalNet::parse("10.0.0.3/32").expect("cidr")];
+    h.receive(UDP, &invite(UDP));
+    let txn = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
+    h.app_responds(&txn, "200 OK");
+    let ok = h.sent_one();
+    assert!(ok.header("Contact").contains("203.0.113.5:5060"), "{}", ok.text);
+    h.app_requests("INVITE", UDP);
+    assert!(h.sent_one().header("Via").contains(" 127.0.0.1:5060;"));
+    h.core.config.local_nets.clear();
+    h.app_requests("INVITE", UDP);
+    let outside = h.sent_one();
+    assert!(outside.header("Via").contains(" 203.0.113.5:5060;") && outside.header("Contact").contains("203.0.113.5:5060"), "{}", outside.text);
 }
 
 #[tokio::test(start_paused = true)]
