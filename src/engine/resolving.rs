@@ -137,6 +137,11 @@ impl Core {
         if let Err(e) = &r {
             tracing::debug!(host = %q.host, error = %e, "DNS lookup failed");
         }
+        if let Ok(targets) = &r {
+            for (_, addr) in targets.iter().filter(|(p, _)| matches!(p, Protocol::Tls | Protocol::Wss)) {
+                self.transports.name_tls_peer(*addr, &q.host);
+            }
+        }
         self.resolver.remember(q.clone(), r);
         let waiting = self.resolver.parked.remove(&q).unwrap_or_default();
         self.resolver.parked_count -= waiting.len();

@@ -164,6 +164,9 @@ pub struct Transports {
     stream_listen: Arc<Vec<(Protocol, SocketAddr)>>,
     conns: Arc<Mutex<HashMap<ConnKey, Conn>>>,
     tls: Option<TlsContext>,
+    /// The names TLS peers were found by (DNS): what their certificates must name (RFC 5922
+    /// §7.2); a peer not in here is verified by its IP address.
+    tls_names: Arc<Mutex<HashMap<SocketAddr, String>>>,
     inbound: mpsc::Sender<Inbound>,
     limits: Limits,
     per_address: PerAddress,
@@ -202,6 +205,7 @@ impl Transports {
             stream_listen: Arc::new(listeners.iter().map(|(p, _, a)| (*p, *a)).collect()),
             conns: Arc::new(Mutex::new(HashMap::new())),
             tls,
+            tls_names: Arc::new(Mutex::new(HashMap::new())),
             inbound,
             limits,
             per_address: PerAddress::new(MAX_CONNECTIONS_PER_ADDRESS),
@@ -283,6 +287,16 @@ impl Transports {
         Ok(())
     }
 
+    /// Remembers that `addr` was found by looking up `name`, for TLS connections to it.
+    pub fn name_tls_peer(&self, addr: SocketAddr, name: &str) {
+        if let Ok(mut names) = self.tls_names.lock() {
+            if names.len() >= MAX_CONNECTIONS {
+                names.clear();
+            }
+            names.insert(addr, name.to_owned());
+        }
+    }
+
     /// Tells the core that what was just sent to `to` cannot arrive: requests waiting on it
     /// fail at once (it is read after the send that failed, so their transactions exist).
     fn unreachable(&self, protocol: Protocol, to: SocketAddr) {
@@ -341,6 +355,7 @@ impl Transports {
             stream_listen: Arc::new(points.iter().filter(|(p, _)| p.is_reliable()).copied().collect()),
             conns: Arc::new(Mutex::new(HashMap::new())),
             tls: None,
+            tls_names: Arc::new(Mutex::new(HashMap::new())),
             inbound: mpsc::channel(1).0,
             limits: Limits::default(),
             per_address: PerAddress::new(MAX_CONNECTIONS_PER_ADDRESS),
@@ -470,8 +485,11 @@ async fn open(protocol: Protocol, to: SocketAddr, writes: mpsc::Receiver<Vec<u8>
         return Ok(());
     }
     let client = t.tls.as_ref().map(|c| c.client.clone()).ok_or("TLS is not configured")?;
-    // The peer is addressed by IP here; its certificate must name that IP.
-    let name = rustls::pki_types::ServerName::IpAddress(to.ip().into());
+    let known = t.tls_names.lock().ok().and_then(|n| n.get(&to).cloned());
+    let name = match known.map(rustls::pki_types::ServerName::try_from) {
+        Some(Ok(name)) => name,
+        _ => rustls::pki_types::ServerName::IpAddress(to.ip().into()),
+    };
     match tokio::time::timeout(t.message_timeout, tokio_rustls::TlsConnector::from(client).connect(name, tcp)).await {
         Ok(Ok(tls)) => {
             stream::run(tls, link).await;
