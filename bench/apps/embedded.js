@@ -1,7 +1,8 @@
 'use strict';
 // Bench app 1: drachtio-srf-rs with the embedded SIP engine in this process (UDP on a free
-// loopback port). Prints `ready {"sip":"127.0.0.1:PORT",...}`.
-//   node bench/apps/embedded.js [--max-seconds S] [--busy-ms X] [--max-pending N]
+// loopback port, or --transport tcp|tls|ws|wss; tls and wss need --key-file and --cert-file).
+// Prints `ready {"sip":"127.0.0.1:PORT",...}`.
+//   node bench/apps/embedded.js [--max-seconds S] [--busy-ms X] [--max-pending N] [--transport T]
 const path = require('node:path');
 const Srf = require(path.join(__dirname, '..', '..', 'index.js'));
 const { arg, counters, installUas, controlChannel, ready } = require('./common.js');
@@ -11,7 +12,10 @@ const srf = new Srf();
 installUas(srf, stats);
 controlChannel(stats);
 const maxPending = arg('max-pending');
-srf.connect({ embedded: { contacts: ['sip:127.0.0.1:0;transport=udp'], maxPendingRequests: maxPending && Number(maxPending) } }, (err, hostport, version) => {
+const transport = arg('transport', 'udp');
+const scheme = transport === 'tls' || transport === 'wss' ? 'sips' : 'sip';
+const tls = arg('key-file') ? { keyFile: arg('key-file'), certFile: arg('cert-file') } : undefined;
+srf.connect({ embedded: { contacts: [`${scheme}:127.0.0.1:0;transport=${transport}`], tls, maxPendingRequests: maxPending && Number(maxPending) } }, (err, hostport, version) => {
   if (err) {
     process.stderr.write(`embedded engine failed: ${err.message}\n`);
     process.exit(2);
