@@ -156,6 +156,11 @@ impl Core {
 
     /// A request inside a dialog the engine knows (§4.5), ACK included.
     pub(super) fn in_dialog_request(&mut self, app: AppId, cmd: CmdId, dialog: &str, d: Draft) {
+        // A dialog whose app is gone is taken over by the app that sends in it (seed 003: the
+        // other leg of a B2BUA rebuilt from the session store).
+        if let Some(dl) = self.dialogs.get_mut(dialog).filter(|dl| dl.app != app && !self.apps.contains(dl.app)) {
+            dl.app = app;
+        }
         let Some(dl) = self.dialogs.get(dialog).filter(|dl| dl.app == app) else {
             return self.nok(app, cmd, "Server error: unable to find dialog for dialog id provided".into());
         };

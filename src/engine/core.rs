@@ -167,7 +167,10 @@ impl Core {
         self.apps.deliver(id, Event::Connected { hostports, version: VERSION.to_owned(), local_hostports: self.hostports.clone() });
     }
 
-    /// The app is gone: answer what it left unanswered and end its calls, so nothing hangs.
+    /// The app is gone: answer what it left unanswered. Its calls stay up while other apps are
+    /// connected: the next request in each goes to one of them, which takes the dialog over
+    /// (seed 003, high availability; `in_dialog_from_network`). With no app left they end, so
+    /// nothing hangs.
     fn detach(&mut self, id: AppId) {
         self.apps.deliver(id, Event::Closed);
         self.apps.flush();
@@ -176,7 +179,10 @@ impl Core {
         for txn in pending {
             self.respond_engine(&txn, 480, "Temporarily Unavailable");
         }
-        let dialogs: Vec<String> = self.dialogs.values().filter(|d| d.app == id).map(|d| d.id.clone()).collect();
+        if !self.apps.is_empty() {
+            return;
+        }
+        let dialogs: Vec<String> = self.dialogs.values().filter(|d| !self.apps.contains(d.app)).map(|d| d.id.clone()).collect();
         for dialog in dialogs {
             self.end_dialog(&dialog, "application gone");
         }

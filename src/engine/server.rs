@@ -183,7 +183,20 @@ impl Core {
         let Some(dialog_id) = self.dialog_keys.get(&(call_id, to_tag.to_owned())).cloned() else {
             return self.stateless(msg, src, 481, "Call/Transaction Does Not Exist");
         };
-        let Some(app) = self.dialogs.get(&dialog_id).map(|d| d.app) else { return };
+        let Some((mut app, formed_by)) = self.dialogs.get(&dialog_id).map(|d| (d.app, if d.subscription { "subscribe" } else { "invite" })) else { return };
+        if !self.apps.contains(app) {
+            // Its app is gone: another app that takes the requests forming such dialogs takes
+            // it over and finds its state by the dialog id (seed 003).
+            let Some(heir) = self.apps.choose(formed_by) else {
+                self.forget_dialog(&dialog_id);
+                return self.stateless(msg, src, 481, "Call/Transaction Does Not Exist");
+            };
+            tracing::info!(dialog = %dialog_id, from = app, to = heir, "dialog taken over by another app");
+            app = heir;
+            if let Some(d) = self.dialogs.get_mut(&dialog_id) {
+                d.app = heir;
+            }
+        }
         if matches!(method, "INVITE" | "UPDATE") && self.session_screen(msg, src, Some(&dialog_id)) {
             return; // 422: below our Min-SE
         }
@@ -411,6 +424,11 @@ impl Core {
             ("Call-ID".to_owned(), t.call_id.clone()),
             ("CSeq".to_owned(), t.cseq.clone()),
         ]);
+        // §12.1.1: a response that establishes a dialog carries the request's Record-Route, in
+        // order, so the far end routes its in-dialog requests through the same proxies.
+        if (101..300).contains(&status) && matches!(t.method.as_str(), "INVITE" | "SUBSCRIBE" | "REFER" | "NOTIFY") {
+            head.extend(t.record_route.iter().map(|r| ("Record-Route".to_owned(), r.clone())));
+        }
         head.append(&mut d.headers);
         d.headers = head;
     }
@@ -591,6 +609,9 @@ impl Core {
         let local_tag = t.local_tag.clone().unwrap_or_else(util::tag);
         let dialog_id = dialog_id(&t.call_id, &t.remote_tag);
         let remote_target = t.remote_contact.clone().unwrap_or_else(|| format!("sip:{}", t.src.remote));
+        // Our requests go to the first Record-Route entry (the proxy nearest to us); without a
+        // route set, back where the request came from (the flow: NAT, WebSocket).
+        let (protocol, peer) = t.record_route.first().and_then(|r| self.resolved_now(r)).unwrap_or((t.src.protocol, t.src.remote));
         let dialog = Dialog {
             id: dialog_id.clone(),
             app: t.app.unwrap_or_default(),
@@ -603,8 +624,8 @@ impl Core {
             remote_target,
             route_set: t.record_route.clone(),
             local_contact: String::new(),
-            protocol: t.src.protocol,
-            peer: t.src.remote,
+            protocol,
+            peer,
             invite_cseq: 0,
             confirmed: false,
             pending_2xx: None,

@@ -575,6 +575,81 @@ async fn invite_server_2xx_is_retransmitted_until_the_ack() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_dialog_whose_app_is_gone_is_taken_over_by_another_app_of_the_same_routes() {
+    let mut h = Harness::new(&["invite"]);
+    let (tx, mut heir_events) = mpsc::channel(64);
+    const HEIR: AppId = 2;
+    h.core.attach(HEIR, tx, Vec::new());
+    // It routes INVITE, the request that forms such dialogs; their BYEs follow the dialog.
+    h.core.on_command(HEIR, Command::Route { verb: "invite".into(), ack: None });
+    let txn = invite_arrives(&mut h, UDP);
+    h.app_responds(&txn, "200 OK");
+    let ok = h.sent_one();
+    h.receive(UDP, &request("ACK", UDP, "z9hG4bK-ack", "1 ACK", Some(&to_tag(&ok.text))));
+    let dialog = h.core.dialogs.keys().next().expect("dialog").clone();
+    h.events();
+    // The app that answered goes away: the call stays up, nothing is sent.
+    h.core.detach(APP);
+    assert_eq!(h.core.dialogs.len(), 1);
+    assert!(h.sent().is_empty());
+    let heir_got = |rx: &mut mpsc::Receiver<Event>| -> Vec<(String, String)> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .filter_map(|e| match e {
+                Event::Sip { meta, raw } => Some((meta.dialog_id, start_line(&raw))),
+                _ => None,
+            })
+            .collect()
+    };
+    heir_got(&mut heir_events);
+    // The caller's BYE goes to the other app, with the dialog id to find the call's state by.
+    h.receive(UDP, &request("BYE", UDP, "z9hG4bK-bye", "2 BYE", Some(&to_tag(&ok.text))));
+    assert_eq!(heir_got(&mut heir_events), [(dialog.clone(), "BYE sip:bob@127.0.0.1:5060 SIP/2.0".to_owned())]);
+    assert!(h.core.dialogs.is_empty(), "the BYE ended it");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_last_app_leaving_ends_its_calls() {
+    let mut h = Harness::new(&["invite"]);
+    let txn = invite_arrives(&mut h, UDP);
+    h.app_responds(&txn, "200 OK");
+    let ok = h.sent_one();
+    h.receive(UDP, &request("ACK", UDP, "z9hG4bK-ack", "1 ACK", Some(&to_tag(&ok.text))));
+    h.core.detach(APP);
+    let bye = h.sent_one();
+    assert_eq!(bye.line(), "BYE sip:alice@10.0.0.2:5070 SIP/2.0");
+    assert!(bye.header("Reason").contains("application gone"), "{}", bye.text);
+    assert!(h.core.dialogs.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn responses_that_form_the_dialog_carry_the_record_route_and_our_requests_follow_it() {
+    let mut h = Harness::new(&["invite"]);
+    let rr = "Record-Route: <sip:10.0.0.8;lr>\r\nRecord-Route: <sip:10.0.0.9:5062;lr>, <sip:10.0.0.10;lr>\r\n";
+    h.receive(UDP, &invite(UDP).replace("Max-Forwards", &format!("{rr}Max-Forwards")));
+    let txn = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
+    let copied = |o: &Out| o.text.lines().filter(|l| l.starts_with("Record-Route:")).map(|l| l["Record-Route: ".len()..].to_owned()).collect::<Vec<_>>();
+    let route = ["<sip:10.0.0.8;lr>", "<sip:10.0.0.9:5062;lr>", "<sip:10.0.0.10;lr>"];
+    h.app_responds(&txn, "180 Ringing");
+    assert_eq!(copied(&h.sent_one()), route, "§12.1.1, in order");
+    h.app_responds(&txn, "200 OK");
+    let ok = h.sent_one();
+    assert_eq!(copied(&ok), route);
+    h.receive(UDP, &request("ACK", UDP, "z9hG4bK-ack", "1 ACK", Some(&to_tag(&ok.text))));
+    h.events();
+    // Our BYE goes to the first proxy of the route set, with the route in the same order.
+    let dialog = h.core.dialogs.keys().next().expect("dialog").clone();
+    h.app_sends("", &dialog, "BYE sip:placeholder SIP/2.0\r\nContent-Length: 0\r\n\r\n").expect("sent");
+    let bye = h.sent_one();
+    assert_eq!(bye.to, addr("10.0.0.8:5060"));
+    assert_eq!(bye.text.lines().filter(|l| l.starts_with("Route:")).map(|l| l[7..].to_owned()).collect::<Vec<_>>(), route);
+    // A failure forms no dialog: no Record-Route.
+    h.receive(UDP, &request("INVITE", UDP, "z9hG4bK-2", "1 INVITE", None).replace("call-1", "call-2").replace("Max-Forwards", &format!("{rr}Max-Forwards")));
+    let txn = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
+    h.app_responds(&txn, "486 Busy Here");
+    assert!(copied(&h.sent_one()).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
 async fn invite_server_unacknowledged_2xx_ends_the_call_with_a_bye() {
     let mut h = Harness::new(&["invite"]);
     let txn = invite_arrives(&mut h, UDP);
