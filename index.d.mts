@@ -15,6 +15,9 @@ export import DialogDirection = Srf.DialogDirection;
 export import digestAuth = Srf.digestAuth;
 /** The Dialog class (the recipes create its instances). */
 export import Dialog = Srf.Dialog;
+/** Session stores (`srf.sessionStore`): in this process, or in Redis for takeover by another process. */
+export import MemoryStore = Srf.MemoryStore;
+export import RedisStore = Srf.RedisStore;
 
 export type {
   SipMethod, SipVerb, SipMessageHeaders, SipHeadersInit, Callback,
@@ -24,7 +27,7 @@ export type {
   SrfRequest, SrfRequestEvents, SipRequestConstructor, SrfResponse, SrfResponseEvents, SipResponseConstructor, SendOptions, SendCallback, AckHandler,
   NextFunction, Middleware, ErrorMiddleware, SubApp, MiddlewareArg,
   ConnectTlsOptions, ReconnectOptions, ConnectOptions, EmbeddedOptions, PrometheusOptions, EmbeddedConnectOptions,
-  ListenOptions, SrfConfig, SrfStats, ConnectCallback, CdrSource, CdrRole, SrfEvents,
+  ListenOptions, SrfConfig, SrfStats, SessionStore, DialogSnapshot, RedisStoreOptions, ConnectCallback, CdrSource, CdrRole, SrfEvents,
   AuthOption, RequestOptions, RequestCallback,
   DialogStateValue, DialogDirectionValue, DialogStateInfo,
   CreateUASOptions, CreateUACOptions, UacNoAckOptions, UacNoAckResult, UacResultCallback, UacProgressCallbacks, B2BUAProgressCallbacks,

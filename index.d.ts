@@ -744,6 +744,8 @@ declare namespace Srf {
       /** requests being proxied (`proxyRequest`, and in-dialog requests routed through the engine) */
       proxyTransactions: number;
     } | null;
+    /** with a session store: dialogs saved, saves and removals that failed, dialogs rebuilt from it; else null */
+    sessionStore: { writes: number; failedWrites: number; restored: number } | null;
   }
 
   type ConnectCallback = Callback<[err: Error | null, hostport: string, serverVersion: string, localHostports: string]>;
@@ -768,6 +770,70 @@ declare namespace Srf {
     'cdr:attempt': [source: CdrSource, time: string, msg: SipMessage];
     'cdr:start': [source: CdrSource, time: string, role: CdrRole, msg: SipMessage];
     'cdr:stop': [source: CdrSource, time: string, reason: string, msg: SipMessage];
+    /** a Dialog was created here (createUAS, createUAC, createB2BUA): set `dialog.session` data now */
+    'sipdialog:create': [dialog: Dialog];
+    /** a Dialog another process created was rebuilt from the session store (`session` included), before the request that brought it here is handled */
+    'sipdialog:restore': [dialog: Dialog];
+    /** a Dialog ended (either side) */
+    'sipdialog:terminate': [dialog: Dialog];
+  }
+
+  /** What a session store keeps of a Dialog. */
+  interface DialogSnapshot {
+    v: number;
+    id: string;
+    type: 'uas' | 'uac';
+    dialogType: string;
+    sip: { callId: string; localTag: string; remoteTag: string };
+    local: { uri: string; sdp: string; contact: string };
+    remote: { uri: string; sdp: string };
+    onHold: boolean;
+    subscriptions: string[];
+    subscribeEvent: string | null;
+    /** the id of the other leg of a B2BUA pair */
+    other: string | null;
+    session: Record<string, any>;
+  }
+
+  /** Where `srf.sessionStore` keeps dialogs: any object with these three, each returning a Promise. */
+  interface SessionStore {
+    get(id: string): Promise<DialogSnapshot | null>;
+    set(id: string, value: DialogSnapshot): Promise<unknown>;
+    del(id: string): Promise<unknown>;
+  }
+
+  /** Dialogs kept in this process (no takeover across processes). */
+  class MemoryStore implements SessionStore {
+    constructor();
+    get(id: string): Promise<DialogSnapshot | null>;
+    set(id: string, value: DialogSnapshot): Promise<void>;
+    del(id: string): Promise<void>;
+    readonly size: number;
+  }
+
+  interface RedisStoreOptions {
+    /** e.g. 'redis://127.0.0.1:6379'; else host, port, db */
+    url?: string;
+    host?: string;
+    port?: number;
+    password?: string;
+    db?: number;
+    /** key prefix (default 'srf:dialog:') */
+    prefix?: string;
+    /** seconds a record lives without being written again (default one day) */
+    ttl?: number;
+  }
+
+  /** Dialogs kept in Redis (the optional `redis` package): another process can take calls over. */
+  class RedisStore implements SessionStore {
+    constructor(opts?: RedisStoreOptions);
+    readonly prefix: string;
+    readonly ttl: number;
+    get(id: string): Promise<DialogSnapshot | null>;
+    set(id: string, value: DialogSnapshot): Promise<void>;
+    del(id: string): Promise<void>;
+    /** closes the connection (at once when Redis is unreachable) */
+    close(): Promise<void>;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1061,6 +1127,12 @@ declare namespace Srf {
     subscriptions: string[];
     /** the Event header of the SUBSCRIBE, else null */
     readonly subscribeEvent: string | null;
+    /** the app's own state for this dialog, saved with it when the Srf has a session store */
+    session: Record<string, any>;
+    /** true when rebuilt from the session store (its `req` and `res` are then null) */
+    readonly restored?: boolean;
+    /** saves the dialog (and `session`) to the session store now; changes are also saved on their own */
+    save(): void;
     /** while true, incoming in-dialog requests are held; false replays them */
     set queueRequests(enqueue: boolean);
 
@@ -1205,6 +1277,13 @@ declare class Srf extends EventEmitter {
 
   /** Counts of what this Srf holds (dialogs, pending transactions), for leak checks and metrics. */
   stats(): Promise<Srf.SrfStats>;
+
+  /**
+   * Where dialogs and their `session` data are kept (seed 003): a `Srf.RedisStore` lets another
+   * process take a call over when this one dies; null (the default) keeps nothing. Set it
+   * before calls arrive.
+   */
+  sessionStore: Srf.SessionStore | null;
 
   /**
    * Connects to a drachtio server; reconnects automatically. `cb` is added as a `connect`

@@ -21,6 +21,8 @@ const Dialog = require('./lib/dialog.js');
 const { createUAS, createUAC } = require('./lib/uas-uac.js');
 const { proxyRequest } = require('./lib/proxy.js');
 const { createB2BUA } = require('./lib/b2bua.js');
+const { MemoryStore, RedisStore, isStore } = require('./lib/session-store.js');
+const { DialogPersistence } = require('./lib/dialog-persistence.js');
 
 const DialogState = Object.freeze({
   Trying: 'trying', Proceeding: 'proceeding', Early: 'early', Confirmed: 'confirmed',
@@ -57,12 +59,16 @@ class Srf extends EventEmitter {
     this._stack = new MiddlewareStack({ onRoute: (verb) => this._route(verb), app: this });
     this._uac = new Uac(this);
     this._dialogs = new Map();
-    // First layer: requests inside a known dialog go to that Dialog, not to middleware.
+    // With a session store: dialogs saved there, and rebuilt when another process made them.
+    this._persistence = null;
+    // First layer: requests inside a known dialog go to that Dialog, not to middleware; with a
+    // session store, a dialog this process does not hold is looked for there first.
     this._dialogLayer = (req, res, next) => {
       const dialog = req.stackDialogId && this._dialogs.get(req.stackDialogId);
       if (dialog) return dialog.handle(req, res);
       req.srf = res.srf = this;
-      next();
+      if (!this._persistence || req.method === 'ACK' || !/;\s*tag=/.test(req.get('to') || '')) return next();
+      this._persistence.restore(req).then((restored) => (restored ? restored.handle(req, res) : next()), next);
     };
     this._stack.use(this._dialogLayer);
     this.on('newListener', (event) => {
@@ -107,7 +113,8 @@ class Srf extends EventEmitter {
     };
     const counts = this._link ? await this._link.stats().catch(() => null) : null;
     const engine = counts && { dialogs: counts[0], serverTransactions: counts[1], clientTransactions: counts[2], pendingRequests: counts[3], proxyTransactions: counts[4] || 0 };
-    return { ...local, engine };
+    const sessionStore = this._persistence ? { ...this._persistence.stats } : null;
+    return { ...local, engine, sessionStore };
   }
 
   /**
@@ -286,8 +293,34 @@ class Srf extends EventEmitter {
   /** The Dialog with this server dialog id (`<Call-ID>;from-tag=<tag>`), or undefined. */
   findDialogById(id) { return this._dialogs.get(id); }
   findDialogByCallIDAndFromTag(callId, tag) { return this._dialogs.get(`${callId};from-tag=${tag}`); }
-  addDialog(dialog) { this._dialogs.set(dialog.id, dialog); }
-  removeDialog(dialog) { this._dialogs.delete(dialog.id); }
+  addDialog(dialog) {
+    this._dialogs.set(dialog.id, dialog);
+    if (this._persistence) this._persistence.save(dialog);
+    this.emit('sipdialog:create', dialog);
+  }
+
+  removeDialog(dialog) {
+    if (!this._dialogs.delete(dialog.id)) return;
+    if (this._persistence) this._persistence.remove(dialog);
+    this.emit('sipdialog:terminate', dialog);
+  }
+
+  /** A Dialog changed in a way worth saving (SDP, hold, subscriptions, `dialog.save()`). */
+  _dialogChanged(dialog) {
+    if (this._persistence && dialog.connected) this._persistence.save(dialog);
+  }
+
+  /**
+   * Where dialogs and their `session` data are kept (seed 003): `new Srf.RedisStore({url})`
+   * lets another process take a call over when this one dies; `new Srf.MemoryStore()` keeps
+   * them here; null (the default) keeps nothing. Set it before calls arrive.
+   */
+  set sessionStore(store) {
+    assert.ok(store === null || isStore(store), 'Srf#sessionStore: a store has get(id), set(id, value) and del(id), each returning a Promise');
+    this._persistence = store ? new DialogPersistence(this, store, Dialog) : null;
+  }
+
+  get sessionStore() { return this._persistence ? this._persistence.store : null; }
 
   /**
    * Stops routing new `verb` requests to this app (`remove_route`); throws unless the verb is
@@ -423,6 +456,8 @@ class Srf extends EventEmitter {
 
   static get SipError() { return SipError; }
   static get Dialog() { return Dialog; }
+  static get MemoryStore() { return MemoryStore; }
+  static get RedisStore() { return RedisStore; }
   static get parseUri() { return parseUri; }
   static get stringifyUri() { return stringifyUri; }
   static get SipMessage() { return SipMessage; }

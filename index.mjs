@@ -15,6 +15,7 @@ export const {
   DialogState,
   DialogDirection,
   digestAuth,
-  // undefined until dialogs are implemented
   Dialog,
+  MemoryStore,
+  RedisStore,
 } = Srf;

@@ -174,6 +174,9 @@ class PrackWait {
 function link(uas, uac) {
   uas.other = uac;
   uac.other = uas;
+  // The pairing is part of what a session store keeps: another process rebuilds both legs.
+  uas.save();
+  uac.save();
   return { uas, uac };
 }
 

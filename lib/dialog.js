@@ -16,11 +16,20 @@ function reasonOf(req) {
 }
 
 class Dialog extends EventEmitter {
-  /** Built by the library: `type` is 'uas' or 'uac'; `req`/`res` the dialog-forming pair. */
-  constructor(srf, type, { req, res, id, localSdp }) {
+  /**
+   * Built by the library: `type` is 'uas' or 'uac'; `req`/`res` the dialog-forming pair, or a
+   * `snapshot` from the session store (dialog-persistence.js) when another process made it.
+   */
+  constructor(srf, type, { req, res, id, localSdp, snapshot }) {
     super();
     this.srf = srf;
     this.type = type;
+    if (snapshot) {
+      this._restore(snapshot);
+      return;
+    }
+    // The app's own state for this dialog; saved with it when a session store is in use.
+    this.session = {};
     this.req = req;
     this.res = res;
     // Listen mode: the session (server connection) the dialog lives on; its requests use it.
@@ -57,6 +66,32 @@ class Dialog extends EventEmitter {
   }
 
   get id() { return this._id; }
+
+  /** The state a session store kept (see dialog-persistence.js snapshot()). */
+  _restore(snap) {
+    this.req = null;
+    this.res = null;
+    this._id = snap.id;
+    this.dialogType = snap.dialogType;
+    this.connected = true;
+    this.onHold = !!snap.onHold;
+    this.other = null;
+    this.subscriptions = snap.subscriptions || [];
+    this.subscribeEvent = snap.subscribeEvent || null;
+    this._queue = null;
+    this._modifying = Promise.resolve();
+    this._state = null;
+    this.sip = snap.sip;
+    this.local = snap.local;
+    this.remote = snap.remote;
+    this.session = snap.session || {};
+    this.restored = true;
+  }
+
+  /** Saves the dialog (with `session`) to the session store now, if there is one. */
+  save() {
+    this.srf._dialogChanged(this);
+  }
 
   /** While true, incoming in-dialog requests wait; set it false to handle them in order. */
   set queueRequests(on) {
@@ -153,6 +188,7 @@ class Dialog extends EventEmitter {
       const { res, ack } = await this._transact('INVITE', { ...opts, headers, body }, { ack: !holdAck });
       if (res.status >= 300) throw Object.assign(new SipError(res.status, res.reason), { res });
       this.remote.sdp = res.body;
+      this.save();
       if (!holdAck) return { value: res.body, extra: [] };
       const ackWith = (answer) => {
         if (typeof answer === 'string') this.local.sdp = answer;
@@ -236,6 +272,9 @@ class Dialog extends EventEmitter {
 
   _handle(req, res) {
     const emit = (event) => this._dispatch(event, req, res, []);
+    // What these change (SDP, hold, subscriptions) is saved once they are answered.
+    if (['INVITE', 'UPDATE', 'SUBSCRIBE', 'NOTIFY'].includes(req.method)) res.once('end', () => this.save());
+    else if (req.method === 'ACK' && req.body) setImmediate(() => this.save());
     switch (req.method) {
       case 'BYE':
         res.send(200);

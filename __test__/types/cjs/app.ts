@@ -786,3 +786,19 @@ srf.invite(async (req, res) => {
   srf.endSession(res);
   use(found, dispatcher);
 });
+
+// Session state and high availability (seed 003).
+{
+  const srf = new Srf();
+  srf.sessionStore = new Srf.RedisStore({ url: 'redis://127.0.0.1:6379', prefix: 'app:', ttl: 3600 });
+  srf.sessionStore = new Srf.MemoryStore();
+  srf.sessionStore = null;
+  // @ts-expect-error a store needs get, set and del
+  srf.sessionStore = { get: async () => null };
+  srf.on('sipdialog:create', (dialog: Srf.Dialog) => { dialog.session.user = 'DaveH'; });
+  srf.on('sipdialog:restore', (dialog) => { const user: unknown = dialog.session.user; const again: boolean | undefined = dialog.restored; dialog.save(); use(user, again); });
+  srf.on('sipdialog:terminate', (dialog) => use(dialog.id));
+  srf.stats().then((s) => { if (s.sessionStore) use(s.sessionStore.writes + s.sessionStore.failedWrites + s.sessionStore.restored); });
+  const store: Srf.SessionStore = new Srf.MemoryStore();
+  store.get('id').then((snap: Srf.DialogSnapshot | null) => use(snap && snap.session, snap && snap.other));
+}

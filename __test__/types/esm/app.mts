@@ -796,3 +796,11 @@ srf.invite(async (req, res) => {
   srf.endSession(res);
   use(found, dispatcher);
 });
+
+// Session stores as named exports.
+{
+  const { MemoryStore, RedisStore } = await import('drachtio-srf-rs');
+  const srf = new Srf();
+  srf.sessionStore = new RedisStore({ host: '127.0.0.1', port: 6379 });
+  srf.sessionStore = new MemoryStore();
+}

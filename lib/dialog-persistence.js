@@ -1,0 +1,131 @@
+'use strict';
+// Dialogs in a session store (seed 003, "High availability"): each Dialog, with the app's
+// `dialog.session` data, is saved when it is created and after changes that matter (SDP, hold,
+// subscriptions), and removed when it ends. When a request arrives for a dialog this process
+// does not hold (its app died; the server or a load balancer sent the dialog's next request
+// here), the dialog is rebuilt from the store, a B2BUA pair as a pair, and handled as if this
+// process had created it. Writes never hold up a call: they run in the background, and a store
+// that fails only means no takeover, with one warning per outage and a count in srf.stats().
+const debug = require('debug')('drachtio:srf');
+
+const SNAPSHOT_VERSION = 1;
+
+/** What is saved of a dialog: enough to rebuild the same object, `session` included. */
+function snapshot(d) {
+  return {
+    v: SNAPSHOT_VERSION,
+    id: d.id,
+    type: d.type,
+    dialogType: d.dialogType,
+    sip: d.sip,
+    local: d.local,
+    remote: d.remote,
+    onHold: d.onHold,
+    subscriptions: d.subscriptions,
+    subscribeEvent: d.subscribeEvent,
+    other: d.other ? d.other.id : null,
+    session: d.session,
+  };
+}
+
+/** The ids a request inside a dialog may know it by: the dialog-forming From tag is the
+ * request's From tag (the far end formed it) or its To tag (we did). */
+function candidateIds(req) {
+  const callId = req.get('call-id');
+  const tag = (h) => (/;\s*tag=([^;>\s]+)/.exec(req.get(h) || '') || [])[1];
+  const ids = [req.stackDialogId, `${callId};from-tag=${tag('from')}`, `${callId};from-tag=${tag('to')}`];
+  return [...new Set(ids.filter((id) => id && !id.endsWith('=undefined')))];
+}
+
+class DialogPersistence {
+  constructor(srf, store, Dialog) {
+    this.srf = srf;
+    this.store = store;
+    this.Dialog = Dialog;
+    this.stats = { writes: 0, failedWrites: 0, restored: 0 };
+    this._due = new Set();
+    this._restoring = new Map();
+    this._failing = false;
+  }
+
+  /** Saves `dialog` once the current turn is over (changes made in the same turn coalesce). */
+  save(dialog) {
+    if (this._due.has(dialog)) return;
+    this._due.add(dialog);
+    setImmediate(() => {
+      this._due.delete(dialog);
+      if (!dialog.connected) return;
+      this.stats.writes++;
+      this.store.set(dialog.id, snapshot(dialog)).then(() => this._ok(), (err) => this._failed('save', err));
+    });
+  }
+
+  remove(dialog) {
+    this._due.delete(dialog);
+    this.store.del(dialog.id).then(() => this._ok(), (err) => this._failed('remove', err));
+  }
+
+  _ok() {
+    if (this._failing) process.emitWarning('drachtio-srf-rs: the session store works again; dialogs can be taken over');
+    this._failing = false;
+  }
+
+  _failed(what, err) {
+    this.stats.failedWrites++;
+    debug(`session store: ${what} failed: ${err && err.message}`);
+    if (!this._failing) process.emitWarning(`drachtio-srf-rs: the session store failed (${err && err.message}); calls go on, but cannot be taken over by another process until it is back`);
+    this._failing = true;
+  }
+
+  /**
+   * The dialog `req` belongs to, rebuilt from the store (with its B2BUA partner), or null when
+   * the store has none. Concurrent requests for the same dialog share one lookup.
+   */
+  restore(req) {
+    const ids = candidateIds(req);
+    const key = ids.join(' ');
+    let pending = this._restoring.get(key);
+    if (!pending) {
+      pending = this._restore(ids).finally(() => this._restoring.delete(key));
+      this._restoring.set(key, pending);
+    }
+    return pending;
+  }
+
+  async _restore(ids) {
+    for (const id of ids) {
+      const known = this.srf._dialogs.get(id);
+      if (known) return known;
+      let snap;
+      try {
+        snap = await this.store.get(id);
+      } catch (err) {
+        this._failed('lookup', err);
+        return null;
+      }
+      if (!snap || snap.v !== SNAPSHOT_VERSION) continue;
+      const dialog = this._rebuild(snap);
+      if (snap.other && !dialog.other) {
+        const other = await this.store.get(snap.other).catch(() => null);
+        if (other && other.v === SNAPSHOT_VERSION && !this.srf._dialogs.has(other.id)) {
+          dialog.other = this._rebuild(other);
+          dialog.other.other = dialog;
+          this.srf.emit('sipdialog:restore', dialog.other);
+        }
+      }
+      this.srf.emit('sipdialog:restore', dialog);
+      return dialog;
+    }
+    return null;
+  }
+
+  _rebuild(snap) {
+    const dialog = new this.Dialog(this.srf, snap.type, { snapshot: snap });
+    this.srf._dialogs.set(dialog.id, dialog);
+    this.stats.restored++;
+    debug(`restored dialog ${dialog.id} from the session store`);
+    return dialog;
+  }
+}
+
+module.exports = { DialogPersistence, snapshot, candidateIds };
