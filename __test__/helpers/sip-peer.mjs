@@ -1,15 +1,18 @@
-// A scripted SIP far end on a raw loopback socket (UDP or TCP), for tests that assert what goes
-// over the wire: it parses every message it receives, lets a test wait for the next one that
-// matches, and builds requests and responses from plain fields. It keeps no transaction state of
-// its own (no retransmissions, no automatic answers); each test says exactly what it sends.
+// A scripted SIP far end on a raw loopback socket (UDP, TCP, TLS, or a WebSocket: RFC 7118),
+// for tests that assert what goes over the wire: it parses every message it receives, lets a
+// test wait for the next one that matches, and builds requests and responses from plain fields.
+// It keeps no transaction state of its own (no retransmissions, no automatic answers); each
+// test says exactly what it sends.
 //
-//   const peer = await SipPeer.udp('127.0.0.1:5060')      // or SipPeer.tcp(addr)
+//   const peer = await SipPeer.udp('127.0.0.1:5060')      // or SipPeer.tcp(addr), SipPeer.tls(addr, { ca }),
+//                                                          // SipPeer.ws('ws://127.0.0.1:8080'), SipPeer.wss(url, { ca })
 //   const call = peer.call()                               // Call-ID, From tag, CSeq counter
 //   peer.send(call.request('INVITE', { body }))
 //   const ok = await peer.expect((m) => m.status === 200 && m.callId === call.callId)
 //   peer.send(peer.response(ok_request, 200, { toTag }))
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 
 const COMPACT = { i: 'call-id', v: 'via', f: 'from', t: 'to', m: 'contact', l: 'content-length', c: 'content-type', k: 'supported', e: 'content-encoding' };
@@ -77,9 +80,18 @@ class StreamFramer {
   }
 }
 
+/** The `;transport=` parameter of a URI reaching `transport` (none for UDP). */
+const uriParam = (transport) => (transport === 'UDP' ? '' : `;transport=${transport.toLowerCase()}`);
+
+/** 'host:port' or '[v6]:port' to { host, port }. */
+function splitTarget(target) {
+  const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(target);
+  return { host, port: Number(port) };
+}
+
 export class SipPeer {
   constructor(transport, target) {
-    this.transport = transport; // 'UDP' | 'TCP'
+    this.transport = transport; // 'UDP' | 'TCP' | 'TLS' | 'WS' | 'WSS': the Via token
     this.target = target; // 'host:port' of the engine
     this.received = []; // every parsed message, in arrival order
     this.taken = new Set();
@@ -100,18 +112,71 @@ export class SipPeer {
   /** A TCP connection from 127.0.0.1 to `target`. */
   static async tcp(target) {
     const peer = new SipPeer('TCP', target);
-    const [host, port] = target.split(':');
     const sock = await new Promise((resolve, reject) => {
-      const s = net.connect({ host, port: Number(port) }, () => resolve(s));
+      const s = net.connect(splitTarget(target), () => resolve(s));
       s.once('error', reject);
     });
+    peer._stream(sock);
+    return peer;
+  }
+
+  /**
+   * A TLS connection to `target`, verified against `ca` (PEM) and, when given, `servername`
+   * (else the target's address, which the certificate must name). Framed as TCP.
+   */
+  static async tls(target, { ca, servername } = {}) {
+    const peer = new SipPeer('TLS', target);
+    const sock = await new Promise((resolve, reject) => {
+      const s = tls.connect({ ...splitTarget(target), ca, servername }, () => resolve(s));
+      s.once('error', reject);
+    });
+    peer._stream(sock);
+    return peer;
+  }
+
+  /**
+   * A WebSocket to `url` ('ws://host:port') offering the subprotocol 'sip' (RFC 7118): each
+   * message goes out as one text frame, each frame received is one message. As a browser
+   * would, the peer names itself by a random `.invalid` host in its Via and Contact, so the
+   * far end can reach it only over this connection.
+   */
+  static ws(url) { return SipPeer._websocket('WS', url, {}); }
+
+  /** The same over TLS ('wss://host:port'), verified against `ca` (PEM). */
+  static wss(url, { ca } = {}) { return SipPeer._websocket('WSS', url, { ca }); }
+
+  static async _websocket(transport, url, { ca }) {
+    const { WebSocket } = await import('ws'); // only the suites that use WebSockets need the package
+    const peer = new SipPeer(transport, new URL(url).host);
+    const ws = new WebSocket(url, 'sip', { ca, perMessageDeflate: false });
+    ws.once('upgrade', (res) => { peer.port = res.socket.localPort; });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    ws.on('error', () => {});
+    ws.on('message', (data) => peer._receive(data.toString('latin1')));
+    peer.closed = new Promise((resolve) => ws.once('close', (code, reason) => {
+      peer.isClosed = true;
+      resolve({ code, reason: reason.toString() });
+    }));
+    peer.ws = ws;
+    peer.viaHost = `${rand()}.invalid`;
+    return peer;
+  }
+
+  /** Talks SIP over the connected stream `sock`; `closed` resolves when it closes. */
+  _stream(sock) {
     sock.setNoDelay(true);
     const framer = new StreamFramer();
-    sock.on('data', (d) => framer.feed(d).forEach((m) => peer._receive(m)));
+    sock.on('data', (d) => framer.feed(d).forEach((m) => this._receive(m)));
     sock.on('error', () => {});
-    peer.sock = sock;
-    peer.port = sock.localPort;
-    return peer;
+    this.closed = new Promise((resolve) => sock.once('close', () => {
+      this.isClosed = true;
+      resolve({});
+    }));
+    this.sock = sock;
+    this.port = sock.localPort;
   }
 
   /** A TCP listener on 127.0.0.1; the peer talks over the first connection accepted. */
@@ -131,8 +196,9 @@ export class SipPeer {
     return peer;
   }
 
-  get hostport() { return `127.0.0.1:${this.port}`; }
-  get contact() { return `sip:peer@${this.hostport}${this.transport === 'TCP' ? ';transport=tcp' : ''}`; }
+  /** The sent-by of our Via: our address, or the `.invalid` host of a WebSocket peer. */
+  get hostport() { return this.viaHost ?? `127.0.0.1:${this.port}`; }
+  get contact() { return `sip:peer@${this.hostport}${uriParam(this.transport)}`; }
 
   _receive(text) {
     const msg = parseSip(text);
@@ -140,14 +206,16 @@ export class SipPeer {
     for (const w of this.waiters) w();
   }
 
-  /** Sends raw text (or a Buffer) as one datagram / one TCP write. */
+  /** Sends raw text (or a Buffer) as one datagram / one stream write / one WebSocket text frame. */
   send(data) {
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data, 'latin1');
-    if (this.transport === 'TCP') {
-      this.sock.write(buf);
+    if (this.ws) {
+      this.ws.send(buf, { binary: false });
+    } else if (this.transport === 'UDP') {
+      const { host, port } = splitTarget(this.target);
+      this.sock.send(buf, port, host);
     } else {
-      const [host, port] = this.target.split(':');
-      this.sock.send(buf, Number(port), host);
+      this.sock.write(buf);
     }
     return buf;
   }
@@ -181,6 +249,35 @@ export class SipPeer {
   /** Starts a call (or any request sequence) from this peer towards the engine. */
   call(user = 'svc') { return new PeerCall(this, user); }
 
+  /**
+   * One whole call from this peer: INVITE with `sdp`, its 200, ACK; then `ready(call)` (a
+   * test waits there until the app holds its dialog), then the hang-up: by default the peer's
+   * BYE, awaiting its 200; with `hangUp` (a function, e.g. the app's dialog.destroy()) that is
+   * called, and the BYE that arrives here is answered 200. Resolves with { call, ok, bye }: the
+   * 200 to the INVITE, and the BYE received or the 200 to ours.
+   */
+  async fullCall({ sdp, ready = async () => {}, hangUp, timeout = 5000 } = {}) {
+    const call = this.call();
+    const isResponse = (method) => (m) => m.callId === call.callId && m.status >= 200 && m.cseqMethod === method;
+    this.send(call.request('INVITE', { body: sdp }));
+    const ok = await this.expect(isResponse('INVITE'), { timeout, what: `the final response to INVITE ${call.callId}` });
+    if (ok.status !== 200) throw new Error(`INVITE ${call.callId} answered ${ok.start}`);
+    call.toTag = ok.tag('to');
+    this.send(call.request('ACK', { uri: ok.contactUri }));
+    await ready(call);
+    if (hangUp) {
+      const done = hangUp();
+      const bye = await this.expect((m) => m.callId === call.callId && m.method === 'BYE', { timeout, what: `a BYE in ${call.callId}` });
+      this.send(this.response(bye, 200));
+      await done;
+      return { call, ok, bye };
+    }
+    this.send(call.request('BYE', { uri: ok.contactUri }));
+    const bye = await this.expect(isResponse('BYE'), { timeout, what: `the final response to BYE ${call.callId}` });
+    if (bye.status !== 200) throw new Error(`BYE ${call.callId} answered ${bye.start}`);
+    return { call, ok, bye };
+  }
+
   /** A response to a received request: Via, From, To, Call-ID and CSeq copied; To gets `toTag`. */
   response(req, status, { reason, toTag, headers = {}, body = '' } = {}) {
     const lines = [`SIP/2.0 ${status} ${reason || REASONS[status] || 'Whatever'}`];
@@ -196,10 +293,14 @@ export class SipPeer {
     return lines.join('\r\n');
   }
 
+  /** Closes the socket (once: a second call does nothing). */
   close() {
+    if (this.shut) return;
+    this.shut = true;
     if (this.server) this.server.close();
-    if (this.transport === 'TCP') this.sock?.destroy();
-    else this.sock.close();
+    if (this.ws) this.ws.terminate();
+    else if (this.transport === 'UDP') this.sock.close();
+    else this.sock?.destroy();
   }
 }
 
@@ -213,7 +314,7 @@ class PeerCall {
     this.fromTag = `peer-${rand()}`;
     this.cseq = 0;
     this.toTag = undefined;
-    this.uri = `sip:${user}@${peer.target}${peer.transport === 'TCP' ? ';transport=tcp' : ''}`;
+    this.uri = `sip:${user}@${peer.target}${uriParam(peer.transport)}`;
     this.toUri = `sip:${user}@${peer.target}`;
   }
 
