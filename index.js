@@ -128,6 +128,9 @@ class Srf extends EventEmitter {
       throw new Error('Srf#connect: this Srf listens for connections from drachtio servers (srf.listen); an Srf uses either connect or listen, not both');
     }
     const embedded = opts && opts.embedded ? nativeEmbeddedOptions(opts.embedded) : null;
+    // With a session store, requests in dialogs the engine does not know come here (seed 003).
+    if (embedded) embedded.adoptDialogs = !!this._persistence;
+    this._embedded = !!embedded;
     // Tags given to connect() apply when the constructor gave none, as in drachtio-srf.
     const tags = this.tags.length ? this.tags : (Array.isArray(opts.tags) ? opts.tags : []);
     if (!embedded) validateTags(tags);

@@ -58,7 +58,7 @@ test('cjs/app.ts and esm/app.mts share one body', () => {
 });
 
 const NAMED = ['SipError', 'SipMessage', 'SipRequest', 'SipResponse', 'parseUri', 'stringifyUri',
-  'DialogState', 'DialogDirection', 'digestAuth', 'Dialog'];
+  'DialogState', 'DialogDirection', 'digestAuth', 'Dialog', 'MemoryStore', 'RedisStore'];
 
 /** Named exports the ESM typings declare as values (`export import X = Srf.X`). */
 function declaredValueExports() {

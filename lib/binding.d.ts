@@ -17,6 +17,8 @@ export declare class NativeClient {
   startEmbedded(opts: EmbeddedOptions, onEvents: (batch: JsBatch) => void): void
   route(verb: string): void
   removeRoute(verb: string): void
+  /** Hands the engine a dialog rebuilt from a session store (a drachtio server ignores it). */
+  adoptDialog(d: AdoptDialogOptions): void
   /** Asks the backend for its counts; they arrive as a `reply` event carrying `cmd`. */
   stats(cmd: number): void
   /**
@@ -132,6 +134,26 @@ export interface EmbeddedOptions {
   prometheus?: PrometheusOptions
   /** For tls and wss contacts, and requests sent over TLS. */
   tls?: EmbeddedTlsOptions
+  /**
+   * Requests inside dialogs the engine does not know go to the app (it has a session
+   * store and may adopt them) instead of being answered 481.
+   */
+  adoptDialogs?: boolean
+}
+
+/** `adoptDialog`: a dialog rebuilt from a session store, for the engine to take on. */
+export interface AdoptDialogOptions {
+  id: string
+  callId: string
+  localTag: string
+  remoteTag: string
+  localUri: string
+  remoteUri: string
+  remoteTarget: string
+  routeSet: Array<string>
+  localSeq?: number
+  subscription: boolean
+  txnId?: string
 }
 
 /** `embedded.tls`, PEM text (the JS layer reads `keyFile`, `certFile`, `chainFile`, `caFile`). */

@@ -25,6 +25,7 @@ function snapshot(d) {
     subscribeEvent: d.subscribeEvent,
     other: d.other ? d.other.id : null,
     session: d.session,
+    wire: d._wire,
   };
 }
 
@@ -35,6 +36,17 @@ function candidateIds(req) {
   const tag = (h) => (/;\s*tag=([^;>\s]+)/.exec(req.get(h) || '') || [])[1];
   const ids = [req.stackDialogId, `${callId};from-tag=${tag('from')}`, `${callId};from-tag=${tag('to')}`];
   return [...new Set(ids.filter((id) => id && !id.endsWith('=undefined')))];
+}
+
+/**
+ * `contact` (ours, as another engine wrote it) with this engine's address for its transport:
+ * `hostports` is the engine's list, e.g. 'udp/127.0.0.1:5071,tcp/127.0.0.1:5071'.
+ */
+function rehome(contact, hostports) {
+  const m = /^(.*?sips?:(?:[^@>;]*@)?)(\[[^\]]+\]|[^;>:]+)(?::\d+)?(.*)$/.exec(contact);
+  const transport = ((/;transport=(\w+)/i.exec(contact) || [])[1] || 'udp').toLowerCase();
+  const ours = hostports.split(',').map((h) => h.split('/')).find(([p]) => p === transport);
+  return m && ours ? `${m[1]}${ours[1]}${m[3]}` : contact;
 }
 
 class DialogPersistence {
@@ -86,13 +98,13 @@ class DialogPersistence {
     const key = ids.join(' ');
     let pending = this._restoring.get(key);
     if (!pending) {
-      pending = this._restore(ids).finally(() => this._restoring.delete(key));
+      pending = this._restore(ids, req.stackTxnId).finally(() => this._restoring.delete(key));
       this._restoring.set(key, pending);
     }
     return pending;
   }
 
-  async _restore(ids) {
+  async _restore(ids, txnId) {
     for (const id of ids) {
       const known = this.srf._dialogs.get(id);
       if (known) return known;
@@ -104,7 +116,7 @@ class DialogPersistence {
         return null;
       }
       if (!snap || snap.v !== SNAPSHOT_VERSION) continue;
-      const dialog = this._rebuild(snap);
+      const dialog = this._rebuild(snap, txnId);
       if (snap.other && !dialog.other) {
         const other = await this.store.get(snap.other).catch(() => null);
         if (other && other.v === SNAPSHOT_VERSION && !this.srf._dialogs.has(other.id)) {
@@ -119,13 +131,26 @@ class DialogPersistence {
     return null;
   }
 
-  _rebuild(snap) {
+  /** A Dialog from its snapshot; the embedded engine takes it on too (`txnId`: the request that brought it). */
+  _rebuild(snap, txnId) {
     const dialog = new this.Dialog(this.srf, snap.type, { snapshot: snap });
     this.srf._dialogs.set(dialog.id, dialog);
+    // Another process's engine made it: our Contact names this engine from now on.
+    const hostports = this.srf._server && this.srf._server.hostport;
+    if (this.srf._embedded && hostports && dialog.local.contact) dialog.local.contact = rehome(dialog.local.contact, hostports);
+    const w = snap.wire;
+    if (w && this.srf._link) {
+      this.srf._link.adoptDialog({
+        id: snap.id, callId: snap.sip.callId, localTag: snap.sip.localTag, remoteTag: snap.sip.remoteTag,
+        localUri: w.localUri, remoteUri: w.remoteUri, remoteTarget: snap.remote.uri,
+        routeSet: w.routeSet || [], localSeq: w.localSeq === null ? undefined : w.localSeq,
+        subscription: snap.dialogType === 'SUBSCRIBE', txnId: txnId || undefined,
+      });
+    }
     this.stats.restored++;
     debug(`restored dialog ${dialog.id} from the session store`);
     return dialog;
   }
 }
 
-module.exports = { DialogPersistence, snapshot, candidateIds };
+module.exports = { DialogPersistence, snapshot, candidateIds, rehome };

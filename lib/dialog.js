@@ -6,9 +6,15 @@ const { EventEmitter } = require('node:events');
 const assert = require('node:assert');
 const SipError = require('./sip-error.js');
 const { METHODS } = require('./middleware.js');
-const { parseNameAddr, parseUri } = require('./parse.js');
+const { parseNameAddr, parseUri, splitHeaderValues } = require('./parse.js');
 const sdp = require('./sdp.js');
 const debug = require('debug')('drachtio:srf');
+
+/** The CSeq number of a message, or null. */
+function cseqOf(msg) {
+  const n = parseInt(msg.get('cseq') || '', 10);
+  return Number.isInteger(n) ? n : null;
+}
 
 function reasonOf(req) {
   const m = /text="([^"]*)"/.exec(req.get('reason') || '');
@@ -51,14 +57,18 @@ class Dialog extends EventEmitter {
     };
     const tagOf = (v) => (/;\s*tag=([^;>\s]+)/.exec(v || '') || [])[1];
     const contact = res.get('contact');
+    const recordRoute = (msg) => splitHeaderValues(msg.get('record-route') || '');
     if (type === 'uas') {
       this.sip = { callId: req.get('call-id'), localTag: tagOf(res.get('to')), remoteTag: tagOf(req.get('from')) };
       this.local = { uri: uriOf(contact), sdp: localSdp, contact };
       this.remote = { uri: uriOf(req.get('contact')), sdp: req.body };
+      // What an engine in another process needs to go on with this dialog (§12.1.1).
+      this._wire = { localUri: res.get('to'), remoteUri: req.get('from'), routeSet: recordRoute(req), localSeq: null };
     } else {
       this.sip = { callId: req.get('call-id'), localTag: tagOf(req.get('from')), remoteTag: tagOf(res.get('to')) };
       this.local = { uri: req.uri, sdp: localSdp, contact: req.get('contact') };
       this.remote = { uri: uriOf(contact), sdp: res.body };
+      this._wire = { localUri: req.get('from'), remoteUri: res.get('to'), routeSet: recordRoute(res).reverse(), localSeq: cseqOf(req) };
     }
     // Kept for the dialog's lifetime: detached last, after the reads above.
     if (req.msg) req.msg._detach();
@@ -85,6 +95,7 @@ class Dialog extends EventEmitter {
     this.local = snap.local;
     this.remote = snap.remote;
     this.session = snap.session || {};
+    this._wire = snap.wire;
     this.restored = true;
   }
 
@@ -202,10 +213,17 @@ class Dialog extends EventEmitter {
 
   /** Sends `method` in the dialog; with `final`, waits for the final response. */
   async _send(method, opts, { final } = {}) {
-    if (!final) return this.srf._uac.sendInDialog(this.id, method, this._sendOpts(opts));
+    if (!final) return this._sent(await this.srf._uac.sendInDialog(this.id, method, this._sendOpts(opts)));
     const { req, res } = await this._transact(method, opts, { ack: true });
     if (method !== 'BYE' && res.status >= 300) throw Object.assign(new SipError(res.status, res.reason), { res });
     return method === 'BYE' ? req : res;
+  }
+
+  /** Notes the CSeq of a request we sent in the dialog: a takeover must go on above it. */
+  _sent(req) {
+    const seq = cseqOf(req);
+    if (this._wire && seq !== null && req.method !== 'ACK') this._wire.localSeq = seq;
+    return req;
   }
 
   _sendOpts({ headers = {}, body, auth } = {}) {
@@ -217,7 +235,7 @@ class Dialog extends EventEmitter {
    * ACKed here unless `ack` is false; then `ack` is the function that sends it.
    */
   async _transact(method, opts, { ack }) {
-    const req = await this.srf._uac.sendInDialog(this.id, method, this._sendOpts(opts));
+    const req = this._sent(await this.srf._uac.sendInDialog(this.id, method, this._sendOpts(opts)));
     if (method === 'BYE') this._ended();
     return new Promise((resolve) => {
       req.on('response', (res, ackFn) => {

@@ -166,6 +166,8 @@ class Link extends CommandLink {
 
   route(verb) { this._flush(); this.native.route(verb); }
   removeRoute(verb) { this._flush(); this.native.removeRoute(verb); }
+  /** A dialog rebuilt from a session store, for the embedded engine to take on (a server ignores it). */
+  adoptDialog(state) { this._flush(); this.native.adoptDialog(state); }
 
   /** The backend's counts (embedded engine only): resolves with their numbers in order. */
   stats() {
@@ -349,6 +351,7 @@ class ListenLink extends CommandLink {
 
   route() {} // no routes in listen mode: the server's request handler chooses the app
   removeRoute() {}
+  adoptDialog() {} // servers keep their dialogs
 
   stats() {
     return Promise.reject(Object.assign(new Error('counts are only available from the embedded engine'), { code: 'EDRACHTIO' }));

@@ -3,7 +3,11 @@
 // side, each with its own embedded SIP engine on its own UDP port, behind a load balancer
 // (kamailio with examples/ha/kamailio.cfg, started by scripts/kamailio.js).
 //
-//   node examples/ha/app.js --port 5071 [--name a]
+//   node examples/ha/app.js --port 5071 [--name a] [--redis redis://127.0.0.1:6379]
+//
+// With --redis, dialogs and their session data are kept in Redis: when a process dies, the
+// load balancer sends the next request of each of its calls to another process, which
+// rebuilds the call from Redis and carries on (`restore` below).
 //
 // It answers OPTIONS with 200 (the load balancer's probes) and INVITEs with 200 and an SDP
 // answer, and prints one line per event on stdout, so whoever started it sees which process
@@ -12,6 +16,7 @@
 //   ready <name> 127.0.0.1:<port>   the engine listens and the routes below are in force
 //   invite <call-id>                an INVITE was answered (a dialog was made here)
 //   invite-failed <call-id> <why>   an INVITE could not be answered
+//   restore <call-id> <by-pid>      a call another process (by-pid) made was taken over here
 //   reinvite <call-id>              a re-INVITE of a dialog of this process was answered
 //   bye <call-id>                   the far end hung up a dialog of this process
 //   error <message>                 the Srf reported an error
@@ -30,6 +35,7 @@ const sdp = (port) => [
 const OPTIONS = {
   port: [5071, Number],
   name: [undefined, String],
+  redis: [undefined, String],
   'exit-on-stdin-close': [false, () => true],
 };
 
@@ -76,10 +82,17 @@ function track(dialog, log) {
 
 /**
  * Settings of the Srf that must be in place before it connects: where this process keeps its
- * dialogs' state (so that another process can take a call over) belongs here, next to the
- * option that names it.
+ * dialogs' state, so that another process can take a call over.
  */
-function configure(srf, opts) {
+function configure(srf, opts, log) {
+  if (!opts.redis) return srf;
+  srf.sessionStore = new Srf.RedisStore({ url: opts.redis });
+  // The app's own state rides along with each dialog.
+  srf.on('sipdialog:create', (dialog) => { dialog.session.madeBy = process.pid; });
+  srf.on('sipdialog:restore', (dialog) => {
+    log(`restore ${dialog.sip.callId} ${dialog.session.madeBy}`);
+    track(dialog, log);
+  });
   return srf;
 }
 
@@ -122,7 +135,7 @@ async function selfCheck(port, ms = 5000) {
 
 async function main(argv = process.argv.slice(2), log = (line) => process.stdout.write(`${line}\n`)) {
   const opts = parseArgs(argv);
-  const srf = configure(new Srf(), opts);
+  const srf = configure(new Srf(), opts, log);
   srf.on('error', (err) => log(`error ${err.message}`));
   install(srf, log);
   const stop = () => {

@@ -24,7 +24,30 @@ pub enum Command {
     /// server and client transactions, and the app's unanswered requests (the embedded
     /// engine; a drachtio-server connection answers NOK).
     Stats { cmd: CmdId },
+    /// A dialog another process made, rebuilt from a session store (seed 003): the embedded
+    /// engine takes it on; a drachtio server still holds its dialogs and ignores this.
+    AdoptDialog(AdoptedDialog),
     Disconnect,
+}
+
+/// What the engine needs to go on with a dialog it did not make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdoptedDialog {
+    pub id: String,
+    pub call_id: String,
+    pub local_tag: String,
+    pub remote_tag: String,
+    /// Our From/To value (with our tag) and the far end's (with its tag).
+    pub local_uri: String,
+    pub remote_uri: String,
+    pub remote_target: String,
+    /// Route headers for our requests, in order.
+    pub route_set: Vec<String>,
+    /// The last CSeq we sent in it, when known.
+    pub local_seq: Option<u32>,
+    pub subscription: bool,
+    /// The request that brought the dialog here, still to be answered (empty: none).
+    pub txn_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

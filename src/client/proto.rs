@@ -126,7 +126,7 @@ pub(super) async fn fail_offline<S: EventSink>(sink: &S, cmd: Command, reason: &
             sink.emit(Event::Failed { cmd, code: FailureCode::NotConnected, reason: reason.to_owned() }).await;
         }
         Command::Stats { cmd } => no_stats(sink, cmd).await,
-        Command::Route { .. } | Command::RemoveRoute(_) | Command::Disconnect => {}
+        Command::Route { .. } | Command::RemoveRoute(_) | Command::AdoptDialog(_) | Command::Disconnect => {}
     }
 }
 

@@ -213,6 +213,7 @@ impl Core {
                 }
             }
             Command::Proxy { cmd, txn_id, spec, raw } => self.proxy_request(app, cmd, &txn_id, spec, &raw),
+            Command::AdoptDialog(d) => self.adopt_dialog(app, d),
             Command::Stats { cmd } => {
                 let counts = [self.dialogs.len(), self.server.len(), self.client.len(), self.apps.pending(app), self.proxies.len()];
                 let args = counts.iter().map(usize::to_string).collect();

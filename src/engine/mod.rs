@@ -74,6 +74,9 @@ pub struct EngineConfig {
     pub session_timers: SessionTimerConfig,
     /// Prometheus counters the core keeps (metrics.rs); none: not kept.
     pub metrics: Option<Arc<metrics::Metrics>>,
+    /// Requests inside dialogs this engine does not know go to an app (which may hold the
+    /// dialog in a session store, seed 003) instead of being answered 481.
+    pub adopt_dialogs: bool,
     /// Certificates for tls and wss contacts, and how servers we connect to over TLS are
     /// verified; none: no tls/wss contacts, and outgoing TLS trusts the Mozilla roots.
     pub tls: Option<TlsContext>,

@@ -181,6 +181,9 @@ impl Core {
     fn in_dialog_from_network(&mut self, msg: &Message<'_>, src: Source, key: (String, String, String), method: &str, to_tag: &str) {
         let call_id = text(msg.call_id().unwrap_or_default());
         let Some(dialog_id) = self.dialog_keys.get(&(call_id, to_tag.to_owned())).cloned() else {
+            if self.config.adopt_dialogs {
+                return self.unknown_dialog_to_app(msg, src, key, method);
+            }
             return self.stateless(msg, src, 481, "Call/Transaction Does Not Exist");
         };
         let Some((mut app, formed_by)) = self.dialogs.get(&dialog_id).map(|d| (d.app, if d.subscription { "subscribe" } else { "invite" })) else { return };
@@ -223,6 +226,66 @@ impl Core {
         }
         let meta = self.meta("network", src, msg.as_bytes().len(), &id, &dialog_id);
         self.deliver_sip(app, meta, msg.as_bytes().to_vec());
+    }
+
+    /// A request inside a dialog another process made (seed 003): to an app that takes calls,
+    /// which looks the dialog up in its session store and adopts it (`adopt_dialog`) or
+    /// answers 481 itself.
+    fn unknown_dialog_to_app(&mut self, msg: &Message<'_>, src: Source, key: (String, String, String), method: &str) {
+        let Some(app) = self.apps.choose("invite").or_else(|| self.apps.choose(&method.to_ascii_lowercase())) else {
+            return self.stateless(msg, src, 481, "Call/Transaction Does Not Exist");
+        };
+        let id = self.create_server_txn(msg, src, key, Some(app), method, None);
+        if let Some(t) = self.server.get_mut(&id) {
+            t.in_dialog = true; // no dialog is formed by answering it
+        }
+        let meta = self.meta("network", src, msg.as_bytes().len(), &id, "");
+        self.deliver_sip(app, meta, msg.as_bytes().to_vec());
+    }
+
+    /// An app took on a dialog another process made: it is ours from now on, as if we had
+    /// formed it. Our requests go to its first Route, else its target, else where the request
+    /// that brought it came from.
+    pub(super) fn adopt_dialog(&mut self, app: AppId, a: crate::app::AdoptedDialog) {
+        // Nothing to take on for a dialog whose BYE brought it here: it ends with that BYE.
+        if self.dialogs.contains_key(&a.id) || self.server.get(&a.txn_id).is_some_and(|t| t.method == "BYE") {
+            return;
+        }
+        let flow = self.server.get(&a.txn_id).map(|t| (t.src.protocol, t.src.remote));
+        let hop = a.route_set.first().unwrap_or(&a.remote_target);
+        let Some((protocol, peer)) = self.resolved_now(hop).or(flow) else {
+            return tracing::warn!(dialog = %a.id, "cannot adopt a dialog: no way to reach its far end");
+        };
+        let local_contact = match self.transports.local_for(protocol, peer) {
+            Some(local) => format!("<sip:{}{}>", self.hostport(local, peer.ip()), protocol.uri_param()),
+            None => String::new(),
+        };
+        tracing::info!(dialog = %a.id, "dialog adopted from a session store");
+        let dialog = Dialog {
+            id: a.id.clone(),
+            app,
+            call_id: a.call_id.clone(),
+            local_tag: a.local_tag.clone(),
+            remote_tag: a.remote_tag,
+            local_uri: a.local_uri,
+            remote_uri: a.remote_uri,
+            local_seq: a.local_seq.unwrap_or_else(util::initial_cseq),
+            remote_target: a.remote_target,
+            route_set: a.route_set,
+            local_contact,
+            protocol,
+            peer,
+            invite_cseq: 0,
+            confirmed: true,
+            pending_2xx: None,
+            last_ack: None,
+            subscription: a.subscription,
+        };
+        self.dialog_keys.insert((a.call_id, a.local_tag), a.id.clone());
+        self.dialogs.insert(a.id.clone(), Box::new(dialog));
+        if let Some(t) = self.server.get_mut(&a.txn_id) {
+            t.dialog_id = Some(a.id);
+        }
     }
 
     pub(super) fn create_server_txn(&mut self, msg: &Message<'_>, src: Source, key: (String, String, String), app: Option<AppId>, method: &str, dialog: Option<String>) -> String {

@@ -5,7 +5,7 @@
 
 use super::batch::{Batchable, BatchWriter, JsBatch};
 use super::runtime;
-use crate::app::{Command, Event, EventSink};
+use crate::app::{AdoptedDialog, Command, Event, EventSink};
 use crate::client::{self, ClientConfig, Reconnect, TlsOptions, TlsServerOptions};
 use crate::engine::{Engine, EngineConfig, Refresher, SessionTimerConfig, Timers, TlsContext, MAX_PENDING_REQUESTS, MIN_SE, TCP_MESSAGE_TIMEOUT};
 use crate::engine::nat::LocalNet;
@@ -74,6 +74,25 @@ pub struct EmbeddedOptions {
     pub prometheus: Option<PrometheusOptions>,
     /// For tls and wss contacts, and requests sent over TLS.
     pub tls: Option<EmbeddedTlsOptions>,
+    /// Requests inside dialogs the engine does not know go to the app (it has a session
+    /// store and may adopt them) instead of being answered 481.
+    pub adopt_dialogs: Option<bool>,
+}
+
+/// `adoptDialog`: a dialog rebuilt from a session store, for the engine to take on.
+#[napi(object)]
+pub struct AdoptDialogOptions {
+    pub id: String,
+    pub call_id: String,
+    pub local_tag: String,
+    pub remote_tag: String,
+    pub local_uri: String,
+    pub remote_uri: String,
+    pub remote_target: String,
+    pub route_set: Vec<String>,
+    pub local_seq: Option<u32>,
+    pub subscription: bool,
+    pub txn_id: Option<String>,
 }
 
 /// `embedded.tls`, PEM text (the JS layer reads `keyFile`, `certFile`, `chainFile`, `caFile`).
@@ -258,6 +277,24 @@ impl NativeClient {
         self.send(Command::RemoveRoute(verb))
     }
 
+    /// Hands the engine a dialog rebuilt from a session store (a drachtio server ignores it).
+    #[napi]
+    pub fn adopt_dialog(&self, d: AdoptDialogOptions) -> napi::Result<()> {
+        self.send(Command::AdoptDialog(AdoptedDialog {
+            id: d.id,
+            call_id: d.call_id,
+            local_tag: d.local_tag,
+            remote_tag: d.remote_tag,
+            local_uri: d.local_uri,
+            remote_uri: d.remote_uri,
+            remote_target: d.remote_target,
+            route_set: d.route_set,
+            local_seq: d.local_seq,
+            subscription: d.subscription,
+            txn_id: d.txn_id.unwrap_or_default(),
+        }))
+    }
+
     /// Asks the backend for its counts; they arrive as a `reply` event carrying `cmd`.
     #[napi]
     pub fn stats(&self, cmd: u32) -> napi::Result<()> {
@@ -349,7 +386,8 @@ fn embedded_config(opts: EmbeddedOptions) -> Result<EngineConfig, String> {
     let session_timers = SessionTimerConfig { min_se: opts.min_se.unwrap_or(MIN_SE), default_refresher };
     let tls = opts.tls.map(embedded_tls).transpose()?;
     let local_nets = opts.local_net.unwrap_or_default().iter().map(|n| LocalNet::parse(n).map_err(|e| format!("embedded.localNet: {e}"))).collect::<Result<_, _>>()?;
-    Ok(EngineConfig { listen, external_ip: opts.external_ip, local_nets, timers, limits: Limits::default(), exclusive: true, max_pending_requests, tcp_message_timeout, session_timers, metrics: None, tls })
+    let adopt_dialogs = opts.adopt_dialogs.unwrap_or(false);
+    Ok(EngineConfig { listen, external_ip: opts.external_ip, local_nets, timers, limits: Limits::default(), exclusive: true, max_pending_requests, tcp_message_timeout, session_timers, metrics: None, tls, adopt_dialogs })
 }
 
 fn embedded_tls(t: EmbeddedTlsOptions) -> Result<TlsContext, String> {

@@ -57,6 +57,8 @@ impl Server {
             },
             metrics: metrics.clone(),
             tls,
+            // serve keeps the dialogs of an app that leaves (detach), so none are unknown.
+            adopt_dialogs: false,
         })
         .await?;
         for note in &config.notes {

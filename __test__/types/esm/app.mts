@@ -797,10 +797,18 @@ srf.invite(async (req, res) => {
   use(found, dispatcher);
 });
 
-// Session stores as named exports.
+// Session state and high availability (seed 003).
 {
-  const { MemoryStore, RedisStore } = await import('drachtio-srf-rs');
   const srf = new Srf();
-  srf.sessionStore = new RedisStore({ host: '127.0.0.1', port: 6379 });
-  srf.sessionStore = new MemoryStore();
+  srf.sessionStore = new Srf.RedisStore({ url: 'redis://127.0.0.1:6379', prefix: 'app:', ttl: 3600 });
+  srf.sessionStore = new Srf.MemoryStore();
+  srf.sessionStore = null;
+  // @ts-expect-error a store needs get, set and del
+  srf.sessionStore = { get: async () => null };
+  srf.on('sipdialog:create', (dialog: Srf.Dialog) => { dialog.session.user = 'DaveH'; });
+  srf.on('sipdialog:restore', (dialog) => { const user: unknown = dialog.session.user; const again: boolean | undefined = dialog.restored; dialog.save(); use(user, again); });
+  srf.on('sipdialog:terminate', (dialog) => use(dialog.id));
+  srf.stats().then((s) => { if (s.sessionStore) use(s.sessionStore.writes + s.sessionStore.failedWrites + s.sessionStore.restored); });
+  const store: Srf.SessionStore = new Srf.MemoryStore();
+  store.get('id').then((snap: Srf.DialogSnapshot | null) => use(snap && snap.session, snap && snap.other));
 }

@@ -162,6 +162,7 @@ impl Harness {
             session_timers: SessionTimerConfig::default(),
             metrics: Some(std::sync::Arc::new(crate::engine::metrics::Metrics::new())),
             tls: None,
+            adopt_dialogs: false,
         };
         let mut core = Core::new(config, transports, points, "udp/127.0.0.1:5060,tcp/127.0.0.1:5060".into());
         let (tx, events) = mpsc::channel(1024);
@@ -605,6 +606,43 @@ async fn a_dialog_whose_app_is_gone_is_taken_over_by_another_app_of_the_same_rou
     h.receive(UDP, &request("BYE", UDP, "z9hG4bK-bye", "2 BYE", Some(&to_tag(&ok.text))));
     assert_eq!(heir_got(&mut heir_events), [(dialog.clone(), "BYE sip:bob@127.0.0.1:5060 SIP/2.0".to_owned())]);
     assert!(h.core.dialogs.is_empty(), "the BYE ended it");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_in_a_dialog_another_engine_made_goes_to_the_app_which_adopts_the_dialog() {
+    let mut h = Harness::new(&["invite"]);
+    // Without adoption: 481, as before.
+    h.receive(UDP, &request("INVITE", UDP, "z9hG4bK-re1", "2 INVITE", Some("theirs")));
+    assert!(h.sent_one().line().starts_with("SIP/2.0 481"));
+    h.core.config.adopt_dialogs = true;
+    h.receive(UDP, &request("INVITE", UDP, "z9hG4bK-re2", "3 INVITE", Some("ours-elsewhere")));
+    let (txn, dialog, line) = h.app_got().pop().expect("the re-INVITE went to the app");
+    assert_eq!((dialog.as_str(), line.as_str()), ("", "INVITE sip:bob@127.0.0.1:5060 SIP/2.0"), "no dialog id: the engine knows none");
+    let id = "call-1;from-tag=alice".to_owned();
+    h.core.on_command(APP, Command::AdoptDialog(crate::app::AdoptedDialog {
+        id: id.clone(),
+        call_id: "call-1".into(),
+        local_tag: "ours-elsewhere".into(),
+        remote_tag: "alice".into(),
+        local_uri: "<sip:bob@127.0.0.1>;tag=ours-elsewhere".into(),
+        remote_uri: "<sip:alice@10.0.0.2>;tag=alice".into(),
+        remote_target: "sip:alice@10.0.0.2:5070".into(),
+        route_set: vec!["<sip:10.0.0.8;lr>".into()],
+        local_seq: Some(7),
+        subscription: false,
+        txn_id: txn.clone(),
+    }));
+    h.app_responds(&txn, "200 OK");
+    let ok = h.sent_one();
+    assert!(ok.line().starts_with("SIP/2.0 200") && ok.header("To").ends_with("tag=ours-elsewhere"), "{}", ok.text);
+    h.run_until(500).await;
+    assert_eq!(h.sent_one().text, ok.text, "the adopted dialog retransmits its 2xx until the ACK");
+    h.receive(UDP, &request("ACK", UDP, "z9hG4bK-ack3", "3 ACK", Some("ours-elsewhere")));
+    assert_eq!(h.app_got().len(), 1, "the ACK matched the dialog");
+    // Our BYE: through the stored route set, above the stored CSeq.
+    h.app_sends("", &id, "BYE sip:placeholder SIP/2.0\r\nContent-Length: 0\r\n\r\n").expect("sent");
+    let bye = h.sent_one();
+    assert_eq!((bye.to, bye.header("Route"), bye.header("CSeq")), (addr("10.0.0.8:5060"), "<sip:10.0.0.8;lr>", "8 BYE"));
 }
 
 #[tokio::test(start_paused = true)]
