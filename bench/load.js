@@ -33,6 +33,7 @@ const SCENARIOS = {
   'proxy-serve-ours': 'the same proxy app on drachtio-srf-rs over TCP to `drachtio-rs serve`',
   'proxy-serve-drachtio-srf': 'the same proxy app on drachtio-srf 5.0.29 over TCP to `drachtio-rs serve`',
   'proxy-direct': 'no proxy: sipp uac straight to the Record-Route-echoing sipp uas (the rig\'s own ceiling)',
+  'ha-embedded': '--processes N embedded apps (Redis session store) behind kamailio (examples/ha/kamailio.cfg): how it scales with processes',
   'overload-embedded': 'an embedded app that cannot keep up (--busy-ms of CPU per INVITE) at the rates given: 503 shedding',
 };
 
@@ -58,6 +59,7 @@ options:
                          leak grows round after round, allocator caching does not
   --busy-ms X            overload-embedded: CPU ms the app spends on each INVITE (default 1)
   --max-pending N        overload-embedded: the engine's maxPendingRequests (default: the engine's, 2000)
+  --processes N          ha-embedded: app processes behind kamailio (default 1)
   --soak-minutes M       soak-embedded: minutes of calls (default 2)
   --sample-seconds N     soak-embedded: RSS sample period (default 5)
   --max-minutes N        hard limit for the whole invocation (default 9); everything is killed
@@ -99,6 +101,7 @@ function parseArgs(argv) {
       case '--rounds': opts.rounds = num('rounds', next()); break;
       case '--busy-ms': opts.busyMs = num('busy-ms', next()); break;
       case '--max-pending': opts.maxPending = num('max-pending', next()); break;
+      case '--processes': opts.processes = num('processes', next()); break;
       case '--soak-minutes': opts.soakMinutes = num('soak-minutes', next()); break;
       case '--sample-seconds': opts.sampleSeconds = Math.max(1, num('sample-seconds', next())); break;
       case '--max-minutes': opts.maxMinutes = num('max-minutes', next()); break;
@@ -638,7 +641,8 @@ function problems(s) {
 // ---------------------------------------------------------------------------------------------
 // scenarios
 
-async function setup(scenario, lifetime, traceRoot, totalCalls) {
+async function setup(scenario, lifetime, traceRoot, totalCalls, opts = {}) {
+  if (scenario === 'ha-embedded') return setupHa(opts.processes || 1, lifetime);
   if (scenario === 'embedded' || scenario === 'memory-embedded' || scenario === 'soak-embedded') {
     const app = await App.start('embedded.js', [], { lifetimeSeconds: lifetime });
     return { target: app.info.sip, procs: [app], app, info: { app: app.info }, stop: () => app.stop() };
@@ -681,6 +685,32 @@ async function setup(scenario, lifetime, traceRoot, totalCalls) {
     target: serve.sip, procs: uas ? [app, serve, uas] : [app, serve], app, info: { app: app.info, serve: serve.control, uas: uas && uas.args.join(' ') },
     stop: async () => { await app.stop(); await serve.stop(); if (uas) await uas.stop(); }, serve,
   };
+}
+
+/** N embedded apps sharing Redis, behind kamailio; sipp calls kamailio. */
+async function setupHa(n, lifetime) {
+  const { startRedis } = require('../scripts/redis.js');
+  const { startKamailio } = require('../scripts/kamailio.js');
+  const redis = await startRedis();
+  const apps = [];
+  const stop = async () => {
+    for (const a of apps) await a.stop();
+    if (lb) await lb.stop();
+    await redis.stop();
+  };
+  let lb = null;
+  try {
+    for (let i = 0; i < n; i++) {
+      const port = await freePort();
+      apps.push(await App.start('embedded.js', ['--port', String(port), '--redis', redis.url], { lifetimeSeconds: lifetime, name: `app${i + 1}` }));
+    }
+    // Memory and workers for load (the defaults suit the tests): transactions live in shm.
+    lb = await startKamailio({ targets: apps.map((a) => a.info.sip), shmMb: 512, pkgMb: 16, workers: 4 });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { target: lb.sip, procs: apps, app: null, info: { apps: apps.map((a) => a.info), kamailio: lb.sip }, stop };
 }
 
 function environment() {
@@ -734,7 +764,7 @@ async function runLoad(opts, env) {
   const budgetEnd = Date.now() + opts.maxMinutes * 60 * 1000;
   const totalCalls = (explicit ? rates : [...rates, ...Array.from({ length: 20 }, (_, i) => 6000 + i * 1000)])
     .reduce((a, r) => a + Math.min(Math.round(r * opts.seconds), opts.maxCalls), 400 + 1000);
-  const s = await setup(opts.scenario, lifetime, traceRoot, totalCalls);
+  const s = await setup(opts.scenario, lifetime, traceRoot, totalCalls, opts);
   log(`${opts.scenario}: target ${s.target}; sipp traces in ${traceRoot}`);
   const steps = [];
   try {
