@@ -7,47 +7,15 @@
 // intact), the engine adopts it, and both requests are answered there.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { once } from 'node:events';
 import { SipPeer } from '../helpers/sip-peer.mjs';
 import { freePort } from '../helpers/sipp.mjs';
-import { onCI } from '../helpers/shared.mjs';
+import { needTools, startHaApp } from '../helpers/ha.mjs';
 
 const require = createRequire(import.meta.url);
-const { startRedis, redisAvailable } = require('../../scripts/redis.js');
-const { startKamailio, kamailioAvailable } = require('../../scripts/kamailio.js');
-const APP = new URL('../helpers/ha-app.cjs', import.meta.url).pathname;
+const { startRedis } = require('../../scripts/redis.js');
+const { startKamailio } = require('../../scripts/kamailio.js');
 const SDP = 'v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 42000 RTP/AVP 0\r\n';
-
-function needTools(t) {
-  const missing = [!redisAvailable() && 'redis-server', !kamailioAvailable() && 'kamailio'].filter(Boolean);
-  if (!missing.length) return true;
-  if (onCI()) throw new Error(`${missing.join(' and ')} not installed (.ci/run installs them)`);
-  t.skip(`${missing.join(' and ')} not installed (Debian packages redis-server, kamailio)`);
-  return false;
-}
-
-async function startApp(t, port, redisUrl) {
-  const child = spawn(process.execPath, [APP, '--embedded', String(port), '--redis', redisUrl], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const app = { child, pid: child.pid, port, events: [] };
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) !== -1) {
-      app.events.push(JSON.parse(buf.slice(0, nl)));
-      buf = buf.slice(nl + 1);
-    }
-  });
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-  const end = Date.now() + 10000;
-  while (!app.events.some((e) => 'ready' in e)) {
-    if (Date.now() > end) throw new Error(`app on port ${port} did not start`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return app;
-}
 
 const waitUntil = async (cond, ms, what) => {
   const end = Date.now() + ms;
@@ -58,11 +26,15 @@ const waitUntil = async (cond, ms, what) => {
 };
 
 test('kamailio + 3 embedded-engine processes + Redis: the calls of a killed process are taken over by the survivors', { timeout: 120000 }, async (t) => {
-  if (!needTools(t)) return;
+  if (!needTools(t, { kamailio: true })) return;
   const redis = await startRedis();
   t.after(() => redis.stop());
   const apps = [];
-  for (let i = 0; i < 3; i++) apps.push(await startApp(t, await freePort(), redis.url));
+  for (let i = 0; i < 3; i++) {
+    const port = await freePort();
+    const app = await startHaApp(t, ['--embedded', String(port), '--redis', redis.url]);
+    apps.push(Object.assign(app, { port }));
+  }
   const lb = await startKamailio({ targets: apps.map((a) => `127.0.0.1:${a.port}`) });
   t.after(() => lb.stop());
   const caller = await SipPeer.udp(lb.sip);
@@ -88,8 +60,7 @@ test('kamailio + 3 embedded-engine processes + Redis: the calls of a killed proc
   const doomed = calls.filter((c) => c.owner === victim);
   assert.ok(doomed.length >= 5, `round robin gave the first app ${doomed.length} calls`);
   await new Promise((r) => setTimeout(r, 500)); // the last saves land in Redis
-  victim.child.kill('SIGKILL');
-  await once(victim.child, 'exit');
+  await victim.kill();
   await lb.waitDown(`127.0.0.1:${victim.port}`, 10000);
 
   for (const { call, ok, route, owner } of calls) {

@@ -5,65 +5,22 @@
 // both legs end. And with Redis down, calls still complete and the failed writes are counted.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { once } from 'node:events';
 import { startServe } from '../helpers/serve.mjs';
 import { SipPeer } from '../helpers/sip-peer.mjs';
 import { requireSipp, runSipp, scenario } from '../helpers/sipp.mjs';
-import { onCI } from '../helpers/shared.mjs';
+import { needTools, startHaApp } from '../helpers/ha.mjs';
 import { embeddedSrf, Srf } from '../helpers/embedded.mjs';
 
 const require = createRequire(import.meta.url);
-const { startRedis, redisAvailable } = require('../../scripts/redis.js');
-const APP = new URL('../helpers/ha-app.cjs', import.meta.url).pathname;
+const { startRedis } = require('../../scripts/redis.js');
 const SDP = 'v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 42000 RTP/AVP 0\r\n';
 
-function needRedis(t) {
-  if (redisAvailable()) return true;
-  if (onCI()) throw new Error('redis-server is not installed (.ci/run installs it)');
-  t.skip('redis-server is not installed (Debian package redis-server)');
-  return false;
-}
-
-/** An app process (helpers/ha-app.cjs); its JSON lines collect in `events`. */
+/** An app process connected to serve; its routes are in force once serve has answered them. */
 async function startApp(t, args) {
-  const child = spawn(process.execPath, [APP, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const app = { child, pid: child.pid, events: [], waiters: new Set() };
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) !== -1) {
-      app.events.push(JSON.parse(buf.slice(0, nl)));
-      buf = buf.slice(nl + 1);
-      app.waiters.forEach((w) => w());
-    }
-  });
-  app.until = (pred, ms = 10000) => new Promise((resolve, reject) => {
-    const check = () => {
-      if (!pred(app.events)) return;
-      app.waiters.delete(check);
-      clearTimeout(timer);
-      resolve(app.events);
-    };
-    const timer = setTimeout(() => { app.waiters.delete(check); reject(new Error(`app ${app.pid}: condition not met; events: ${JSON.stringify(app.events.slice(-5))}`)); }, ms);
-    app.waiters.add(check);
-    check();
-  });
-  app.count = (event) => app.events.filter((e) => e.event === event).length;
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-  await app.until((ev) => ev.some((e) => 'ready' in e));
-  assert.ok(!app.events.find((e) => 'ready' in e).error, JSON.stringify(app.events));
-  // Its routes are applied once serve has answered the commands that carried them.
+  const app = await startHaApp(t, args);
   await new Promise((r) => setTimeout(r, 200));
   return app;
-}
-
-async function kill(app) {
-  const gone = once(app.child, 'exit');
-  app.child.kill('SIGKILL');
-  await gone;
 }
 
 async function setup(t) {
@@ -76,7 +33,7 @@ async function setup(t) {
 }
 
 test('serve: 100 calls answered by app A, A killed, app B takes each over: re-INVITE answered with its SDP, session intact, BYE ends it', { timeout: 120000 }, async (t) => {
-  if (!needRedis(t)) return;
+  if (!needTools(t)) return;
   const { serve, args } = await setup(t);
   const a = await startApp(t, args);
   const peer = await SipPeer.udp(serve.sip);
@@ -95,7 +52,7 @@ test('serve: 100 calls answered by app A, A killed, app B takes each over: re-IN
   await a.until((ev) => ev.filter((e) => e.event === 'create').length === 100);
   await new Promise((r) => setTimeout(r, 500)); // the last saves land in Redis
   const b = await startApp(t, args);
-  await kill(a);
+  await a.kill();
   for (const { call, ok } of calls) {
     peer.send(call.request('INVITE', { uri: ok.contactUri, body: SDP.replace('1 1', '1 2') }));
     const re = await peer.expect((m) => m.callId === call.callId && m.status >= 200 && m.cseqMethod === 'INVITE' && m.get('cseq').startsWith('2 '));
@@ -115,14 +72,14 @@ test('serve: 100 calls answered by app A, A killed, app B takes each over: re-IN
 });
 
 test('serve: a sipp call established via app A, A killed, the re-INVITE and BYE are answered by app B', { timeout: 60000 }, async (t) => {
-  if (!needRedis(t) || !requireSipp(t)) return;
+  if (!needTools(t) || !requireSipp(t)) return;
   const { serve, args } = await setup(t);
   const a = await startApp(t, args);
   const [host, port] = [serve.sip.slice(0, serve.sip.lastIndexOf(':')), serve.sip.slice(serve.sip.lastIndexOf(':') + 1)];
   const sipp = runSipp(['-sf', scenario('ha-uac-takeover.xml'), '-m', '1', '-i', '127.0.0.1', `${host}:${port}`], { timeoutMs: 30000 });
   await a.until((ev) => ev.some((e) => e.event === 'create'));
   const b = await startApp(t, args);
-  await kill(a);
+  await a.kill();
   const r = await sipp;
   assert.equal(r.code, 0, r.summary());
   assert.equal(r.stats.successful, 1, r.summary());
@@ -131,7 +88,7 @@ test('serve: a sipp call established via app A, A killed, the re-INVITE and BYE 
 });
 
 test('serve: a B2BUA pair made by app A is rebuilt as a pair by app B; the caller\'s BYE ends both legs', { timeout: 60000 }, async (t) => {
-  if (!needRedis(t)) return;
+  if (!needTools(t)) return;
   const { serve, args: base } = await setup(t);
   // The far end of the B legs: it answers what serve sends it.
   const callee = await SipPeer.udp(serve.sip);
@@ -157,7 +114,7 @@ test('serve: a B2BUA pair made by app A is rebuilt as a pair by app B; the calle
   await a.until((ev) => ev.filter((e) => e.event === 'create').length === 2 * CALLS);
   await new Promise((r) => setTimeout(r, 500));
   const b = await startApp(t, args);
-  await kill(a);
+  await a.kill();
   for (const { call, ok, bCallId } of calls) {
     caller.send(call.request('BYE', { uri: ok.contactUri }));
     const bye = await caller.expect((m) => m.callId === call.callId && m.status >= 200 && m.cseqMethod === 'BYE');
@@ -173,7 +130,7 @@ test('serve: a B2BUA pair made by app A is rebuilt as a pair by app B; the calle
 });
 
 test('Redis down: calls still complete, failed writes are counted, and writes resume when it is back', { timeout: 60000 }, async (t) => {
-  if (!needRedis(t)) return;
+  if (!needTools(t)) return;
   const redis = await startRedis();
   t.after(() => redis.stop());
   const store = new Srf.RedisStore({ url: redis.url });

@@ -7,13 +7,13 @@
 // is then not retransmitted into a call sipp has already ended) and T4 alone is short.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SDP, embeddedSrf } from '../helpers/embedded.mjs';
+import { SDP, Srf, embeddedSrf } from '../helpers/embedded.mjs';
 import { requireSipp, runSipp, startSippUas } from '../helpers/sipp.mjs';
 
 const CALLS = 10_000;
 const TIMERS = { t1: 100, t2: 400, t4: 100 };
 const SENDING_TIMERS = { t4: 100 };
-const ZERO = { dialogs: 0, pendingInvites: 0, sentRequests: 0, ackWaiters: 0, engine: { dialogs: 0, serverTransactions: 0, clientTransactions: 0, pendingRequests: 0, proxyTransactions: 0 } };
+const ZERO = { dialogs: 0, pendingInvites: 0, sentRequests: 0, ackWaiters: 0, engine: { dialogs: 0, serverTransactions: 0, clientTransactions: 0, pendingRequests: 0, proxyTransactions: 0 }, sessionStore: null };
 
 /** Polls srf.stats() until every count is zero, or fails with the last counts. */
 async function drained(srf, ms = 20000) {
@@ -21,6 +21,8 @@ async function drained(srf, ms = 20000) {
   let stats;
   while (Date.now() < end) {
     stats = await srf.stats();
+    // A session store's counters only grow; what it holds is checked on the store itself.
+    if (srf.sessionStore) stats.sessionStore = null;
     if (JSON.stringify(stats) === JSON.stringify(ZERO)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -46,6 +48,27 @@ test(`createUAS: ${CALLS} calls from sipp, then nothing held`, { timeout: 120000
     assert.equal(r.stats.successful, CALLS, r.summary());
     assert.equal(destroyed, CALLS);
     await drained(app.srf);
+    assert.deepEqual(errors, []);
+  } finally {
+    app.srf.disconnect();
+  }
+});
+
+test('a session store: 2000 createUAS calls from sipp, then no record left in it and nothing held', { timeout: 120000 }, async (t) => {
+  if (!requireSipp(t)) return;
+  const store = new Srf.MemoryStore();
+  const app = await embeddedSrf({ timers: TIMERS, setup: (srf) => {
+    srf.sessionStore = store;
+    srf.invite((req, res) => srf.createUAS(req, res, { localSdp: SDP(4000) }));
+  } });
+  const errors = withErrorsRecorded(app.srf);
+  try {
+    const r = await runSipp(['-sn', 'uac', app.addr, '-m', '2000', '-r', '500', '-l', '500'], { timeoutMs: 90000 });
+    assert.equal(r.stats.successful, 2000, r.summary());
+    await drained(app.srf);
+    const { sessionStore } = await app.srf.stats();
+    assert.ok(sessionStore.writes >= 2000 && sessionStore.failedWrites === 0, JSON.stringify(sessionStore));
+    assert.equal(store.size, 0, 'every dialog removed from the store when it ended');
     assert.deepEqual(errors, []);
   } finally {
     app.srf.disconnect();
