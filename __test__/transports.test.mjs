@@ -349,7 +349,10 @@ for (const x of ['tcp', 'tls', 'ws', 'wss']) {
     const big = bad.call();
     // A MESSAGE no app routes: accepted, it would be answered (not 513).
     bad.send(big.request('MESSAGE', { body: 'x'.repeat(MESSAGE_LIMIT + 4096) }));
-    t.diagnostic(`${x}, body over the limit: ${await refusal(bad, big.callId)}`);
+    const how = await refusal(bad, big.callId);
+    t.diagnostic(`${x}, body over the limit: ${how}`);
+    // RFC 6455 §7.4.1: a WebSocket peer is told why (1009, message too big).
+    if (x === 'ws' || x === 'wss') assert.match(how, /close code 1009/);
     if (x === 'tcp' || x === 'tls') {
       // A head that never ends: the engine must give up at the limit, not wait for the
       // message timeout (32 s by default, far beyond this wait).

@@ -8,8 +8,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 const SUBPROTOCOL: &str = "sec-websocket-protocol";
 
@@ -40,7 +41,14 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, mut link: Link
                         continue;
                     }
                     Some(Ok(Message::Close(_))) | None => return,
-                    Some(Err(e)) => return tracing::warn!(peer = %peer, error = %e, "closing {protocol} connection"),
+                    Some(Err(e)) => {
+                        if matches!(e, WsError::Capacity(_)) {
+                            // RFC 6455 §7.4.1: 1009, a message too big to process.
+                            let frame = CloseFrame { code: CloseCode::Size, reason: "SIP message over the size limit".into() };
+                            let _ = sink.send(Message::Close(Some(frame))).await;
+                        }
+                        return tracing::warn!(peer = %peer, error = %e, "closing {protocol} connection");
+                    }
                 };
                 if bytes.iter().all(|b| matches!(b, b'\r' | b'\n')) {
                     if sink.send(Message::text("\r\n")).await.is_err() {
