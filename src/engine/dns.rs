@@ -96,6 +96,16 @@ fn naptr_service(services: &str) -> Option<Protocol> {
     }
 }
 
+/// How long one NAPTR or SRV lookup may take: a name server that does not answer costs a few
+/// seconds, and the A/AAAA lookup (where /etc/hosts names are found) still fits the core's
+/// overall budget (resolving.rs).
+const RECORD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// A NAPTR or SRV answer, or none when the lookup takes too long.
+async fn bounded<T>(lookup: BoxFuture<'static, Vec<T>>) -> Vec<T> {
+    tokio::time::timeout(RECORD_TIMEOUT, lookup).await.unwrap_or_default()
+}
+
 /// Resolves `q` to the targets to try, best first.
 pub async fn resolve(dns: &dyn Dns, q: &Query) -> Result<Targets, String> {
     let fallback = if q.secure { Protocol::Tls } else { Protocol::Udp };
@@ -107,8 +117,7 @@ pub async fn resolve(dns: &dyn Dns, q: &Query) -> Result<Targets, String> {
         return srv_then_addresses(dns, &q.host, protocol).await;
     }
     // §4.1: NAPTR records naming transports we have, in order then preference, each to SRV.
-    let mut naptr: Vec<(Protocol, Naptr)> = dns
-        .naptr(q.host.clone())
+    let mut naptr: Vec<(Protocol, Naptr)> = bounded(dns.naptr(q.host.clone()))
         .await
         .into_iter()
         .filter(|r| r.flags.eq_ignore_ascii_case("s"))
@@ -147,7 +156,7 @@ async fn srv_then_addresses(dns: &dyn Dns, host: &str, protocol: Protocol) -> Re
 /// SRV records in priority order; within a priority, heavier first (RFC 2782's weighted pick
 /// made deterministic: the order a retry walks), each target's addresses in turn.
 async fn srv_targets(dns: &dyn Dns, name: &str, protocol: Protocol) -> Targets {
-    let mut records = dns.srv(name.to_owned()).await;
+    let mut records = bounded(dns.srv(name.to_owned())).await;
     records.retain(|r| r.target != ".");
     records.sort_by(|a, b| a.priority.cmp(&b.priority).then(b.weight.cmp(&a.weight)));
     let mut out = Targets::new();
@@ -247,14 +256,22 @@ pub mod table {
         pub naptr: HashMap<String, Vec<Naptr>>,
         pub srv: HashMap<String, Vec<Srv>>,
         pub ips: HashMap<String, Vec<IpAddr>>,
+        /// NAPTR and SRV lookups never answer (a name server that is down).
+        pub silent: bool,
     }
 
     impl Dns for TableDns {
         fn naptr(&self, name: String) -> BoxFuture<'static, Vec<Naptr>> {
+            if self.silent {
+                return Box::pin(std::future::pending());
+            }
             let v = self.naptr.get(&name).cloned().unwrap_or_default();
             Box::pin(async move { v })
         }
         fn srv(&self, name: String) -> BoxFuture<'static, Vec<Srv>> {
+            if self.silent {
+                return Box::pin(std::future::pending());
+            }
             let v = self.srv.get(&name).cloned().unwrap_or_default();
             Box::pin(async move { v })
         }
@@ -356,5 +373,15 @@ mod tests {
         d.srv.insert("_sip._tcp.example.com".into(), vec![srv(0, 0, 5070, "a.example.com")]);
         assert_eq!(resolve(&d, &query("sip:example.com")).await, Ok(vec![t(Protocol::Tcp, "192.0.2.1:5070")]), "udp has none, tcp has one");
         assert!(resolve(&d, &query("sip:nowhere.example.com")).await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_name_server_costs_bounded_time_and_addresses_still_resolve() {
+        let mut d = example();
+        d.silent = true;
+        let started = tokio::time::Instant::now();
+        assert_eq!(resolve(&d, &query("sip:example.com")).await, Ok(vec![t(Protocol::Udp, "192.0.2.9:5060")]));
+        // NAPTR, then SRV for udp, tcp and tls: four bounded waits, inside the core's budget.
+        assert_eq!(started.elapsed(), RECORD_TIMEOUT * 4);
     }
 }
