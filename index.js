@@ -12,7 +12,7 @@ const Link = require('./lib/link.js');
 const { ListenLink, Session } = Link;
 const ListenServer = require('./lib/listen-server.js');
 const tls = require('node:tls');
-const { parseUri, stringifyUri } = require('./lib/parse.js');
+const { parseUri, stringifyUri, tagOf } = require('./lib/parse.js');
 const { MiddlewareStack, endOfStack, addVerbs } = require('./lib/middleware.js');
 const { nativeConnectOptions, nativeEmbeddedOptions, nativeListenOptions } = require('./lib/connect-options.js');
 const { Uac, requestArgs } = require('./lib/uac.js');
@@ -67,7 +67,7 @@ class Srf extends EventEmitter {
       const dialog = req.stackDialogId && this._dialogs.get(req.stackDialogId);
       if (dialog) return dialog.handle(req, res);
       req.srf = res.srf = this;
-      if (!this._persistence || req.method === 'ACK' || !/;\s*tag=/.test(req.get('to') || '')) return next();
+      if (!this._persistence || req.method === 'ACK' || !tagOf(req.get('to'))) return next();
       this._persistence.restore(req).then((restored) => (restored ? restored.handle(req, res) : next()), next);
     };
     this._stack.use(this._dialogLayer);

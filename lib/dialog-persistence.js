@@ -7,6 +7,7 @@
 // process had created it. Writes never hold up a call: they run in the background, and a store
 // that fails only means no takeover, with one warning per outage and a count in srf.stats().
 const debug = require('debug')('drachtio:srf');
+const { tagOf } = require('./parse.js');
 
 const SNAPSHOT_VERSION = 1;
 
@@ -33,8 +34,7 @@ function snapshot(d) {
  * request's From tag (the far end formed it) or its To tag (we did). */
 function candidateIds(req) {
   const callId = req.get('call-id');
-  const tag = (h) => (/;\s*tag=([^;>\s]+)/.exec(req.get(h) || '') || [])[1];
-  const ids = [req.stackDialogId, `${callId};from-tag=${tag('from')}`, `${callId};from-tag=${tag('to')}`];
+  const ids = [req.stackDialogId, `${callId};from-tag=${tagOf(req.get('from'))}`, `${callId};from-tag=${tagOf(req.get('to'))}`];
   return [...new Set(ids.filter((id) => id && !id.endsWith('=undefined')))];
 }
 

@@ -3,15 +3,13 @@
 // `dialogStateEmitter` with 'stateChange' listeners, one state object per dialog is updated
 // and re-emitted at each step, from 'trying' to 'terminated'.
 const crypto = require('node:crypto');
-const { parseNameAddr, parseUri } = require('./parse.js');
+const { parseNameAddr, parseUri, tagOf } = require('./parse.js');
 
 /** `user@host` of a From/To header value, or null when either part is missing. */
 function aorOf(headerValue) {
   const uri = parseUri(parseNameAddr(headerValue || '').uri);
   return uri && uri.user && uri.host ? `${uri.user}@${uri.host}` : null;
 }
-
-const tagOf = (v) => (/;\s*tag=([^;>\s]+)/.exec(v || '') || [])[1];
 
 class DialogStateReporter {
   /** `role` 'uas' (the state reports call it 'initiator') or 'uac' ('recipient'). */

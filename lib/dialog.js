@@ -6,7 +6,7 @@ const { EventEmitter } = require('node:events');
 const assert = require('node:assert');
 const SipError = require('./sip-error.js');
 const { METHODS } = require('./middleware.js');
-const { parseNameAddr, parseUri, splitHeaderValues } = require('./parse.js');
+const { parseNameAddr, parseUri, splitHeaderValues, tagOf } = require('./parse.js');
 const sdp = require('./sdp.js');
 const debug = require('debug')('drachtio:srf');
 
@@ -55,7 +55,6 @@ class Dialog extends EventEmitter {
       const m = /<([^>]*)>/.exec(v || '');
       return m ? m[1] : (v || '').split(';')[0].trim();
     };
-    const tagOf = (v) => (/;\s*tag=([^;>\s]+)/.exec(v || '') || [])[1];
     const contact = res.get('contact');
     const recordRoute = (msg) => splitHeaderValues(msg.get('record-route') || '');
     if (type === 'uas') {

@@ -586,4 +586,9 @@ function parseHeader(name, value, callId) {
   }
 }
 
-module.exports = {parseUri, stringifyUri, parseHeader, parseNameAddr, splitHeaderValues};
+/** The `tag` parameter of a From or To value, or undefined. */
+function tagOf(value) {
+  return (/;\s*tag=([^;>\s]+)/.exec(value || '') || [])[1];
+}
+
+module.exports = {parseUri, stringifyUri, parseHeader, parseNameAddr, splitHeaderValues, tagOf};
