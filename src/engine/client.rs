@@ -71,7 +71,7 @@ impl Core {
         }
         let next_hop = route_uri.map(str::to_owned).or_else(|| d.get(HeaderName::Route).map(|r| r.split(',').next().unwrap_or(r).to_owned())).unwrap_or_else(|| d.request_uri().to_owned());
         let mut targets = match self.resolution(&next_hop) {
-            Ok(Resolution::Now(t)) => self.reachable(t),
+            Ok(Resolution::Now(t)) => t,
             Ok(Resolution::Later(q)) => {
                 let work = Parked::NewRequest { app, cmd, route_uri: route_uri.map(str::to_owned), draft: d };
                 if !self.park(q, work) {
@@ -473,10 +473,8 @@ impl Core {
         let mut route_set: Vec<String> = msg.values(HeaderName::RecordRoute).flat_map(|(_, v)| crate::sip::split_commas(v).map(|r| text(r).trim().to_owned())).collect();
         route_set.reverse();
         let invite_cseq = t.draft.get(HeaderName::CSeq).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse().ok()).unwrap_or(1);
-        // The first hop: the first Route (loose routing), else the target. A name not looked up
-        // yet, or a WebSocket peer's `.invalid` host, is reached where the 2xx came from.
-        let hop = route_set.first().map(String::as_str).unwrap_or(&remote_target);
-        let (protocol, peer) = self.resolved_now(hop).unwrap_or((t.dest.protocol, t.dest.remote));
+        let flow = (t.dest.protocol, t.dest.remote);
+        let (protocol, peer) = self.dialog_first_hop(&route_set, Some(&remote_target), Some(flow)).unwrap_or(flow);
         let local_contact = t.draft.get(HeaderName::Contact).unwrap_or_default().to_owned();
         let app = t.app;
         let dialog = self.dialogs.entry(id.clone()).or_insert_with(|| Box::new(Dialog {
@@ -695,5 +693,3 @@ fn ack_for_final(invite: &Draft, res: &Message<'_>) -> Vec<u8> {
     a.headers.push(("CSeq".into(), format!("{seq} ACK")));
     a.to_bytes()
 }
-
-

@@ -308,7 +308,7 @@ impl Core {
     /// An ACK for a 2xx is its own transaction end to end (§16.11): forwarded, never answered.
     pub(super) fn forward_ack(&mut self, mut d: Draft, target: &str) {
         let (protocol, to) = match self.resolution(target) {
-            Ok(Resolution::Now(t)) => match self.reachable(t).first() {
+            Ok(Resolution::Now(t)) => match t.first() {
                 Some(hop) => *hop,
                 None => return,
             },
@@ -359,7 +359,7 @@ impl Core {
     /// Forwards the request to one target (§16.6). A target we cannot reach fails at once.
     fn start_branch(&mut self, pid: &str, target: &str) {
         let hop = match self.resolution(target) {
-            Ok(Resolution::Now(t)) => self.reachable(t).first().copied(),
+            Ok(Resolution::Now(t)) => t.first().copied(),
             Ok(Resolution::Later(q)) => {
                 if self.park(q, Parked::Branch { proxy: pid.to_owned(), target: target.to_owned() }) {
                     if let Some(p) = self.proxies.get_mut(pid) {

@@ -81,30 +81,38 @@ impl Resolver {
 }
 
 impl Core {
-    /// The targets of `uri`: at once for IP literals and cached names, else the query to park
-    /// work on (`park`).
+    /// The targets of `uri` we can send to: at once for IP literals and cached names, else the
+    /// query to park work on (`park`).
     pub(super) fn resolution(&self, uri: &str) -> Result<Resolution, String> {
-        match next_for(uri)? {
-            Next::Ready(t) => Ok(Resolution::Now(t)),
+        let found = match next_for(uri)? {
+            Next::Ready(t) => t,
             Next::Lookup(q) => match self.resolver.cached(&q) {
-                Some(r) => r.map(Resolution::Now),
-                None => Ok(Resolution::Later(q)),
+                Some(r) => r?,
+                None => return Ok(Resolution::Later(q)),
             },
-        }
+        };
+        Ok(Resolution::Now(self.reachable(found)))
     }
 
     /// The first target of `uri` we can send to, if it is known without a lookup (IP literal
     /// or cached name).
     pub(super) fn resolved_now(&self, uri: &str) -> Option<(Protocol, SocketAddr)> {
         match self.resolution(uri) {
-            Ok(Resolution::Now(t)) => self.reachable(t).first().copied(),
+            Ok(Resolution::Now(t)) => t.first().copied(),
             _ => None,
         }
     }
 
+    /// Where a dialog's requests go: its first Route (loose routing), else `target` when one
+    /// is given, if either is known without a lookup; else `flow`, where the dialog's far end
+    /// was last heard from (a name not looked up yet, a WebSocket peer's `.invalid` host).
+    pub(super) fn dialog_first_hop(&self, route_set: &[String], target: Option<&str>, flow: Option<(Protocol, SocketAddr)>) -> Option<(Protocol, SocketAddr)> {
+        route_set.first().map(String::as_str).or(target).and_then(|hop| self.resolved_now(hop)).or(flow)
+    }
+
     /// The targets we have a listening point for (transport and address family): a name may
     /// resolve to IPv6 and IPv4 addresses, and we may listen on one family only.
-    pub(super) fn reachable(&self, mut targets: Targets) -> Targets {
+    fn reachable(&self, mut targets: Targets) -> Targets {
         targets.retain(|(p, a)| self.transports.local_for(*p, *a).is_some());
         targets
     }

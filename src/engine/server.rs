@@ -252,8 +252,7 @@ impl Core {
             return;
         }
         let flow = self.server.get(&a.txn_id).map(|t| (t.src.protocol, t.src.remote));
-        let hop = a.route_set.first().unwrap_or(&a.remote_target);
-        let Some((protocol, peer)) = self.resolved_now(hop).or(flow) else {
+        let Some((protocol, peer)) = self.dialog_first_hop(&a.route_set, Some(&a.remote_target), flow) else {
             return tracing::warn!(dialog = %a.id, "cannot adopt a dialog: no way to reach its far end");
         };
         let local_contact = match self.transports.local_for(protocol, peer) {
@@ -673,8 +672,10 @@ impl Core {
         let dialog_id = dialog_id(&t.call_id, &t.remote_tag);
         let remote_target = t.remote_contact.clone().unwrap_or_else(|| format!("sip:{}", t.src.remote));
         // Our requests go to the first Record-Route entry (the proxy nearest to us); without a
-        // route set, back where the request came from (the flow: NAT, WebSocket).
-        let (protocol, peer) = t.record_route.first().and_then(|r| self.resolved_now(r)).unwrap_or((t.src.protocol, t.src.remote));
+        // route set, back where the request came from (the flow: NAT, WebSocket), not to the
+        // Contact.
+        let flow = (t.src.protocol, t.src.remote);
+        let (protocol, peer) = self.dialog_first_hop(&t.record_route, None, Some(flow)).unwrap_or(flow);
         let dialog = Dialog {
             id: dialog_id.clone(),
             app: t.app.unwrap_or_default(),
