@@ -9,6 +9,7 @@ const os = require('node:os');
 const path = require('node:path');
 // shared with the interop tests: the sipp binary, free ports, spawning sipp, a UAS's start-up
 const { SIPP, sippVersion, freePort, loopbackArgs, spawnSipp, startListening } = require('../scripts/sipp.js');
+const { CLK_TCK, procSample } = require('./proc.js');
 
 const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'lib', 'cli.js');
@@ -18,7 +19,6 @@ const OVERLOAD_XML = path.join(__dirname, 'scenarios', 'uac-overload.xml');
 const UAS_RR_XML = path.join(__dirname, 'scenarios', 'uas-rr.xml');
 const OUT = path.join(__dirname, 'out');
 const SECRET = 'cymru';
-const CLK_TCK = 100; // USER_HZ on Linux; /proc/<pid>/stat counts in these
 const DEFAULT_RATES = [500, 1000, 2000, 3000, 4000, 5000];
 
 const SCENARIOS = {
@@ -127,19 +127,6 @@ const log = (msg) => process.stderr.write(`[load] ${msg}\n`);
 const freeSippPort = () => freePort({ rtp: true });
 
 const readIf = (file) => { try { return fs.readFileSync(file, 'utf8'); } catch { return ''; } };
-
-/** utime+stime (and children's) in ticks, VmRSS and VmHWM in kB; null once the process is gone. */
-function procSample(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (k) => { const m = new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status); return m ? Number(m[1]) : null; };
-    return { ticks: Number(f[11]) + Number(f[12]), childTicks: Number(f[13]) + Number(f[14]), rssKb: kb('VmRSS'), hwmKb: kb('VmHWM'), threads: Number(f[17]) };
-  } catch {
-    return null;
-  }
-}
 
 /** Resets VmHWM to the current RSS (Linux >= 4.0: echo 5 > /proc/<pid>/clear_refs). */
 function resetHwm(pid) {

@@ -16,6 +16,7 @@ const os = require('node:os');
 const path = require('node:path');
 const tls = require('node:tls');
 const WebSocket = require('ws');
+const { CLK_TCK, procSample } = require('./proc.js');
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,7 +26,6 @@ const TRANSPORTS = arg('transports', 'tcp,tls,ws,wss').split(',');
 const RATES = arg('rates', '500,1000,2000').split(',').map(Number);
 const SECONDS = Number(arg('seconds', 5));
 const CONNECTIONS = Number(arg('connections', 50));
-const CLK_TCK = 100;
 const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n';
 
 function makeCert() {
@@ -33,12 +33,6 @@ function makeCert() {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
     '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', 'key.pem', '-out', 'cert.pem'], { cwd: dir, stdio: 'pipe' });
   return { dir, keyFile: path.join(dir, 'key.pem'), certFile: path.join(dir, 'cert.pem') };
-}
-
-function cpuTicks(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
 }
 
 function startApp(transport, pki) {
@@ -125,7 +119,7 @@ async function step(transport, hostport, pid, rate) {
     conns.push(c);
   }
   const total = rate * SECONDS;
-  const cpu0 = cpuTicks(pid);
+  const cpu0 = procSample(pid).ticks;
   const t0 = Date.now();
   let sent = 0;
   await new Promise((resolve) => {
@@ -142,7 +136,7 @@ async function step(transport, hostport, pid, rate) {
   const deadline = Date.now() + 10000;
   while (calls.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const seconds = (Date.now() - t0) / 1000;
-  const cpu = (cpuTicks(pid) - cpu0) / CLK_TCK;
+  const cpu = (procSample(pid).ticks - cpu0) / CLK_TCK;
   conns.forEach((c) => c.close());
   latencies.sort((a, b) => a - b);
   const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] : NaN);
