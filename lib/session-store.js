@@ -47,12 +47,16 @@ class RedisStore {
     const url = opts.url || `redis://${opts.host || '127.0.0.1'}:${opts.port || 6379}${opts.db ? `/${opts.db}` : ''}`;
     this.prefix = opts.prefix || 'srf:dialog:';
     this.ttl = opts.ttl || DEFAULT_TTL_SECONDS;
-    this._client = redis.createClient({
-      url,
-      password: opts.password,
-      disableOfflineQueue: true,
-      socket: { connectTimeout: 2000, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2000) },
-    });
+    try {
+      this._client = redis.createClient({
+        url,
+        password: opts.password,
+        disableOfflineQueue: true,
+        socket: { connectTimeout: 2000, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 2000) },
+      });
+    } catch (err) {
+      throw new Error(`RedisStore: ${err.message}: '${url}' (expected e.g. redis://127.0.0.1:6379)`);
+    }
     // Failures surface on the operations; the client's own error events would otherwise be
     // unhandled EventEmitter errors.
     this._client.on('error', () => {});
