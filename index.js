@@ -409,9 +409,10 @@ class Srf extends EventEmitter {
     const res = new Response(new SipMessage({}), session ? { srf: this, socket: session } : { srf: this });
     res.req = req;
     req.res = res;
-    res._send = req.stackTxnId === 'unsolicited'
-      ? (raw, { cb }) => cb && cb(null) // a BYE the server sent itself: nothing to answer
-      : (raw, opts) => this._sendResponse(req, res, raw, opts);
+    // 'unsolicited': a BYE the server sent itself, or one the embedded engine answered for
+    // the Dialog (createUAS's answerBye): nothing to answer.
+    if (req.stackTxnId === 'unsolicited') res._answered = true;
+    else res._send = (raw, opts) => this._sendResponse(req, res, raw, opts);
     // An UPDATE during an INVITE's setup, received or sent (api.md §2.4).
     const settingUp = req.method === 'UPDATE' && (this._pendingInvites.get(callId) || this._uac.pendingInvites.get(callId));
     if (settingUp) {
@@ -449,7 +450,7 @@ class Srf extends EventEmitter {
       }
       return result;
     };
-    link.sendSip({ txnId: req.stackTxnId, raw, onSent }).then(({ msg }) => {
+    link.sendSip({ txnId: req.stackTxnId, raw, onSent, answerBye: res._answerBye }).then(({ msg }) => {
       if (cb) cb(null, msg);
     }, (err) => {
       debug(`sending ${status} for ${req.method} failed: ${err.message}`);

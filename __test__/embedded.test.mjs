@@ -82,6 +82,56 @@ for (const transport of ['udp', 'tcp']) {
   });
 }
 
+test("the caller's BYE: answered by the engine for a createUAS Dialog, by the app for a call answered with res.send", { timeout: 10000 }, async () => {
+  const uasDialogs = [];
+  const appByes = [];
+  const uas = await embeddedSrf({
+    setup: (s) => {
+      s.invite(async (req, res) => {
+        if (req.get('x-answer') === 'res.send') return res.send(200, { body: SDP(4002) });
+        const dialog = await s.createUAS(req, res, { localSdp: SDP(4000) });
+        dialog.destroyed = new Promise((r) => dialog.once('destroy', r));
+        uasDialogs.push(dialog);
+        return undefined;
+      });
+      // In-dialog requests of calls without a Dialog come to the middleware.
+      s.bye((req, res) => {
+        appByes.push(req.get('call-id'));
+        res.send(200, { headers: { 'X-Answered-By': 'app' } });
+      });
+    },
+  });
+  // Every SIP message the UAS app hands its engine, as text.
+  const sent = [];
+  const link = uas.srf._link;
+  const sendSip = link.sendSip.bind(link);
+  link.sendSip = (opts) => {
+    sent.push(opts.raw);
+    return sendSip(opts);
+  };
+  const uac = await embeddedSrf();
+  try {
+    const managed = await uac.srf.createUAC(uas.uri('bob'), { localSdp: SDP(5000) });
+    await waitFor(() => uasDialogs.length === 1);
+    const bye = await managed.request({ method: 'BYE' });
+    assert.equal(bye.status, 200, 'the caller gets its 200');
+    const byeSeen = await uasDialogs[0].destroyed;
+    assert.equal(byeSeen.method, 'BYE', "the UAS Dialog still hears of the caller's BYE");
+    assert.equal(uasDialogs[0].connected, false);
+    assert.deepEqual(sent.filter((raw) => / BYE\r\n/i.test(raw)), [], 'the app sent no response to the BYE: the engine did');
+    assert.deepEqual(appByes, []);
+
+    const plain = await uac.srf.createUAC(uas.uri('carol'), { localSdp: SDP(5002), headers: { 'X-Answer': 'res.send' } });
+    const bye2 = await plain.request({ method: 'BYE' });
+    assert.equal(bye2.status, 200);
+    assert.equal(bye2.get('x-answered-by'), 'app', 'without a Dialog the app answers the BYE itself');
+    assert.deepEqual(appByes, [plain.sip.callId]);
+  } finally {
+    uac.srf.disconnect();
+    uas.srf.disconnect();
+  }
+});
+
 test('OPTIONS and MESSAGE round trips, callback and Promise forms', async () => {
   const uas = await embeddedSrf({
     setup: (s) => {

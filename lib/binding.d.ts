@@ -25,7 +25,7 @@ export declare class NativeClient {
    * Sends a SIP request or response; its outcome arrives as a `reply` or `failed` event
    * carrying `cmd`.
    */
-  sendSip(cmd: number, txnId: string, dialogId: string, routeUri: string | undefined | null, raw: string): void
+  sendSip(cmd: number, txnId: string, dialogId: string, routeUri: string | undefined | null, raw: string, answerBye?: boolean | undefined | null): void
   sendProxy(cmd: number, txnId: string, opts: ProxyOptions, raw: string): void
   /** Closes the connection and stops reconnecting; the process may exit afterwards. */
   disconnect(): void

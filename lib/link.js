@@ -192,8 +192,8 @@ class Link extends CommandLink {
    * events need must be recorded there, not in a promise continuation. Its return value is
    * what the promise resolves with.
    */
-  sendSip({ txnId = '', dialogId = '', routeUri, raw, onSent }) {
-    return this._command((cmd) => this.native.sendSip(cmd, txnId, dialogId, routeUri || null, raw), { onSent });
+  sendSip({ txnId = '', dialogId = '', routeUri, raw, onSent, answerBye = false }) {
+    return this._command((cmd) => this.native.sendSip(cmd, txnId, dialogId, routeUri || null, raw, answerBye), { onSent });
   }
 
   /** `onMore` receives the intermediate replies of a multi-reply operation (proxy). */

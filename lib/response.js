@@ -16,6 +16,11 @@ class Response extends EventEmitter {
     super();
     this.msg = msg instanceof SipMessage ? msg : new SipMessage(msg);
     this.finished = false;
+    // Set when it answers a received request: how it is sent, or that it needs no sending
+    // (see Srf#_onSip), and whether the engine may answer the BYE of the dialog it forms.
+    this._send = undefined;
+    this._answered = false;
+    this._answerBye = false;
     if (meta) Object.assign(this, meta);
   }
 
@@ -62,6 +67,10 @@ class Response extends EventEmitter {
       this.finished = true;
       this.emit('end', { status, reason: this.msg.reason });
       setImmediate(() => this.emit('finish'));
+    }
+    if (this._answered) {
+      if (cb) cb(null);
+      return;
     }
     if (typeof this._send !== 'function') {
       if (cb) cb(new Error('Response#send: this response is not bound to a transaction'));

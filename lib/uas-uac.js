@@ -42,6 +42,9 @@ function createUAS(srf, req, res, opts = {}, cb) {
         res._dialog = dialog;
         state.set('confirmed', { localTag: dialog.sip.localTag });
       };
+      // The Dialog will answer the far end's BYE with a plain 200: the embedded engine may
+      // send it without asking (one message less each way); a drachtio server ignores this.
+      res._answerBye = status === 200;
       res.send(status, { headers: opts.headers || {}, body }, (err) => {
         req.off('cancel', onCancel);
         if (err) {

@@ -539,7 +539,7 @@ mod tests {
         // A request arrives as a sip frame; the answer goes back on this socket.
         server.send(&format!("s2|sip|network|100|udp|127.0.0.1|5090|12:00:00.0|t1||127.0.0.1|5060|\r\n{OPTIONS}")).await;
         assert!(matches!(event(&mut rx).await, (s, ListenEvent::Session(Event::Sip { .. })) if s == session));
-        let answer = Command::Sip { cmd: 7, txn_id: "t1".into(), dialog_id: String::new(), route_uri: None, raw: b"SIP/2.0 200 OK\r\n\r\n".to_vec() };
+        let answer = Command::Sip { cmd: 7, txn_id: "t1".into(), dialog_id: String::new(), route_uri: None, raw: b"SIP/2.0 200 OK\r\n\r\n".to_vec(), answer_bye: false };
         listener.commands.send(ListenCommand::Session { session, cmd: answer }).await.expect("send");
         let Some(AppMsg::Sip { id: sent, txn_id, .. }) = server.next().await else { panic!("the 200 expected") };
         assert_eq!(txn_id, "t1");
@@ -552,7 +552,7 @@ mod tests {
         assert!(matches!(event(&mut rx).await, (s, ListenEvent::Session(Event::Closed)) if s == session));
 
         // A command for a session that is gone fails at once.
-        let late = Command::Sip { cmd: 8, txn_id: String::new(), dialog_id: String::new(), route_uri: None, raw: Vec::new() };
+        let late = Command::Sip { cmd: 8, txn_id: String::new(), dialog_id: String::new(), route_uri: None, raw: Vec::new(), answer_bye: false };
         listener.commands.send(ListenCommand::Session { session, cmd: late }).await.expect("send");
         assert!(matches!(event(&mut rx).await, (_, ListenEvent::Session(Event::Failed { cmd: 8, code: FailureCode::NotConnected, .. }))));
 

@@ -78,7 +78,7 @@ impl Wire {
     /// command (routes, disconnect) back to the caller, whose business they are.
     pub async fn command<S: EventSink>(&mut self, sink: &S, cmd: Command) -> Option<Command> {
         let (msg, cmd_id, deadline) = match cmd {
-            Command::Sip { cmd, txn_id, dialog_id, route_uri, raw } => {
+            Command::Sip { cmd, txn_id, dialog_id, route_uri, raw, .. } => {
                 (AppMsg::Sip { id: new_id(), txn_id, dialog_id, route_uri, body: raw }, cmd, Some(Instant::now() + REPLY_DEADLINE))
             }
             // Proxy operations last as long as the call setup: no deadline.

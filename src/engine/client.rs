@@ -494,6 +494,7 @@ impl Core {
             invite_cseq,
             confirmed,
             pending_2xx: None,
+            answer_bye: false,
             last_ack: None,
             subscription: t.method == "SUBSCRIBE",
         }));

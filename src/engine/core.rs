@@ -197,13 +197,13 @@ impl Core {
                 }
             }
             Command::RemoveRoute(_) => self.apps.unroute_all(app),
-            Command::Sip { cmd, txn_id, dialog_id, route_uri, raw } => {
+            Command::Sip { cmd, txn_id, dialog_id, route_uri, raw, answer_bye } => {
                 let draft = match Draft::from_app(&raw) {
                     Ok(d) => d,
                     Err(reason) => return self.nok(app, cmd, reason),
                 };
                 if draft.is_response() {
-                    self.respond(app, cmd, &txn_id, draft);
+                    self.respond(app, cmd, &txn_id, draft, answer_bye);
                 } else if !dialog_id.is_empty() {
                     self.in_dialog_request(app, cmd, &dialog_id, draft);
                 } else if !txn_id.is_empty() && draft.method() == "CANCEL" {

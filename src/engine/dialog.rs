@@ -37,6 +37,9 @@ pub struct Dialog {
     pub last_ack: Option<Vec<u8>>,
     /// Formed by a SUBSCRIBE (RFC 6665): a terminating NOTIFY, not a BYE, ends it.
     pub subscription: bool,
+    /// The app's Dialog answers the far end's BYE with a plain 200 anyway: the engine sends
+    /// it and the app hears of the BYE as already answered (`Command::Sip`'s answer_bye).
+    pub answer_bye: bool,
 }
 
 #[derive(Debug)]

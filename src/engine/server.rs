@@ -186,7 +186,7 @@ impl Core {
             }
             return self.stateless(msg, src, 481, "Call/Transaction Does Not Exist");
         };
-        let Some((mut app, formed_by)) = self.dialogs.get(&dialog_id).map(|d| (d.app, if d.subscription { "subscribe" } else { "invite" })) else { return };
+        let Some((mut app, formed_by, answer_bye)) = self.dialogs.get(&dialog_id).map(|d| (d.app, if d.subscription { "subscribe" } else { "invite" }, d.answer_bye)) else { return };
         if !self.apps.contains(app) {
             // Its app is gone: another app that takes the requests forming such dialogs takes
             // it over and finds its state by the dialog id (seed 003).
@@ -219,12 +219,17 @@ impl Core {
         if method == "INVITE" {
             self.trying_soon(&id);
         }
+        let mut txn = id.as_str();
         if method == "BYE" {
             // The far end has ended the dialog; only the BYE's own transaction remains.
             self.forget_dialog(&dialog_id);
             self.cdr(CdrKind::Stop, "network", Some("normal-release"), msg.as_bytes());
+            if answer_bye {
+                self.respond_engine(&id, 200, "OK");
+                txn = "unsolicited"; // nothing for the app to answer
+            }
         }
-        let meta = self.meta("network", src, msg.as_bytes().len(), &id, &dialog_id);
+        let meta = self.meta("network", src, msg.as_bytes().len(), txn, &dialog_id);
         self.deliver_sip(app, meta, msg.as_bytes().to_vec());
     }
 
@@ -277,6 +282,7 @@ impl Core {
             invite_cseq: 0,
             confirmed: true,
             pending_2xx: None,
+            answer_bye: false,
             last_ack: None,
             subscription: a.subscription,
         };
@@ -496,7 +502,7 @@ impl Core {
     }
 
     /// An app's response on transaction `txn_id`.
-    pub(super) fn respond(&mut self, app: AppId, cmd: CmdId, txn_id: &str, mut d: Draft) {
+    pub(super) fn respond(&mut self, app: AppId, cmd: CmdId, txn_id: &str, mut d: Draft, answer_bye: bool) {
         let Some(t) = self.server.get(txn_id) else {
             return self.nok(app, cmd, "Response not sent due to unknown transaction".into());
         };
@@ -560,6 +566,7 @@ impl Core {
         if let (Some(dialog), true) = (&dialog, wants_contact) {
             if let Some(dl) = self.dialogs.get_mut(dialog) {
                 dl.local_contact = local_contact;
+                dl.answer_bye |= answer_bye && !dl.subscription;
             }
         }
         if reliable {
@@ -693,6 +700,7 @@ impl Core {
             invite_cseq: 0,
             confirmed: false,
             pending_2xx: None,
+            answer_bye: false,
             last_ack: None,
             subscription: t.method == "SUBSCRIBE",
         };

@@ -303,10 +303,10 @@ impl NativeClient {
 
     /// Sends a SIP request or response; its outcome arrives as a `reply` or `failed` event
     /// carrying `cmd`.
-    /// Queued until `flush`.
+    /// Queued until `flush`. `answer_bye`: see `Command::Sip`.
     #[napi]
-    pub fn send_sip(&mut self, cmd: u32, txn_id: String, dialog_id: String, route_uri: Option<String>, raw: String) -> napi::Result<()> {
-        self.queue(Command::Sip { cmd, txn_id, dialog_id, route_uri, raw: raw.into_bytes() })
+    pub fn send_sip(&mut self, cmd: u32, txn_id: String, dialog_id: String, route_uri: Option<String>, raw: String, answer_bye: Option<bool>) -> napi::Result<()> {
+        self.queue(Command::Sip { cmd, txn_id, dialog_id, route_uri, raw: raw.into_bytes(), answer_bye: answer_bye.unwrap_or(false) })
     }
 
     /// Queued until `flush`.

@@ -106,7 +106,7 @@ impl NativeListener {
     /// `failed` event carrying `cmd`.
     #[napi]
     pub fn send_sip(&self, session: u32, cmd: u32, txn_id: String, dialog_id: String, route_uri: Option<String>, raw: String) -> napi::Result<()> {
-        self.send(ListenCommand::Session { session, cmd: Command::Sip { cmd, txn_id, dialog_id, route_uri, raw: raw.into_bytes() } })
+        self.send(ListenCommand::Session { session, cmd: Command::Sip { cmd, txn_id, dialog_id, route_uri, raw: raw.into_bytes(), answer_bye: false } })
     }
 
     #[napi]

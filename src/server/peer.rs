@@ -176,7 +176,7 @@ where
                             }
                             let cmd = take_cmd(&mut next_cmd);
                             pending.insert(cmd, id);
-                            let _ = tx.send(Command::Sip { cmd, txn_id, dialog_id, route_uri, raw: body }).await;
+                            let _ = tx.send(Command::Sip { cmd, txn_id, dialog_id, route_uri, raw: body, answer_bye: false }).await;
                         }
                         (AppMsg::Proxy { id, txn_id, spec, body }, Some(tx)) => {
                             let cmd = take_cmd(&mut next_cmd);

@@ -199,9 +199,14 @@ impl Harness {
 
     /// A SIP command from the app; the engine's reply: Ok(args) or Err(reason).
     fn app_sends(&mut self, txn_id: &str, dialog_id: &str, raw: &str) -> Result<Vec<String>, String> {
+        self.app_sends_with(txn_id, dialog_id, raw, false)
+    }
+
+    /// `app_sends`, with the `answer_bye` option of a Dialog-forming 2xx.
+    fn app_sends_with(&mut self, txn_id: &str, dialog_id: &str, raw: &str, answer_bye: bool) -> Result<Vec<String>, String> {
         let cmd = self.next_cmd;
         self.next_cmd += 1;
-        let sip = Command::Sip { cmd, txn_id: txn_id.to_owned(), dialog_id: dialog_id.to_owned(), route_uri: None, raw: raw.as_bytes().to_vec() };
+        let sip = Command::Sip { cmd, txn_id: txn_id.to_owned(), dialog_id: dialog_id.to_owned(), route_uri: None, raw: raw.as_bytes().to_vec(), answer_bye };
         self.core.on_command(APP, sip);
         match self.events().as_slice() {
             [Event::Reply { cmd: c, status: ReplyStatus::Ok, args, .. }] if *c == cmd => Ok(args.clone()),
@@ -685,6 +690,50 @@ async fn responses_that_form_the_dialog_carry_the_record_route_and_our_requests_
     let txn = h.app_request_txn("INVITE sip:bob@127.0.0.1:5060 SIP/2.0");
     h.app_responds(&txn, "486 Busy Here");
     assert!(copied(&h.sent_one()).is_empty());
+}
+
+/// A call answered (by the app, with `answer_bye` as given) and acknowledged; then the
+/// caller's BYE. Returns the dialog id and the app's events for the BYE.
+fn caller_hangs_up(h: &mut Harness, answer_bye: bool) -> (String, Vec<(String, String, String)>) {
+    let txn = invite_arrives(h, UDP);
+    h.app_sends_with(&txn, "", &app_response("200 OK"), answer_bye).expect("response accepted");
+    let ok = h.sent_one();
+    h.receive(UDP, &request("ACK", UDP, "z9hG4bK-ack", "1 ACK", Some(&to_tag(&ok.text))));
+    let dialog = h.core.dialogs.keys().next().expect("dialog").clone();
+    h.events();
+    h.receive(UDP, &request("BYE", UDP, "z9hG4bK-bye", "2 BYE", Some(&to_tag(&ok.text))));
+    (dialog, h.app_got())
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_server_answers_the_bye_itself_in_a_dialog_the_app_marked_answer_bye() {
+    let mut h = Harness::new(&["invite"]);
+    let (dialog, got) = caller_hangs_up(&mut h, true);
+    let ok = h.sent_one();
+    assert_eq!((ok.line(), ok.header("CSeq")), ("SIP/2.0 200 OK", "2 BYE"));
+    assert!(ok.header("To").contains(";tag="), "{}", ok.text);
+    // The app hears of the BYE as already answered: nothing for it to send.
+    assert_eq!(got, [("unsolicited".to_owned(), dialog, "BYE sip:bob@127.0.0.1:5060 SIP/2.0".to_owned())]);
+    assert!(h.core.dialogs.is_empty());
+    assert_eq!(h.core.apps.pending(APP), 0, "no request waits for the app");
+    // A retransmitted BYE gets the same 200 (Timer J), and the app does not see it again.
+    h.receive(UDP, &request("BYE", UDP, "z9hG4bK-bye", "2 BYE", Some(&to_tag(&ok.text))));
+    assert_eq!(h.sent_one().line(), "SIP/2.0 200 OK");
+    assert!(h.events().is_empty());
+    h.run_until(33_000).await;
+    assert!(h.core.server.is_empty() && h.core.timers.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_server_leaves_the_bye_to_the_app_without_answer_bye() {
+    let mut h = Harness::new(&["invite"]);
+    let (dialog, got) = caller_hangs_up(&mut h, false);
+    assert!(h.sent().is_empty(), "the app answers it");
+    assert_eq!(got.len(), 1);
+    assert_ne!(got[0].0, "unsolicited");
+    assert_eq!((got[0].1.as_str(), got[0].2.as_str()), (dialog.as_str(), "BYE sip:bob@127.0.0.1:5060 SIP/2.0"));
+    h.app_responds(&got[0].0, "200 OK");
+    assert_eq!(h.sent_one().header("CSeq"), "2 BYE");
 }
 
 #[tokio::test(start_paused = true)]

@@ -23,7 +23,7 @@ impl Harness {
         let raw = format!("OPTIONS {uri} SIP/2.0\r\nContent-Length: 0\r\n\r\n");
         let cmd = self.next_cmd;
         self.next_cmd += 1;
-        self.core.on_command(APP, Command::Sip { cmd, txn_id: String::new(), dialog_id: String::new(), route_uri: None, raw: raw.into_bytes() });
+        self.core.on_command(APP, Command::Sip { cmd, txn_id: String::new(), dialog_id: String::new(), route_uri: None, raw: raw.into_bytes(), answer_bye: false });
         self.events()
     }
 }
