@@ -14,9 +14,12 @@ function aorOf(headerValue) {
 class DialogStateReporter {
   /** `role` 'uas' (the state reports call it 'initiator') or 'uac' ('recipient'). */
   constructor(emitter, role, req) {
+    this.emitter = null;
+    // Most calls have no emitter: nothing is parsed for them.
+    if (!emitter || typeof emitter.emit !== 'function' || emitter.listenerCount('stateChange') === 0) return;
     const aor = aorOf(role === 'uas' ? req.get('from') : req.get('to'));
-    this.emitter = emitter && typeof emitter.emit === 'function' && emitter.listenerCount('stateChange') > 0 && aor ? emitter : null;
-    if (!this.emitter) return;
+    if (!aor) return;
+    this.emitter = emitter;
     this.state = {
       state: 'trying',
       direction: role === 'uas' ? 'initiator' : 'recipient',
