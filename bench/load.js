@@ -9,7 +9,7 @@ const os = require('node:os');
 const path = require('node:path');
 // shared with the interop tests: the sipp binary, free ports, spawning sipp, a UAS's start-up
 const { SIPP, sippVersion, freePort, loopbackArgs, spawnSipp, startListening } = require('../scripts/sipp.js');
-const { CLK_TCK, procSample } = require('./proc.js');
+const { CLK_TCK, procSample, threadSample, threadsPerCall } = require('./proc.js');
 
 const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'lib', 'cli.js');
@@ -532,10 +532,12 @@ function isClean(r) {
 async function loadStep({ xml, target, rate, opts, procs, app, dir }) {
   const calls = Math.min(Math.round(rate * opts.seconds), opts.maxCalls);
   const before = new Map();
+  const threadsBefore = new Map();
   const hwmReset = new Map();
   for (const p of procs) {
     hwmReset.set(p.pid, resetHwm(p.pid));
     before.set(p.pid, procSample(p.pid));
+    threadsBefore.set(p.pid, threadSample(p.pid));
   }
   const stats0 = app ? await app.query('stats') : null;
   log(`step ${rate} calls/s: ${calls} calls`);
@@ -556,6 +558,7 @@ async function loadStep({ xml, target, rate, opts, procs, app, dir }) {
       peakRssKb: hwmReset.get(p.pid) ? a.hwmKb : Math.max(r.peakRssSampledKb[p.pid] || 0, a.rssKb),
       peakFrom: hwmReset.get(p.pid) ? 'VmHWM (reset at step start)' : 'VmRSS sampled every 250 ms',
       rssAfterKb: a.rssKb, threads: a.threads,
+      perThread: threadsPerCall(threadsBefore.get(p.pid), threadSample(p.pid), r.completed),
     });
   }
   r.processes.push({ name: 'sipp uac', pid: r.sipp.pid, cpuSeconds: r.sipp.cpuSeconds, peakRssKb: r.sipp.peakRssKb, peakFrom: 'VmHWM sampled every 250 ms' });
@@ -583,6 +586,22 @@ async function loadStep({ xml, target, rate, opts, procs, app, dir }) {
 const fmt = (v, d = 2) => (v === null || v === undefined || Number.isNaN(v) ? '-' : Number(v).toFixed(d));
 const ms = (v) => (v === null || v === undefined ? '-' : v === 0 ? '<1' : String(v));
 const mb = (kb) => (kb ? (kb / 1024).toFixed(1) : '-');
+
+/** Where each process's CPU went, by thread (proc.js threadSample), per completed call. */
+function threadTable(steps) {
+  const rows = [];
+  for (const s of steps) {
+    for (const p of s.processes) {
+      const t = p.perThread;
+      if (!t) continue;
+      const cell = (role) => `${fmt(t[role].cpuMs, 3)} (${fmt(t[role].switches, 2)})`;
+      rows.push(`| ${s.rate} | ${p.name} | ${cell('main')} | ${cell('engine')} | ${cell('other')} |`);
+    }
+  }
+  if (!rows.length) return '';
+  return ['CPU ms per call by thread (voluntary context switches per call):', '',
+    '| rate | process | main (JS) thread | engine thread (drachtio-rs) | other threads (GC, libuv pool) |', '|---|---|---|---|---|', ...rows].join('\n');
+}
 
 function loadTable(steps) {
   const names = [];
@@ -786,6 +805,8 @@ async function runLoad(opts, env) {
     `\`${result.command}\` — ${env.date}, commit ${env.commit} (addon ${env.addon && env.addon.sha256}), ${env.cpus} × ${env.cpu}, node ${env.node}, ${env.sipp}; ${opts.seconds} s a step, hold ${opts.holdMs} ms`, '',
     loadTable(steps), '',
     `**Highest clean rate: ${result.headline.highestCleanRate === null ? 'none' : `${result.headline.highestCleanRate} calls/s`}** (clean: every call completed, none failed, retransmissions < 0.1% of calls, no app errors, no dialog left open)`];
+  const split = threadTable(steps);
+  if (split) md.push('', split);
   const notes = steps.filter((r) => r.problems.length).map((r) => `- ${r.rate} calls/s: ${r.problems.join('; ')}`);
   const busy = steps.filter((r) => r.otherCpuSeconds > 0.5).map((r) => `${r.rate}: ${fmt(r.otherCpuSeconds, 1)} s`);
   if (busy.length) notes.push(`- CPU used by processes outside this benchmark during the step (it competes for the same cores): ${busy.join(', ')}`);

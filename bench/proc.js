@@ -18,4 +18,43 @@ function procSample(pid) {
   }
 }
 
-module.exports = { CLK_TCK, procSample };
+/**
+ * The threads of `pid` by role, each {ticks, switches} (CPU ticks, voluntary context switches):
+ * `main` (the process's first thread: Node's JS thread), `engine` (our runtime's thread, named
+ * drachtio-rs) and `other` (V8's GC helpers, libuv's pool, anything else). Null once gone.
+ */
+function threadSample(pid) {
+  const roles = { main: { ticks: 0, switches: 0 }, engine: { ticks: 0, switches: 0 }, other: { ticks: 0, switches: 0 } };
+  let tids;
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+      const role = roles[tid === String(pid) ? 'main' : name === 'drachtio-rs' ? 'engine' : 'other'];
+      role.ticks += Number(f[11]) + Number(f[12]);
+      role.switches += m ? Number(m[1]) : 0;
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return roles;
+}
+
+/** What each role of `threadSample` did between two samples, per call: CPU ms and switches. */
+function threadsPerCall(before, after, calls) {
+  if (!before || !after || !calls) return null;
+  const out = {};
+  for (const role of Object.keys(after)) {
+    out[role] = { cpuMs: ((after[role].ticks - before[role].ticks) * 1000) / CLK_TCK / calls, switches: (after[role].switches - before[role].switches) / calls };
+  }
+  return out;
+}
+
+module.exports = { CLK_TCK, procSample, threadSample, threadsPerCall };
