@@ -132,6 +132,39 @@ test("the caller's BYE: answered by the engine for a createUAS Dialog, by the ap
   }
 });
 
+test("the callee's BYE in a createUAC Dialog is answered by the engine; the Dialog still hears it", { timeout: 10000 }, async () => {
+  const uasDialogs = [];
+  const uas = await embeddedSrf({
+    setup: (s) => {
+      s.invite(async (req, res) => {
+        const dialog = await s.createUAS(req, res, { localSdp: SDP(4004) });
+        uasDialogs.push(dialog);
+      });
+    },
+  });
+  const uac = await embeddedSrf();
+  const sent = [];
+  const link = uac.srf._link;
+  const sendSip = link.sendSip.bind(link);
+  link.sendSip = (opts) => {
+    sent.push(opts.raw);
+    return sendSip(opts);
+  };
+  try {
+    const dialog = await uac.srf.createUAC(uas.uri('dave'), { localSdp: SDP(5004) });
+    const destroyed = new Promise((r) => dialog.once('destroy', r));
+    await waitFor(() => uasDialogs.length === 1);
+    const bye = await uasDialogs[0].request({ method: 'BYE' });
+    assert.equal(bye.status, 200, 'the callee gets its 200');
+    assert.equal((await destroyed).method, 'BYE');
+    assert.equal(dialog.connected, false);
+    assert.deepEqual(sent.filter((raw) => / BYE\r\n/i.test(raw)), [], 'the caller app sent no response to the BYE: the engine did');
+  } finally {
+    uac.srf.disconnect();
+    uas.srf.disconnect();
+  }
+});
+
 test('OPTIONS and MESSAGE round trips, callback and Promise forms', async () => {
   const uas = await embeddedSrf({
     setup: (s) => {

@@ -117,14 +117,17 @@ class Uac {
       { ...opts, headers: { ...(opts.headers || {}), RAck: `${rseq.trim()} ${cseq}` } }, req.socket);
   }
 
-  /** Sends ACK/PRACK (or another request) inside a dialog the server knows by id. */
-  inDialog(dialogId, method, uri, { headers = {}, body } = {}, socket) {
+  /**
+   * Sends ACK/PRACK (or another request) inside a dialog the server knows by id. `_answerBye`
+   * (createUAC's ACK): the Dialog answers the far end's BYE, so the engine may (Command::Sip).
+   */
+  inDialog(dialogId, method, uri, { headers = {}, body, _answerBye = false } = {}, socket) {
     const raw = new SipMessage({ method, uri, headers, body }).toString();
     // Sent at once, so requests reach the server in the order they were made (an ACK before
     // the BYE that follows it); a link that is down becomes a rejection.
     let sent;
     try {
-      sent = this.linkFor(socket).sendSip({ dialogId, raw }).then(({ msg }) => msg);
+      sent = this.linkFor(socket).sendSip({ dialogId, raw, answerBye: _answerBye }).then(({ msg }) => msg);
     } catch (err) {
       sent = Promise.reject(err);
     }

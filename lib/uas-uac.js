@@ -154,7 +154,9 @@ function established(srf, method, { req, res, ack, state }, localSdp, opts) {
   const lateOffer = method === 'INVITE' && !localSdp && Boolean(res.body);
   if (lateOffer && opts.noAck === true) return thirdPartyCall(srf, { req, res, ack, state }, opts);
   const answer = lateOffer ? blackHole(res.body) : undefined;
-  ack(answer ? { body: answer, headers: { 'Content-Type': 'application/sdp' } } : {});
+  // The Dialog made below answers the callee's BYE with a plain 200: the engine may send it.
+  const _answerBye = method === 'INVITE' && res.has('contact');
+  ack(answer ? { body: answer, headers: { 'Content-Type': 'application/sdp' }, _answerBye } : { _answerBye });
   if (!res.has('contact')) throw Object.assign(new SipError(500, 'No Contact header in response'), { res });
   return makeDialog(srf, { req, res, state }, answer !== undefined ? answer : localSdp, opts);
 }

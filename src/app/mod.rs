@@ -18,10 +18,10 @@ pub enum Command {
     RemoveRoute(String),
     /// A request or response. `txn_id` names the transaction being answered (or the INVITE
     /// being cancelled); `dialog_id` an existing dialog; both empty for a new request.
-    /// `answer_bye`, on the 2xx that forms a dialog: the app's Dialog answers the far end's
-    /// BYE with a plain 200 whatever happens, so the embedded engine may send that 200 itself
-    /// and hand the app the BYE as already answered (txn id `unsolicited`). A drachtio server
-    /// has no such option and ignores it.
+    /// `answer_bye`, on the 2xx that forms a dialog (UAS) or the ACK of one (UAC): the app's
+    /// Dialog answers the far end's BYE with a plain 200 whatever happens, so the embedded
+    /// engine may send that 200 itself and hand the app the BYE as already answered (txn id
+    /// `unsolicited`). A drachtio server has no such option and ignores it.
     Sip { cmd: CmdId, txn_id: String, dialog_id: String, route_uri: Option<String>, raw: Vec<u8>, answer_bye: bool },
     Proxy { cmd: CmdId, txn_id: String, spec: ProxySpec, raw: Vec<u8> },
     /// What the backend holds, for leak checks and metrics: a `Reply` whose args count dialogs,

@@ -155,7 +155,8 @@ impl Core {
     }
 
     /// A request inside a dialog the engine knows (§4.5), ACK included.
-    pub(super) fn in_dialog_request(&mut self, app: AppId, cmd: CmdId, dialog: &str, d: Draft) {
+    /// `answer_bye` on the ACK of a 2xx: see `Command::Sip`.
+    pub(super) fn in_dialog_request(&mut self, app: AppId, cmd: CmdId, dialog: &str, d: Draft, answer_bye: bool) {
         // A dialog whose app is gone is taken over by the app that sends in it (seed 003: the
         // other leg of a B2BUA rebuilt from the session store).
         if let Some(dl) = self.dialogs.get_mut(dialog).filter(|dl| dl.app != app && !self.apps.contains(dl.app)) {
@@ -182,6 +183,7 @@ impl Core {
             let bytes = d.to_bytes();
             dl.last_ack = Some(bytes.clone());
             dl.confirmed = true;
+            dl.answer_bye |= answer_bye && !dl.subscription;
             self.send(protocol, peer, local, bytes.clone());
             return self.ok_sent(app, cmd, dest, bytes, &util::txn_id(), None);
         }

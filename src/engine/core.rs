@@ -205,7 +205,7 @@ impl Core {
                 if draft.is_response() {
                     self.respond(app, cmd, &txn_id, draft, answer_bye);
                 } else if !dialog_id.is_empty() {
-                    self.in_dialog_request(app, cmd, &dialog_id, draft);
+                    self.in_dialog_request(app, cmd, &dialog_id, draft, answer_bye);
                 } else if !txn_id.is_empty() && draft.method() == "CANCEL" {
                     self.cancel_request(app, cmd, &txn_id, draft);
                 } else {

@@ -38,7 +38,8 @@ pub struct Dialog {
     /// Formed by a SUBSCRIBE (RFC 6665): a terminating NOTIFY, not a BYE, ends it.
     pub subscription: bool,
     /// The app's Dialog answers the far end's BYE with a plain 200 anyway: the engine sends
-    /// it and the app hears of the BYE as already answered (`Command::Sip`'s answer_bye).
+    /// it and the app hears of the BYE as already answered (`Command::Sip`'s answer_bye, on
+    /// our 2xx or our ACK).
     pub answer_bye: bool,
 }
 

@@ -736,6 +736,41 @@ async fn invite_server_leaves_the_bye_to_the_app_without_answer_bye() {
     assert_eq!(h.sent_one().header("CSeq"), "2 BYE");
 }
 
+/// A call the app placed, answered by the callee and ACKed by the app (`answer_bye` as given);
+/// then the callee's BYE. Returns the dialog id and the app's events for the BYE.
+fn callee_hangs_up(h: &mut Harness, answer_bye: bool) -> (String, Vec<(String, String, String)>) {
+    h.app_requests("INVITE", UDP);
+    let invite = h.sent_one();
+    h.receive(UDP, &answer(&invite, "200 OK"));
+    let dialog = h.app_got().pop().expect("the 200").1;
+    h.app_sends_with("", &dialog, "ACK sip:placeholder SIP/2.0\r\nContent-Length: 0\r\n\r\n", answer_bye).expect("ACK sent");
+    assert_eq!(h.sent_one().line(), "ACK sip:carol@10.0.0.3:5080 SIP/2.0");
+    let bye = format!(
+        "BYE {} SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.3:5080;branch=z9hG4bK-callee-bye\r\nMax-Forwards: 70\r\nFrom: {};tag=carol\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+        invite.header("Contact").trim_matches(['<', '>']),
+        invite.header("To"),
+        invite.header("From"),
+        invite.header("Call-ID"),
+    );
+    h.receive(UDP, &bye);
+    (dialog, h.app_got())
+}
+
+#[tokio::test(start_paused = true)]
+async fn invite_client_dialog_acked_with_answer_bye_gets_the_callees_bye_answered_by_the_engine() {
+    let mut h = Harness::new(&[]);
+    let (dialog, got) = callee_hangs_up(&mut h, true);
+    let ok = h.sent_one();
+    assert_eq!((ok.line(), ok.header("CSeq")), ("SIP/2.0 200 OK", "1 BYE"));
+    assert_eq!(got, [("unsolicited".to_owned(), dialog, "BYE sip:127.0.0.1:5060 SIP/2.0".to_owned())]);
+    assert!(h.core.dialogs.is_empty());
+
+    let mut h = Harness::new(&[]);
+    let (_, got) = callee_hangs_up(&mut h, false);
+    assert!(h.sent().is_empty(), "without answer_bye the app answers");
+    assert_ne!(got[0].0, "unsolicited");
+}
+
 #[tokio::test(start_paused = true)]
 async fn invite_server_unacknowledged_2xx_ends_the_call_with_a_bye() {
     let mut h = Harness::new(&["invite"]);
