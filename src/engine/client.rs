@@ -4,7 +4,7 @@
 
 use super::apps::AppId;
 use super::build::{with_tag, Draft};
-use super::core::{Core, Source, Timer};
+use super::core::{Core, Source, Timer, UNSOLICITED};
 use super::dialog::{dialog_id, is_terminating_notify, Dialog};
 use super::dns::Targets;
 use super::resolving::{Parked, Resolution};
@@ -183,7 +183,7 @@ impl Core {
             let bytes = d.to_bytes();
             dl.last_ack = Some(bytes.clone());
             dl.confirmed = true;
-            dl.answer_bye |= answer_bye && !dl.subscription;
+            dl.engine_answers_bye(answer_bye);
             self.send(protocol, peer, local, bytes.clone());
             return self.ok_sent(app, cmd, dest, bytes, &util::txn_id(), None);
         }
@@ -630,7 +630,7 @@ impl Core {
         let cdr_reason = if reason == "Session timer expired" { "session-expired" } else { "system-initiated-termination" };
         self.cdr(CdrKind::Stop, "application", Some(cdr_reason), &bytes);
         if self.apps.contains(app) {
-            let meta = self.meta("application", dest, bytes.len(), "unsolicited", dialog);
+            let meta = self.meta("application", dest, bytes.len(), UNSOLICITED, dialog);
             self.deliver_sip(app, meta, bytes);
         }
     }

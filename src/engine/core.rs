@@ -61,6 +61,10 @@ pub enum Timer {
 /// How often the engine looks whether memory can be given back (memory.rs).
 const TRIM_CHECK: Duration = Duration::from_secs(5);
 
+/// The transaction id an app gets with a BYE it must not answer: one the engine sent itself
+/// (wire-protocol.md §6), or one it answered for the app's Dialog (`Command::Sip`'s answer_bye).
+pub(super) const UNSOLICITED: &str = "unsolicited";
+
 pub struct Core {
     pub(super) config: EngineConfig,
     pub(super) transports: Transports,

@@ -62,6 +62,12 @@ pub fn dialog_id(call_id: &str, from_tag: &str) -> String {
 }
 
 impl Dialog {
+    /// The app's Dialog will answer the far end's BYE with a plain 200 (`asked`, from our 2xx
+    /// or our ACK): from now on the engine does. Subscription dialogs end by NOTIFY instead.
+    pub fn engine_answers_bye(&mut self, asked: bool) {
+        self.answer_bye |= asked && !self.subscription;
+    }
+
     /// Completes an app's in-dialog request.
     pub fn build_request(&mut self, mut d: Draft, via: String) -> Draft {
         let method = d.method().to_owned();

@@ -5,7 +5,7 @@
 
 use super::apps::AppId;
 use super::build::{with_tag, Draft};
-use super::core::{response_draft, stamp_via, Core, Source, Timer};
+use super::core::{response_draft, stamp_via, Core, Source, Timer, UNSOLICITED};
 use super::dialog::{dialog_id, is_terminating_notify, Dialog, Pending2xx};
 use super::transport::Protocol;
 use super::util;
@@ -226,7 +226,7 @@ impl Core {
             self.cdr(CdrKind::Stop, "network", Some("normal-release"), msg.as_bytes());
             if answer_bye {
                 self.respond_engine(&id, 200, "OK");
-                txn = "unsolicited"; // nothing for the app to answer
+                txn = UNSOLICITED;
             }
         }
         let meta = self.meta("network", src, msg.as_bytes().len(), txn, &dialog_id);
@@ -566,7 +566,7 @@ impl Core {
         if let (Some(dialog), true) = (&dialog, wants_contact) {
             if let Some(dl) = self.dialogs.get_mut(dialog) {
                 dl.local_contact = local_contact;
-                dl.answer_bye |= answer_bye && !dl.subscription;
+                dl.engine_answers_bye(answer_bye);
             }
         }
         if reliable {
