@@ -82,6 +82,18 @@ for (const transport of ['udp', 'tcp']) {
   });
 }
 
+/** Every SIP message `srf` hands its engine from now on, as text (filled in as they go). */
+function sentByApp(srf) {
+  const sent = [];
+  const link = srf._link;
+  const sendSip = link.sendSip.bind(link);
+  link.sendSip = (opts) => {
+    sent.push(opts.raw);
+    return sendSip(opts);
+  };
+  return sent;
+}
+
 test("the caller's BYE: answered by the engine for a createUAS Dialog, by the app for a call answered with res.send", { timeout: 10000 }, async () => {
   const uasDialogs = [];
   const appByes = [];
@@ -101,14 +113,7 @@ test("the caller's BYE: answered by the engine for a createUAS Dialog, by the ap
       });
     },
   });
-  // Every SIP message the UAS app hands its engine, as text.
-  const sent = [];
-  const link = uas.srf._link;
-  const sendSip = link.sendSip.bind(link);
-  link.sendSip = (opts) => {
-    sent.push(opts.raw);
-    return sendSip(opts);
-  };
+  const sent = sentByApp(uas.srf);
   const uac = await embeddedSrf();
   try {
     const managed = await uac.srf.createUAC(uas.uri('bob'), { localSdp: SDP(5000) });
@@ -143,13 +148,7 @@ test("the callee's BYE in a createUAC Dialog is answered by the engine; the Dial
     },
   });
   const uac = await embeddedSrf();
-  const sent = [];
-  const link = uac.srf._link;
-  const sendSip = link.sendSip.bind(link);
-  link.sendSip = (opts) => {
-    sent.push(opts.raw);
-    return sendSip(opts);
-  };
+  const sent = sentByApp(uac.srf);
   try {
     const dialog = await uac.srf.createUAC(uas.uri('dave'), { localSdp: SDP(5004) });
     const destroyed = new Promise((r) => dialog.once('destroy', r));
