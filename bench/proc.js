@@ -5,11 +5,19 @@ const fs = require('node:fs');
 
 const CLK_TCK = 100; // USER_HZ on Linux; /proc/<pid>/stat counts in these
 
+/**
+ * A /proc stat line (of a process or a thread): its name and the fields after it, numbered
+ * from 0 = state (so utime is 11, stime 12).
+ */
+function readStat(file) {
+  const stat = fs.readFileSync(file, 'utf8');
+  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), f: stat.slice(stat.lastIndexOf(')') + 2).split(' ') };
+}
+
 /** utime+stime (and children's) in ticks, VmRSS and VmHWM in kB; null once the process is gone. */
 function procSample(pid) {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const { f } = readStat(`/proc/${pid}/stat`);
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (k) => { const m = new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status); return m ? Number(m[1]) : null; };
     return { ticks: Number(f[11]) + Number(f[12]), childTicks: Number(f[13]) + Number(f[14]), rssKb: kb('VmRSS'), hwmKb: kb('VmHWM'), threads: Number(f[17]) };
@@ -33,9 +41,7 @@ function threadSample(pid) {
   }
   for (const tid of tids) {
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const { name, f } = readStat(`/proc/${pid}/task/${tid}/stat`);
       const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
       const role = roles[tid === String(pid) ? 'main' : name === 'drachtio-rs' ? 'engine' : 'other'];
       role.ticks += Number(f[11]) + Number(f[12]);
