@@ -497,6 +497,7 @@ impl Core {
             confirmed,
             pending_2xx: None,
             answer_bye: false,
+            reliable_txn: None,
             last_ack: None,
             subscription: t.method == "SUBSCRIBE",
         }));

@@ -10,13 +10,13 @@ use super::dialog::Dialog;
 use super::proxy::ProxyTxn;
 use super::server::ServerTxn;
 use super::session_timer::Sessions;
+use super::table::Table;
 use super::transport::{Inbound, InboundKind, Protocol, Transports};
 use super::{util, CoreMsg, EngineConfig, VERSION};
 use crate::app::{CmdId, Command, Event};
 use crate::sip::validate::{validate, validate_except_request_uri};
 use crate::sip::{parse, ErrorKind, Framing, HeaderName, Message, ParseError};
 use crate::wire::{CdrKind, ReplyStatus, SipMeta};
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -74,18 +74,18 @@ pub struct Core {
     pub(super) timers: DelayQueue<Timer>,
     // Transactions and dialogs are boxed: tables grow by doubling, and a table of large
     // inline values holds that much memory in empty slots (tens of MB at 2,000 calls/s).
-    pub(super) server: HashMap<String, Box<ServerTxn>>,
+    pub(super) server: Table<String, Box<ServerTxn>>,
     /// (branch, sent-by, method) → server transaction id (§17.2.3).
-    pub(super) server_keys: HashMap<(String, String, String), String>,
-    pub(super) client: HashMap<String, Box<ClientTxn>>,
+    pub(super) server_keys: Table<(String, String, String), String>,
+    pub(super) client: Table<String, Box<ClientTxn>>,
     /// (branch, method) → client transaction id (§17.1.3).
-    pub(super) client_keys: HashMap<(String, String), String>,
-    pub(super) dialogs: HashMap<String, Box<Dialog>>,
+    pub(super) client_keys: Table<(String, String), String>,
+    pub(super) dialogs: Table<String, Box<Dialog>>,
     /// (Call-ID, our tag) → dialog id, to match requests arriving inside a dialog.
-    pub(super) dialog_keys: HashMap<(String, String), String>,
+    pub(super) dialog_keys: Table<(String, String), String>,
     pub(super) sessions: Sessions,
     /// Proxy transactions by the id of the server transaction they forward (proxy.rs).
-    pub(super) proxies: HashMap<String, Box<ProxyTxn>>,
+    pub(super) proxies: Table<String, Box<ProxyTxn>>,
     trim: super::memory::Trim,
     /// Request handlers: new requests of these methods are held for a decision (handlers.rs).
     pub(super) router: Option<super::RequestRouter>,
@@ -102,14 +102,14 @@ impl Core {
             hostports,
             apps: Apps::default(),
             timers: DelayQueue::new(),
-            server: HashMap::new(),
-            server_keys: HashMap::new(),
-            client: HashMap::new(),
-            client_keys: HashMap::new(),
-            dialogs: HashMap::new(),
-            dialog_keys: HashMap::new(),
+            server: Table::default(),
+            server_keys: Table::default(),
+            client: Table::default(),
+            client_keys: Table::default(),
+            dialogs: Table::default(),
+            dialog_keys: Table::default(),
             sessions: Sessions::default(),
-            proxies: HashMap::new(),
+            proxies: Table::default(),
             trim: super::memory::Trim::default(),
             router: None,
             resolver: super::resolving::Resolver::new(std::sync::Arc::new(super::dns::SystemDns::new())),

@@ -41,6 +41,8 @@ pub struct Dialog {
     /// it and the app hears of the BYE as already answered (`Command::Sip`'s answer_bye, on
     /// our 2xx or our ACK).
     pub answer_bye: bool,
+    /// UAS: the INVITE transaction whose reliable 1xx the far end's PRACK names (RFC 3262).
+    pub reliable_txn: Option<String>,
 }
 
 #[derive(Debug)]

@@ -19,6 +19,7 @@ mod proxy;
 mod resolving;
 mod server;
 mod session_timer;
+mod table;
 mod transport;
 mod util;
 

@@ -283,6 +283,7 @@ impl Core {
             confirmed: true,
             pending_2xx: None,
             answer_bye: false,
+            reliable_txn: None,
             last_ack: None,
             subscription: a.subscription,
         };
@@ -573,6 +574,9 @@ impl Core {
             if let Some(t) = self.server.get_mut(txn_id) {
                 t.reliable = Some((rseq, bytes.clone()));
             }
+            if let Some(dl) = dialog.as_deref().and_then(|id| self.dialogs.get_mut(id)) {
+                dl.reliable_txn = Some(txn_id.to_owned());
+            }
             let k = self.arm(Timer::ServerRetransmit(txn_id.to_owned()), self.t1());
             if let Some(t) = self.server.get_mut(txn_id) {
                 t.retransmit = Some(k);
@@ -701,6 +705,7 @@ impl Core {
             confirmed: false,
             pending_2xx: None,
             answer_bye: false,
+            reliable_txn: None,
             last_ack: None,
             subscription: t.method == "SUBSCRIBE",
         };
@@ -805,11 +810,12 @@ impl Core {
     fn prack_received(&mut self, msg: &Message<'_>, dialog: &str) {
         let rack = msg.values_by_name("RAck").next().map(text).unwrap_or_default();
         let rseq: u32 = rack.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        let found = self.server.values_mut().find(|t| t.dialog_id.as_deref() == Some(dialog) && t.reliable.as_ref().is_some_and(|(r, _)| *r == rseq)).map(|t| {
+        let Some(txn) = self.dialogs.get(dialog).and_then(|d| d.reliable_txn.clone()) else { return };
+        let acked = self.server.get_mut(&txn).filter(|t| t.reliable.as_ref().is_some_and(|(r, _)| *r == rseq)).map(|t| {
             t.reliable = None;
             t.retransmit.take()
         });
-        if let Some(k) = found {
+        if let Some(k) = acked {
             self.disarm(k);
         }
     }
