@@ -17,9 +17,11 @@ function delegateProps(Class, props, { readOnly = false } = {}) {
 function delegateMethods(Class, methods) {
   for (const name of methods) {
     Object.defineProperty(Class.prototype, name, {
-      value(...args) {
-        const r = this.msg[name](...args);
-        return r === this.msg ? this : r;
+      // Two parameters cover every delegated method (get, has, set, ...): no rest array per call.
+      value(a, b) {
+        const msg = this.msg;
+        const r = msg[name](a, b);
+        return r === msg ? this : r;
       },
       configurable: true,
       writable: true,

@@ -211,7 +211,8 @@ class SipMessage {
     const key = keyOf(name);
     if (key in headers) return key;
     const lower = key.toLowerCase();
-    return Object.keys(headers).find((h) => h.toLowerCase() === lower);
+    for (const h in headers) if (sameName(h, lower)) return h;
+    return undefined;
   }
 
   get(name) {
@@ -221,8 +222,8 @@ class SipMessage {
       // drachtio-srf's X-/P- spelling rule) are one header.
       const lower = keyOf(name).toLowerCase();
       let value;
-      for (const key of Object.keys(this._headers)) {
-        if (key.toLowerCase() !== lower) continue;
+      for (const key in this._headers) {
+        if (!sameName(key, lower)) continue;
         value = value === undefined ? this._headers[key] : value + ',' + this._headers[key];
       }
       return value;
@@ -308,6 +309,11 @@ class SipMessage {
     lines.push(`Content-Length: ${Buffer.byteLength(body, 'utf8')}`);
     return lines.join('\r\n') + '\r\n\r\n' + body;
   }
+}
+
+/** Whether header key `key` is `lower` (a lower-cased name); lower-cases only same-length keys. */
+function sameName(key, lower) {
+  return key.length === lower.length && (key === lower || key.toLowerCase() === lower);
 }
 
 /** The URI inside a name-addr or addr-spec value (`"A" <sip:a@b>;tag=1` → `sip:a@b`). */

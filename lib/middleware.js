@@ -11,6 +11,12 @@ const METHODS = Object.freeze([
 ]);
 
 const ANY = '*';
+// The lower-case names of the methods above, made once rather than for every request.
+const LOWER = new Map(METHODS.map((m) => [m, m.toLowerCase()]));
+
+function lowerMethod(method) {
+  return LOWER.get(method) ?? String(method || '').toLowerCase();
+}
 
 const isSubApp = (x) => x != null && (typeof x === 'object' || typeof x === 'function') &&
   typeof x.handle === 'function';
@@ -110,7 +116,7 @@ class MiddlewareStack {
   handle(req, res, done) {
     const stack = this.stack;
     const logger = this._logger;
-    const method = String(req.method || '').toLowerCase();
+    const method = lowerMethod(req.method);
     let index = 0;
     let finished = false;
 
@@ -118,11 +124,11 @@ class MiddlewareStack {
       done = (err, reason) => endOfStack(err, req, res, { reason, logger });
     }
     if (this._app !== undefined) req.app = this._app;
-    debug('handling %s request', req.method);
+    if (debug.enabled) debug('handling %s request', req.method);
 
     const finish = (err, reason) => {
       finished = true;
-      debug('middleware finished (%s)%s', reason, err ? ' with error' : '');
+      if (debug.enabled) debug('middleware finished (%s)%s', reason, err ? ' with error' : '');
       done(err, reason);
     };
 
@@ -168,7 +174,7 @@ class MiddlewareStack {
         }
       };
 
-      debug('%s %s %s', name, layer.method, req.uri || '');
+      if (debug.enabled) debug('%s %s %s', name, layer.method, req.uri || '');
       let ret;
       try {
         ret = err ? layer.handle(err, req, res, next) : layer.handle(req, res, next);

@@ -5,6 +5,7 @@ const SipMessage = require('./message.js');
 const { STATUS } = require('./status.js');
 const { delegateProps, delegateMethods } = require('./delegate.js');
 
+const ECHOED = ['call-id', 'cseq', 'from', 'to'];
 const STATUS_ERROR = 'Response#send: status is required and must be a valid sip response code';
 
 /**
@@ -14,7 +15,9 @@ const STATUS_ERROR = 'Response#send: status is required and must be a valid sip 
 class Response extends EventEmitter {
   constructor(msg, meta) {
     super();
-    this.msg = msg instanceof SipMessage ? msg : new SipMessage(msg);
+    this._msg = msg instanceof SipMessage ? msg : new SipMessage(msg);
+    // The request whose Call-ID, CSeq, From and To this response has yet to echo (see `req`).
+    this._echoOf = null;
     this.finished = false;
     // Set when it answers a received request: how it is sent, or that it needs no sending
     // (see Srf#_onSip), and whether the engine may answer the BYE of the dialog it forms.
@@ -29,12 +32,31 @@ class Response extends EventEmitter {
   get finalResponseSent() { return this.finished; }
   get headersSent() { return this.finished; }
 
+  get msg() {
+    if (this._echoOf !== null) this._echo();
+    return this._msg;
+  }
+  set msg(m) {
+    this._msg = m;
+    this._echoOf = null;
+  }
+
   get req() { return this._req; }
-  /** Binding a request copies the headers a response must echo (RFC 3261 §8.2.6.2). */
+  /**
+   * Binding a request gives the response the headers it must echo (RFC 3261 §8.2.6.2), copied
+   * when the response is first read or sent: most requests of a call (ACK, a BYE the engine
+   * answered) never are.
+   */
   set req(req) {
     this._req = req;
-    for (const h of ['call-id', 'cseq', 'from', 'to']) {
-      if (!this.msg.has(h) && req.has(h)) this.msg.set(h, req.get(h));
+    this._echoOf = req;
+  }
+
+  _echo() {
+    const req = this._echoOf;
+    this._echoOf = null;
+    for (const h of ECHOED) {
+      if (!this._msg.has(h) && req.has(h)) this._msg.set(h, req.get(h));
     }
   }
 
