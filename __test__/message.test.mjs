@@ -141,6 +141,28 @@ test('Request and Response read like their message', () => {
   assert.equal(res.finalResponseSent, false);
 });
 
+test('a response bound to a request echoes its Call-ID, CSeq, From and To, and keeps what the app set', () => {
+  const req = new SipRequest(new SipMessage(INVITE));
+  const res = new SipResponse(new SipMessage({}));
+  res.req = req;
+  assert.equal(res.get('Call-ID'), '1234@10.0.0.1');
+  assert.equal(res.get('cseq'), '101 INVITE');
+  assert.equal(res.get('from'), '"Smith, John" <sip:+15550001111@example.org>;tag=abc');
+  assert.equal(res.get('to'), '<sip:+15551234567@example.com>');
+  assert.match(res._build({}), /\r\nCall-ID: 1234@10\.0\.0\.1\r\n/);
+
+  const own = new SipResponse(new SipMessage({ headers: { To: '<sip:b@x>;tag=mine' } }));
+  own.req = req;
+  assert.equal(own.get('to'), '<sip:b@x>;tag=mine');
+  assert.equal(own.get('cseq'), '101 INVITE');
+
+  const sent = new SipResponse(new SipMessage({}));
+  sent.req = req;
+  sent.msg = new SipMessage('SIP/2.0 200 OK\r\nCSeq: 7 INVITE\r\nContent-Length: 0\r\n\r\n');
+  assert.equal(sent.get('cseq'), '7 INVITE', 'a message put in place after binding is left as it is');
+  assert.equal(sent.get('call-id'), undefined);
+});
+
 test('bad input gives a clear error, never a crash', () => {
   for (const bad of ['', 'garbage', 'INVITE sip:a@b\r\n\r\n', 'SIP/2.0 99999 x\r\n\r\n', 'INVITE sip:a@b SIP/2.0\r\nno colon\r\n\r\n',
     'OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 5\r\n\r\nab', Buffer.alloc(70000, 65)]) {
