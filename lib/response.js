@@ -83,11 +83,13 @@ class Response extends EventEmitter {
       if (cb) cb(new Error('Response#send: final response already sent'));
       return;
     }
-    this.msg.status = status;
-    this.msg.reason = reason || STATUS[status];
+    // The status line needs no echoed headers: `_msg`, so an answer nobody builds (a BYE the
+    // engine answered) copies none.
+    this._msg.status = status;
+    this._msg.reason = reason || STATUS[status];
     if (status >= 200) {
       this.finished = true;
-      this.emit('end', { status, reason: this.msg.reason });
+      this.emit('end', { status, reason: this._msg.reason });
       setImmediate(() => this.emit('finish'));
     }
     if (this._answered) {
