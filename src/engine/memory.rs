@@ -7,22 +7,36 @@
 /// little to give back to be worth a trim.
 const MIN_PEAK: usize = 2_000;
 
+/// Checks after a trim that trim again while the engine stays as low: the JavaScript side
+/// frees its share of the calls (the messages its Dialogs kept) only when V8 collects them,
+/// often some seconds after the engine's tables have emptied. Twelve checks of 5 s: a minute.
+const FOLLOW_UPS: u32 = 12;
+
 #[derive(Default)]
 pub struct Trim {
     peak: usize,
+    follow_ups: u32,
 }
 
 impl Trim {
     /// Called now and then with what the engine holds; trims once it is under a quarter of
-    /// the peak since the last trim.
-    pub fn observe(&mut self, live: usize) {
+    /// the peak since the last trim, and then at each of the next FOLLOW_UPS calls. Returns
+    /// whether it trimmed.
+    pub fn observe(&mut self, live: usize) -> bool {
         if live > self.peak {
             self.peak = live;
-        } else if self.peak >= MIN_PEAK && live * 4 <= self.peak {
-            release();
-            tracing::debug!(peak = self.peak, live, "returned free memory to the system");
-            self.peak = live;
         }
+        if self.peak >= MIN_PEAK && live * 4 <= self.peak {
+            tracing::debug!(peak = self.peak, live, "returning free memory to the system");
+            self.peak = live;
+            self.follow_ups = FOLLOW_UPS;
+        } else if self.follow_ups > 0 {
+            self.follow_ups -= 1;
+        } else {
+            return false;
+        }
+        release();
+        true
     }
 }
 
@@ -45,16 +59,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn trims_once_the_engine_holds_a_quarter_of_its_peak() {
+    fn trims_once_the_engine_holds_a_quarter_of_its_peak_then_for_a_minute() {
         let mut t = Trim::default();
-        t.observe(10_000);
-        t.observe(5_000);
-        assert_eq!(t.peak, 10_000, "not yet");
-        t.observe(2_500);
-        assert_eq!(t.peak, 2_500, "trimmed; the peak starts again from here");
+        assert!(!t.observe(10_000));
+        assert!(!t.observe(5_000), "not yet");
+        assert!(t.observe(2_500), "a quarter of the peak");
+        assert_eq!(t.peak, 2_500, "the peak starts again from here");
+        for _ in 0..FOLLOW_UPS {
+            assert!(t.observe(2_000), "a follow-up");
+        }
+        assert!(!t.observe(2_000), "a minute of follow-ups, then no more");
         let mut small = Trim::default();
-        small.observe(1_000);
-        small.observe(0);
-        assert_eq!(small.peak, 1_000, "too little to bother");
+        assert!(!small.observe(1_000));
+        assert!(!small.observe(0), "too little to bother");
     }
 }
