@@ -4,16 +4,37 @@
 //! every transaction of the last 32 s (Timers J and L), so at a few thousand calls/s one
 //! doubling rehashes over 100,000 keys, each up to three strings: measured at 7,000 calls/s,
 //! that stopped the engine for about 100 ms, and every call arriving meanwhile waited. Split
-//! into shards, each doubling touches one shard, a 64th of the entries: pauses of a
-//! millisecond or so, spread out in time.
+//! into shards, each doubling touches one shard, a 64th of the entries. The shards take
+//! unequal shares of the keys, so that they reach their doubling points one after another
+//! rather than all in the same instant (which would add up to the same stop).
 
 use std::borrow::Borrow;
 use std::collections::hash_map::{Entry, RandomState};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::ops::Index;
+use std::sync::LazyLock;
 
 const SHARDS: usize = 64;
+const SLOTS: usize = 1024;
+
+/// The shard of each of SLOTS hash values. Shard i gets a share proportional to 2^(i/64):
+/// the shares span one doubling, so the shards' doubling points spread evenly over the time
+/// the whole table takes to double.
+static SHARD_OF_SLOT: LazyLock<[u8; SLOTS]> = LazyLock::new(|| {
+    let weight = |i: usize| (i as f64 / SHARDS as f64).exp2();
+    let total: f64 = (0..SHARDS).map(weight).sum();
+    let mut slots = [0u8; SLOTS];
+    let (mut shard, mut upto) = (0, weight(0));
+    for (s, slot) in slots.iter_mut().enumerate() {
+        while (s as f64 + 0.5) / SLOTS as f64 * total > upto && shard + 1 < SHARDS {
+            shard += 1;
+            upto += weight(shard);
+        }
+        *slot = shard as u8;
+    }
+    slots
+});
 
 pub struct Table<K, V> {
     /// Picks a key's shard. Its own random key, independent of the shards' hashers: were they
@@ -30,7 +51,7 @@ impl<K: Hash + Eq, V> Default for Table<K, V> {
 
 impl<K: Hash + Eq, V> Table<K, V> {
     fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
-        (self.pick.hash_one(key) % SHARDS as u64) as usize
+        SHARD_OF_SLOT[(self.pick.hash_one(key) % SLOTS as u64) as usize] as usize
     }
 
     pub fn get<Q>(&self, key: &Q) -> Option<&V>
@@ -143,5 +164,14 @@ mod tests {
         assert_eq!(t["k1"], 1);
         // Spread over the shards, not crowded into a few.
         assert!(t.shards.iter().filter(|s| !s.is_empty()).count() > SHARDS / 2);
+    }
+
+    #[test]
+    fn shard_shares_span_one_doubling() {
+        let share = |i: usize| SHARD_OF_SLOT.iter().filter(|&&s| s as usize == i).count();
+        assert!((0..SHARDS).all(|i| share(i) > 0), "every shard is used");
+        assert!(SHARD_OF_SLOT.windows(2).all(|w| w[0] <= w[1]));
+        let (first, last) = (share(0) as f64, share(SHARDS - 1) as f64);
+        assert!((1.8..=2.2).contains(&(last / first)), "{first} .. {last}");
     }
 }
