@@ -65,6 +65,9 @@ options:
   --max-minutes N        hard limit for the whole invocation (default 9); everything is killed
   --json FILE            where to write the JSON (default bench/out/<scenario>-<time>.json)
   --keep-traces          keep every step's sipp directory (default: only steps that were not clean)
+  --alloc-profile        load scenarios: the JS heap the app allocates per call, and the functions
+                         that allocate most (V8's sampling allocation profiler in the app, collected
+                         objects included); the profiler's own cost shows in that run's CPU figures
   --help                 this text
 `;
 
@@ -107,6 +110,7 @@ function parseArgs(argv) {
       case '--max-minutes': opts.maxMinutes = num('max-minutes', next()); break;
       case '--json': opts.json = path.resolve(next()); break;
       case '--keep-traces': opts.keepTraces = true; break;
+      case '--alloc-profile': opts.allocProfile = true; break;
       case '--help': case '-h': opts.help = true; break;
       default:
         if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
@@ -540,6 +544,7 @@ async function loadStep({ xml, target, rate, opts, procs, app, dir }) {
     threadsBefore.set(p.pid, threadSample(p.pid));
   }
   const stats0 = app ? await app.query('stats') : null;
+  if (app && opts.allocProfile) await app.query('alloc-start');
   log(`step ${rate} calls/s: ${calls} calls`);
   const r = await runUac({ xml, target, rate, calls, holdMs: opts.holdMs, timeoutSeconds: calls / rate + opts.holdMs / 1000 + 20, dir, procs });
   // let the last BYEs and dialog teardowns finish before reading CPU
@@ -560,6 +565,13 @@ async function loadStep({ xml, target, rate, opts, procs, app, dir }) {
       rssAfterKb: a.rssKb, threads: a.threads,
       perThread: threadsPerCall(threadsBefore.get(p.pid), threadSample(p.pid), r.completed),
     });
+  }
+  if (app && opts.allocProfile) {
+    // after the CPU readings: summing the profile up is the app's work, not the calls'
+    const s = await app.query('alloc-stop', 60000);
+    const perCall = (bytes) => (r.completed ? bytes / r.completed : null);
+    r.alloc = s && s.alloc ? { bytesPerCall: perCall(s.alloc.bytes), top: s.alloc.top.map(([site, bytes]) => [site, perCall(bytes)]) }
+      : { error: (s && s.allocError) || 'no answer from the app' };
   }
   r.processes.push({ name: 'sipp uac', pid: r.sipp.pid, cpuSeconds: r.sipp.cpuSeconds, peakRssKb: r.sipp.peakRssKb, peakFrom: 'VmHWM sampled every 250 ms' });
   ourTicks += (r.sipp.cpuSeconds || 0) * CLK_TCK;
@@ -601,6 +613,15 @@ function threadTable(steps) {
   if (!rows.length) return '';
   return ['CPU ms per call by thread (voluntary context switches per call):', '',
     '| rate | process | main (JS) thread | engine thread (drachtio-rs) | other threads (GC, libuv pool) |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+/** What --alloc-profile found: JS heap allocated per call, and by whom. */
+function allocTable(steps) {
+  const rows = steps.filter((s) => s.alloc).map((s) => (s.alloc.error ? `| ${s.rate} | - | ${s.alloc.error} |`
+    : `| ${s.rate} | ${fmt(s.alloc.bytesPerCall / 1000, 1)} | ${s.alloc.top.map(([site, b]) => `${site}: ${fmt(b, 0)}`).join('; ')} |`));
+  if (!rows.length) return '';
+  return ['JS heap allocated per call (V8 sampling allocation profile, collected objects included):', '',
+    '| rate | KB per call | most allocated by (bytes per call) |', '|---|---|---|', ...rows].join('\n');
 }
 
 function loadTable(steps) {
@@ -807,6 +828,8 @@ async function runLoad(opts, env) {
     `**Highest clean rate: ${result.headline.highestCleanRate === null ? 'none' : `${result.headline.highestCleanRate} calls/s`}** (clean: every call completed, none failed, retransmissions < 0.1% of calls, no app errors, no dialog left open)`];
   const split = threadTable(steps);
   if (split) md.push('', split);
+  const alloc = allocTable(steps);
+  if (alloc) md.push('', alloc);
   const notes = steps.filter((r) => r.problems.length).map((r) => `- ${r.rate} calls/s: ${r.problems.join('; ')}`);
   const busy = steps.filter((r) => r.otherCpuSeconds > 0.5).map((r) => `${r.rate}: ${fmt(r.otherCpuSeconds, 1)} s`);
   if (busy.length) notes.push(`- CPU used by processes outside this benchmark during the step (it competes for the same cores): ${busy.join(', ')}`);

@@ -78,12 +78,56 @@ function arg(name, fallback) {
   return i === -1 ? fallback : process.argv[i + 1];
 }
 
+/**
+ * V8's sampling allocation profiler (`alloc-start`, `alloc-stop`), counting the objects
+ * already collected too: `stop` gives the bytes allocated in between and the functions that
+ * allocated most (bench/load.js --alloc-profile).
+ */
+function allocProfiler() {
+  let session = null;
+  const post = (method, params) => new Promise((resolve, reject) => {
+    session.post(method, params, (err, r) => (err ? reject(err) : resolve(r)));
+  });
+  return {
+    async start() {
+      if (session) return;
+      session = new (require('node:inspector').Session)();
+      session.connect();
+      await post('HeapProfiler.startSampling', { samplingInterval: 4096,
+        includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    },
+    async stop(top = 10) {
+      if (!session) throw new Error('alloc-stop without alloc-start');
+      const { profile } = await post('HeapProfiler.stopSampling');
+      session.disconnect();
+      session = null;
+      const bySite = new Map();
+      let bytes = 0;
+      const root = require('node:path').join(__dirname, '..', '..');
+      const walk = (node) => {
+        if (node.selfSize) {
+          const { functionName, url, lineNumber } = node.callFrame;
+          const file = url ? require('node:path').relative(root, url.replace(/^file:\/\//, '')) : '';
+          const site = `${functionName || '(anonymous)'}${file ? ` ${file}:${lineNumber + 1}` : ''}`;
+          bySite.set(site, (bySite.get(site) || 0) + node.selfSize);
+          bytes += node.selfSize;
+        }
+        for (const child of node.children) walk(child);
+      };
+      walk(profile.head);
+      return { bytes, top: [...bySite].sort((a, b) => b[1] - a[1]).slice(0, top) };
+    },
+  };
+}
+
 /** Reads commands on stdin; exits on EOF and after --max-seconds (default 900). */
 function controlChannel(stats) {
-  const reply = () => {
+  const reply = (extra) => {
     const m = process.memoryUsage();
-    process.stdout.write(`${JSON.stringify({ stats: { ...stats, memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers } } })}\n`);
+    process.stdout.write(`${JSON.stringify({ stats: { ...stats, ...extra, memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers } } })}\n`);
   };
+  const profiler = allocProfiler();
+  const fail = (err) => reply({ allocError: err.message });
   let buf = '';
   process.stdin.setEncoding('utf8');
   process.stdin.on('data', (d) => {
@@ -94,6 +138,8 @@ function controlChannel(stats) {
       buf = buf.slice(nl + 1);
       if (cmd === 'gc' && typeof global.gc === 'function') global.gc();
       if (cmd === 'stats' || cmd === 'gc') reply();
+      if (cmd === 'alloc-start') profiler.start().then(() => reply(), fail);
+      if (cmd === 'alloc-stop') profiler.stop().then((alloc) => reply({ alloc }), fail);
     }
   });
   process.stdin.on('end', () => process.exit(0));
