@@ -41,9 +41,10 @@ pub struct Table<K, V> {
 }
 
 /// Picks a key's shard: a multiply-and-rotate hash, a few instructions a word, where each shard
-/// hashes again with std's keyed SipHash (a second SipHash here cost 5 % of the engine thread).
-/// Being unkeyed, it lets a sender who chooses keys crowd them into one shard; that shard's own
-/// hashing still spreads them, and growing it costs what one unsharded table did.
+/// hashes again with std's keyed SipHash (a second SipHash here made hashing 6.6 % of the engine
+/// thread's samples at 5,000 calls/s, against 5.9 % with this). Being unkeyed, it lets a sender
+/// who chooses keys crowd them into one shard; that shard's own hashing still spreads them, and
+/// growing it costs what one unsharded table did.
 struct ShardHasher(u64);
 
 impl Hasher for ShardHasher {
