@@ -479,7 +479,7 @@ impl Core {
         let (protocol, peer) = self.dialog_first_hop(&route_set, Some(&remote_target), Some(flow)).unwrap_or(flow);
         let local_contact = t.draft.get(HeaderName::Contact).unwrap_or_default().to_owned();
         let app = t.app;
-        let dialog = self.dialogs.entry(id.clone()).or_insert_with(|| Box::new(Dialog {
+        let dialog = self.dialogs.get_or_insert_with(id.clone(), || Box::new(Dialog {
             id: id.clone(),
             app,
             call_id: call_id.clone(),

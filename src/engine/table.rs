@@ -38,6 +38,8 @@ static SHARD_OF_SLOT: LazyLock<[u8; SLOTS]> = LazyLock::new(|| {
 
 pub struct Table<K, V> {
     shards: Box<[HashMap<K, V>]>,
+    /// Entries in all shards: read after every engine step when metrics are on.
+    len: usize,
 }
 
 /// Picks a key's shard: a multiply-and-rotate hash, a few instructions a word, where each shard
@@ -63,7 +65,7 @@ impl Hasher for ShardHasher {
 
 impl<K: Hash + Eq, V> Default for Table<K, V> {
     fn default() -> Self {
-        Table { shards: (0..SHARDS).map(|_| HashMap::new()).collect() }
+        Table { shards: (0..SHARDS).map(|_| HashMap::new()).collect(), len: 0 }
     }
 }
 
@@ -102,12 +104,23 @@ impl<K: Hash + Eq, V> Table<K, V> {
 
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         let i = self.shard(&key);
-        self.shards[i].insert(key, value)
+        let old = self.shards[i].insert(key, value);
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
     }
 
-    pub fn entry(&mut self, key: K) -> Entry<'_, K, V> {
+    /// The value under `key`, made by `make` first if there is none.
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
         let i = self.shard(&key);
-        self.shards[i].entry(key)
+        match self.shards[i].entry(key) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                self.len += 1;
+                e.insert(make())
+            }
+        }
     }
 
     pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
@@ -116,16 +129,20 @@ impl<K: Hash + Eq, V> Table<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let i = self.shard(key);
-        self.shards[i].remove(key)
+        let old = self.shards[i].remove(key);
+        if old.is_some() {
+            self.len -= 1;
+        }
+        old
     }
 
     pub fn len(&self) -> usize {
-        self.shards.iter().map(HashMap::len).sum()
+        self.len
     }
 
     #[cfg(test)]
     pub fn is_empty(&self) -> bool {
-        self.shards.iter().all(HashMap::is_empty)
+        self.len == 0
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
@@ -140,7 +157,6 @@ impl<K: Hash + Eq, V> Table<K, V> {
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.shards.iter().flat_map(HashMap::values)
     }
-
 }
 
 /// `table[key]`, as for a HashMap: for keys known to be present.
@@ -173,9 +189,13 @@ mod tests {
         *t.get_mut("k8").expect("k8") += 1;
         assert_eq!(t.get("k8"), Some(&9));
         assert!(t.contains_key("k999") && !t.contains_key("k1000"));
-        *t.entry("k1000".into()).or_insert(0) += 5;
-        assert_eq!(t.remove("k1000"), Some(5));
+        *t.get_or_insert_with("k1000".into(), || 0) += 5;
+        *t.get_or_insert_with("k1000".into(), || 0) += 1;
+        assert_eq!(t.len(), 1001);
+        assert_eq!(t.remove("k1000"), Some(6));
         assert_eq!(t.remove("k1000"), None);
+        assert_eq!(t.len(), 1000);
+        assert_eq!(t.len(), t.shards.iter().map(HashMap::len).sum::<usize>());
         let mut keys: Vec<_> = t.keys().cloned().collect();
         keys.sort();
         keys.dedup();
