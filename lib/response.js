@@ -56,7 +56,8 @@ class Response extends EventEmitter {
     const req = this._echoOf;
     this._echoOf = null;
     for (const h of ECHOED) {
-      if (!this._msg.has(h) && req.has(h)) this._msg.set(h, req.get(h));
+      const value = req.get(h);
+      if (value !== undefined && !this._msg.has(h)) this._msg.set(h, value);
     }
   }
 
