@@ -211,7 +211,7 @@ class SipMessage {
     const key = keyOf(name);
     if (key in headers) return key;
     const lower = key.toLowerCase();
-    for (const h in headers) if (sameName(h, lower)) return h;
+    for (const h in headers) if (sameName(h, lower) && Object.hasOwn(headers, h)) return h;
     return undefined;
   }
 
@@ -223,7 +223,7 @@ class SipMessage {
       const lower = keyOf(name).toLowerCase();
       let value;
       for (const key in this._headers) {
-        if (!sameName(key, lower)) continue;
+        if (!sameName(key, lower) || !Object.hasOwn(this._headers, key)) continue;
         value = value === undefined ? this._headers[key] : value + ',' + this._headers[key];
       }
       return value;
@@ -311,7 +311,10 @@ class SipMessage {
   }
 }
 
-/** Whether header key `key` is `lower` (a lower-cased name); lower-cases only same-length keys. */
+/**
+ * Whether header key `key` is `lower` (a lower-cased name); lower-cases only same-length keys.
+ * Callers walk keys with for-in (no key array) and keep only own ones, as Object.keys did.
+ */
 function sameName(key, lower) {
   return key.length === lower.length && (key === lower || key.toLowerCase() === lower);
 }
