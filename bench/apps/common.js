@@ -6,8 +6,12 @@
 // Control channel (one command a line on stdin, one JSON reply a line on stdout):
 //   stats  -> {"stats": {...counters, memory}}
 //   gc     -> runs global.gc() when node was started with --expose-gc, then replies like stats
+//   alloc-start, alloc-stop -> V8's sampling allocation profiler; stop replies with
+//            stats.alloc = {bytes, top} (bench/load.js --alloc-profile)
 // The app exits when stdin closes (its parent went away) or after --max-seconds, whichever is
 // first: nothing outlives the benchmark.
+const inspector = require('node:inspector');
+const path = require('node:path');
 
 // Built once: the same bytes for every call and every library.
 const SDP = [
@@ -91,7 +95,7 @@ function allocProfiler() {
   return {
     async start() {
       if (session) return;
-      session = new (require('node:inspector').Session)();
+      session = new inspector.Session();
       session.connect();
       await post('HeapProfiler.startSampling', { samplingInterval: 4096,
         includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
@@ -103,11 +107,11 @@ function allocProfiler() {
       session = null;
       const bySite = new Map();
       let bytes = 0;
-      const root = require('node:path').join(__dirname, '..', '..');
+      const root = path.join(__dirname, '..', '..');
       const walk = (node) => {
         if (node.selfSize) {
           const { functionName, url, lineNumber } = node.callFrame;
-          const file = url ? require('node:path').relative(root, url.replace(/^file:\/\//, '')) : '';
+          const file = url ? path.relative(root, url.replace(/^file:\/\//, '')) : '';
           const site = `${functionName || '(anonymous)'}${file ? ` ${file}:${lineNumber + 1}` : ''}`;
           bySite.set(site, (bySite.get(site) || 0) + node.selfSize);
           bytes += node.selfSize;
