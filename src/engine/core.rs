@@ -349,8 +349,8 @@ impl Core {
     /// is on one of our local networks (nat.rs).
     pub(super) fn hostport(&self, local: SocketAddr, to: IpAddr) -> String {
         match &self.config.external_ip {
-            Some(ip) if super::nat::advertise_external(&self.config.local_nets, to) => format!("{ip}:{}", local.port()),
-            _ => local.to_string(),
+            Some(ip) if super::nat::advertise_external(&self.config.local_nets, to) => util::host_port(ip, local.port()),
+            _ => util::socket_text(local),
         }
     }
 
@@ -389,7 +389,7 @@ impl Core {
             source: source.to_owned(),
             bytes: bytes.to_string(),
             protocol: src.protocol.as_str().to_owned(),
-            address: src.remote.ip().to_string(),
+            address: util::ip_text(src.remote.ip()),
             port: src.remote.port().to_string(),
             time: util::wall_clock(),
             txn_id: txn_id.to_owned(),
@@ -405,7 +405,7 @@ impl Core {
             "application".to_owned(),
             bytes.len().to_string(),
             dest.protocol.as_str().to_owned(),
-            dest.remote.ip().to_string(),
+            util::ip_text(dest.remote.ip()),
             dest.remote.port().to_string(),
             util::wall_clock(),
             txn_id.to_owned(),
@@ -479,12 +479,13 @@ pub(super) fn response_draft(msg: &Message<'_>, status: u16, reason: &str, to_ta
 /// Adds `received` when the sent-by host is not where the request came from, and fills an
 /// empty `rport` (RFC 3581 §4), so responses find their way back through NAT.
 pub(super) fn stamp_via(via: &str, src: Source) -> String {
-    let ip = src.remote.ip().to_string();
+    let ip = util::ip_text(src.remote.ip());
     let mut out = via.to_owned();
     if let Ok(v) = crate::sip::via::Via::parse(via.as_bytes()) {
         let host = String::from_utf8_lossy(v.host);
         if host.trim_matches(|c| c == '[' || c == ']') != ip && v.param(b"received").is_none() {
-            out.push_str(&format!(";received={ip}"));
+            out.push_str(";received=");
+            out.push_str(&ip);
         }
         if v.param(b"rport") == Some(None) {
             out = replace_bare_rport(&out, src.remote.port());

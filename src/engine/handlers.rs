@@ -134,7 +134,7 @@ impl Core {
         let (src, raw) = (t.src, t.request.clone().unwrap_or_default());
         self.apps.count_pending(app, true);
         let mut meta = self.meta("network", src, raw.len(), txn, "");
-        meta.received_on = Some((src.local.ip().to_string(), src.local.port().to_string()));
+        meta.received_on = Some((util::ip_text(src.local.ip()), src.local.port().to_string()));
         self.deliver_sip(app, meta, raw);
     }
 

@@ -174,7 +174,7 @@ impl Core {
             self.cdr(CdrKind::Attempt, "network", None, msg.as_bytes());
         }
         let mut meta = self.meta("network", src, msg.as_bytes().len(), &id, "");
-        meta.received_on = Some((src.local.ip().to_string(), src.local.port().to_string()));
+        meta.received_on = Some((util::ip_text(src.local.ip()), src.local.port().to_string()));
         self.deliver_sip(app, meta, msg.as_bytes().to_vec());
     }
 
@@ -837,7 +837,7 @@ fn requires_100rel(d: &Draft) -> bool {
 }
 
 fn sent_by(v: &Via<'_>) -> String {
-    format!("{}:{}", text(v.host), v.port.unwrap_or(5060))
+    util::host_port(&String::from_utf8_lossy(v.host), v.port.unwrap_or(5060))
 }
 
 /// §17.2.3: branch + sent-by + method; RFC 2543 peers (no cookie) fall back to the dialog and

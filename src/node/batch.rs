@@ -48,13 +48,26 @@ pub struct JsBatch {
     pub data: Buffer,
 }
 
-#[derive(Default)]
 pub struct BatchWriter {
     text: String,
     data: Vec<u8>,
     events: usize,
     /// The session of the event being written.
     session: u32,
+    /// The index of the message being written, kept between events for its allocation.
+    index: Vec<u32>,
+}
+
+/// Room a batch starts with: an event with an INVITE and its index is about 1.5 KB of data
+/// and 200 bytes of text. Growing from empty reallocated several times an event, a visible
+/// share of the engine thread's allocations.
+const DATA_CAPACITY: usize = 4096;
+const TEXT_CAPACITY: usize = 512;
+
+impl Default for BatchWriter {
+    fn default() -> Self {
+        BatchWriter { text: String::with_capacity(TEXT_CAPACITY), data: Vec::with_capacity(DATA_CAPACITY), events: 0, session: 0, index: Vec::new() }
+    }
 }
 
 /// What the pump can put in a batch: a connection's event, or a listener's with its session.
@@ -109,10 +122,16 @@ impl BatchWriter {
         self.events += 1;
         let raw = raw.filter(|r| !r.is_empty());
         // A message is sent with its index, or, when it does not parse, with the reason.
-        let (index, reason) = match raw.filter(|_| flags & OPAQUE == 0).map(|r| sip::parse(r, Framing::Datagram, &Limits::default()).map(|m| m.index_words())) {
-            Some(Ok(words)) => (words, None),
-            Some(Err(e)) => (Vec::new(), Some(e.to_string())),
-            None => (Vec::new(), None),
+        let mut index = std::mem::take(&mut self.index);
+        index.clear();
+        let reason = match raw.filter(|_| flags & OPAQUE == 0).map(|r| sip::parse(r, Framing::Datagram, &Limits::default())) {
+            Some(Ok(m)) => {
+                index.resize(m.index_len(), 0);
+                m.write_index(&mut index);
+                None
+            }
+            Some(Err(e)) => Some(e.to_string()),
+            None => None,
         };
         let mut flags = flags;
         if raw.is_some() {
@@ -135,9 +154,10 @@ impl BatchWriter {
             self.data.extend_from_slice(raw);
             self.data.resize(self.data.len().next_multiple_of(4), 0);
         }
-        for w in index {
+        for &w in &index {
             self.word(w);
         }
+        self.index = index;
     }
 
     pub fn push(&mut self, ev: Event) {
