@@ -9,6 +9,7 @@ const Request = require('./lib/request.js');
 const Response = require('./lib/response.js');
 const SipError = require('./lib/sip-error.js');
 const Link = require('./lib/link.js');
+const Registry = require('./lib/registry.js');
 const { ListenLink, Session } = Link;
 const ListenServer = require('./lib/listen-server.js');
 const tls = require('node:tls');
@@ -53,12 +54,12 @@ class Srf extends EventEmitter {
     this._link = null;
     this._routes = new Set();
     // Incoming INVITEs not yet answered with a final response, by Call-ID (CANCEL, UPDATE).
-    this._pendingInvites = new Map();
+    this._pendingInvites = new Registry();
     // fnAck callbacks of res.send, by dialog id: the ACK or PRACK they wait for.
-    this._ackWaiters = new Map();
+    this._ackWaiters = new Registry();
     this._stack = new MiddlewareStack({ onRoute: (verb) => this._route(verb), app: this });
     this._uac = new Uac(this);
-    this._dialogs = new Map();
+    this._dialogs = new Registry();
     // With a session store: dialogs saved there, and rebuilt when another process made them.
     this._persistence = null;
     // First layer: requests inside a known dialog go to that Dialog, not to middleware; with a

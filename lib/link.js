@@ -14,6 +14,7 @@ const debug = require('debug')('drachtio:agent');
 const { NativeClient, NativeListener } = require('./binding.js');
 const SipMessage = require('./message.js');
 const { forEachEvent } = require('./batch.js');
+const Registry = require('./registry.js');
 
 // Token positions of a `sip` event (src/node/batch.rs).
 const SOURCE = 0, PROTOCOL = 2, ADDRESS = 3, PORT = 4, TIME = 5, TXN = 6, DIALOG = 7,
@@ -61,7 +62,7 @@ class CommandLink extends EventEmitter {
     super();
     this.native = native;
     this.nextCmd = 1;
-    this.pending = new Map(); // cmd id -> { resolve, reject, onSent, onMore }
+    this.pending = new Registry(); // cmd id -> { resolve, reject, onSent, onMore }
   }
 
   get idle() { return this.pending.size === 0; }

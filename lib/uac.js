@@ -8,6 +8,7 @@ const debug = require('debug')('drachtio:srf');
 const SipMessage = require('./message.js');
 const Request = require('./request.js');
 const Response = require('./response.js');
+const Registry = require('./registry.js');
 
 function noop() {}
 
@@ -38,10 +39,10 @@ function isSession(v) {
 class Uac {
   constructor(srf) {
     this.srf = srf;
-    this.byTxn = new Map(); // server transaction id -> sent Request
+    this.byTxn = new Registry(); // server transaction id -> sent Request
     // INVITEs we sent outside a dialog and not yet finally answered, by Call-ID: an UPDATE
     // from the callee in the early dialog goes to the request's 'update' listeners.
-    this.pendingInvites = new Map();
+    this.pendingInvites = new Registry();
   }
 
   /** Where to send: the session given (listen mode), else the Srf's connection; throws if none. */
