@@ -582,6 +582,7 @@ async function loadStep({ xml, target, rate, opts, procs, app, dir }) {
     r.app = { invites: d('invites'), answered: d('answered'), ended: d('ended'), endedBeforeResolved: d('endedBeforeResolved'), failed: d('failed'), srfErrors: d('srfErrors'),
       activeAfter: stats1 ? stats1.active : null, leftOpen: d('active'), lastError: stats1 ? stats1.lastError : null, alive: app.alive };
     r.appErrors = (r.app.failed || 0) + (r.app.srfErrors || 0) + (r.app.leftOpen || 0) + (app.alive ? 0 : 1);
+    r.gc = gcPerCall(stats0, stats1, r.completed);
   }
   for (const p of procs) {
     if (p.alive !== false) continue;
@@ -613,6 +614,23 @@ function threadTable(steps) {
   if (!rows.length) return '';
   return ['CPU ms per call by thread (voluntary context switches per call):', '',
     '| rate | process | main (JS) thread | engine thread (drachtio-rs) | other threads (GC, libuv pool) |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+/** The app's GC pauses during a step (bench/apps/common.js gcPauses), per 1,000 calls. */
+function gcPerCall(stats0, stats1, calls) {
+  if (!stats0 || !stats1 || !stats0.gc || !stats1.gc || !calls) return null;
+  const per = (kind) => ({
+    per1k: ((stats1.gc[kind].count - stats0.gc[kind].count) / calls) * 1000,
+    msPer1k: ((stats1.gc[kind].ms - stats0.gc[kind].ms) / calls) * 1000,
+  });
+  return { minor: per('minor'), major: per('major') };
+}
+
+function gcTable(steps) {
+  const rows = steps.filter((s) => s.gc).map((s) => `| ${s.rate} | ${fmt(s.gc.minor.per1k, 1)} | ${fmt(s.gc.minor.msPer1k, 1)} | ${fmt(s.gc.major.per1k, 1)} | ${fmt(s.gc.major.msPer1k, 1)} |`);
+  if (!rows.length) return null;
+  return ['Garbage-collection pauses of the app\'s JS thread, per 1,000 calls:', '',
+    '| rate | scavenges | scavenge ms | mark-compact and steps | their ms |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
 /** What --alloc-profile found: JS heap allocated per call, and by whom. */
@@ -828,6 +846,8 @@ async function runLoad(opts, env) {
     `**Highest clean rate: ${result.headline.highestCleanRate === null ? 'none' : `${result.headline.highestCleanRate} calls/s`}** (clean: every call completed, none failed, retransmissions < 0.1% of calls, no app errors, no dialog left open)`];
   const split = threadTable(steps);
   if (split) md.push('', split);
+  const gc = gcTable(steps);
+  if (gc) md.push('', gc);
   const alloc = allocTable(steps);
   if (alloc) md.push('', alloc);
   const notes = steps.filter((r) => r.problems.length).map((r) => `- ${r.rate} calls/s: ${r.problems.join('; ')}`);

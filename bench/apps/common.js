@@ -4,7 +4,8 @@
 // caller hangs up), a few counters, and a control channel on stdin.
 //
 // Control channel (one command a line on stdin, one JSON reply a line on stdout):
-//   stats  -> {"stats": {...counters, memory}}
+//   stats  -> {"stats": {...counters, memory, gc}}: gc = the JS thread's garbage-collection
+//            pauses since start, {minor: {count, ms}, major: {count, ms}}
 //   gc     -> runs global.gc() when node was started with --expose-gc, then replies like stats
 //   alloc-start, alloc-stop -> V8's sampling allocation profiler; stop replies with
 //            stats.alloc = {bytes, top} (bench/load.js --alloc-profile)
@@ -12,6 +13,7 @@
 // first: nothing outlives the benchmark.
 const inspector = require('node:inspector');
 const path = require('node:path');
+const { PerformanceObserver, constants: { NODE_PERFORMANCE_GC_MINOR } } = require('node:perf_hooks');
 
 // Built once: the same bytes for every call and every library.
 const SDP = [
@@ -124,11 +126,28 @@ function allocProfiler() {
   };
 }
 
+/**
+ * The JS thread's garbage-collection pauses, counted from now: scavenges (minor) apart from the
+ * rest (mark-compact and its incremental steps), each {count, ms} (bench/load.js's GC table).
+ */
+function gcPauses() {
+  const totals = { minor: { count: 0, ms: 0 }, major: { count: 0, ms: 0 } };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const t = e.detail.kind === NODE_PERFORMANCE_GC_MINOR ? totals.minor : totals.major;
+      t.count++;
+      t.ms += e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
+  return totals;
+}
+
 /** Reads commands on stdin; exits on EOF and after --max-seconds (default 900). */
 function controlChannel(stats) {
+  const gc = gcPauses();
   const reply = (extra) => {
     const m = process.memoryUsage();
-    process.stdout.write(`${JSON.stringify({ stats: { ...stats, ...extra, memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers } } })}\n`);
+    process.stdout.write(`${JSON.stringify({ stats: { ...stats, ...extra, gc, memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers } } })}\n`);
   };
   const profiler = allocProfiler();
   const fail = (err) => reply({ allocError: err.message });
