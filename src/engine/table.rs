@@ -165,7 +165,8 @@ impl<K: Hash + Eq, V> Table<K, V> {
     }
 }
 
-/// `table[key]`, as for a HashMap: for keys known to be present.
+/// `table[key]`, with HashMap's contract: for a key just found in the table (the engine re-reads
+/// an entry this way after changing it through `get_mut`); a missing key panics, as it does there.
 impl<K, Q, V> Index<&Q> for Table<K, V>
 where
     K: Hash + Eq + Borrow<Q>,
@@ -174,7 +175,10 @@ where
     type Output = V;
 
     fn index(&self, key: &Q) -> &V {
-        self.get(key).expect("no entry for the key in the table")
+        match self.get(key) {
+            Some(v) => v,
+            None => panic!("no entry for the key in the table"),
+        }
     }
 }
 
