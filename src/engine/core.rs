@@ -355,7 +355,7 @@ impl Core {
     }
 
     fn advertised_hostports(&self) -> String {
-        let public = |a: &SocketAddr| self.config.external_ip.as_ref().map_or_else(|| a.to_string(), |ip| format!("{ip}:{}", a.port()));
+        let public = |a: &SocketAddr| self.config.external_ip.as_ref().map_or_else(|| util::socket_text(*a), |ip| util::host_port(ip, a.port()));
         self.bound.iter().map(|(p, a)| format!("{}/{}", p.as_str(), public(a))).collect::<Vec<_>>().join(",")
     }
 

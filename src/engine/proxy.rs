@@ -680,7 +680,7 @@ impl Core {
             "network".to_owned(),
             bytes.len().to_string(),
             from.protocol.as_str().to_owned(),
-            from.remote.ip().to_string(),
+            util::ip_text(from.remote.ip()),
             from.remote.port().to_string(),
             util::wall_clock(),
             String::new(),
