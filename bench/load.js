@@ -626,9 +626,10 @@ function gcPerCall(stats0, stats1, calls) {
   return { minor: per('minor'), major: per('major') };
 }
 
+/** The app's GC pauses per 1,000 calls, step by step (gcPerCall). */
 function gcTable(steps) {
   const rows = steps.filter((s) => s.gc).map((s) => `| ${s.rate} | ${fmt(s.gc.minor.per1k, 1)} | ${fmt(s.gc.minor.msPer1k, 1)} | ${fmt(s.gc.major.per1k, 1)} | ${fmt(s.gc.major.msPer1k, 1)} |`);
-  if (!rows.length) return null;
+  if (!rows.length) return '';
   return ['Garbage-collection pauses of the app\'s JS thread, per 1,000 calls:', '',
     '| rate | scavenges | scavenge ms | mark-compact and steps | their ms |', '|---|---|---|---|---|', ...rows].join('\n');
 }
