@@ -51,7 +51,11 @@ for (const kind of BACKENDS) {
               } catch (err) { seen.done.reject(err); }
             });
             if (calls.length === 2) bothUp.resolve();
-          } catch (err) { seen.done.reject(err); }
+          } catch (err) {
+            // A leg that failed to come up fails the wait for both with its own reason.
+            bothUp.reject(err);
+            seen.done.reject(err);
+          }
         }),
       });
       // Distinct media ports (-mp), so each caller's offer is recognisable in the other's re-INVITE.
