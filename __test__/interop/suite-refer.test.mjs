@@ -22,11 +22,17 @@ for (const kind of BACKENDS) {
     const calls = [];
     const uasDialogs = [];
     const bothUp = deferred(15000, 'both calls up');
+    // Both calls are up once each app holds both of its dialogs: the B2BUA's createB2BUA can
+    // resolve before the far app's createUAS has, as the 200 reaches the B2BUA first.
+    const checkBothUp = () => { if (calls.length === 2 && uasDialogs.length === 2) bothUp.resolve(); };
     let second;
     const far = await startApp(kind, {
       setup: (srf) => srf.invite(async (req, res) => {
-        const dialog = await srf.createUAS(req, res, { localSdp: req.body });
-        uasDialogs.push(dialog);
+        try {
+          const dialog = await srf.createUAS(req, res, { localSdp: req.body });
+          uasDialogs.push(dialog);
+          checkBothUp();
+        } catch (err) { bothUp.reject(err); }
       }),
     });
     let sut;
@@ -50,7 +56,7 @@ for (const kind of BACKENDS) {
                 seen.done.resolve();
               } catch (err) { seen.done.reject(err); }
             });
-            if (calls.length === 2) bothUp.resolve();
+            checkBothUp();
           } catch (err) {
             // A leg that failed to come up fails the wait for both with its own reason.
             bothUp.reject(err);
