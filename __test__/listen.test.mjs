@@ -87,6 +87,8 @@ async function callScenario(SrfClass, listenOpts) {
   const events = [];
   let destroyed;
   const gone = new Promise((resolve) => { destroyed = resolve; });
+  let holding;
+  const held = new Promise((resolve) => { holding = resolve; });
   const { srf, port, stop } = await listening(SrfClass, {
     opts: listenOpts,
     setup: (s) => {
@@ -99,6 +101,7 @@ async function callScenario(SrfClass, listenOpts) {
           s.endSession(req);
           destroyed();
         });
+        holding();
       });
     },
   });
@@ -113,8 +116,9 @@ async function callScenario(SrfClass, listenOpts) {
     const dialogId = 'call-1;from-tag=from1';
     echoResponse(conn, ok, { txnId: 'txn-inv', dialogId });
     conn.send(sipLeader('txn-ack', { dialogId }), sipRequest('ACK', { callId: 'call-1', toTag: 'srv1' }));
-    // Let the app see the ACK and attach its 'destroy' listener before the BYE.
-    await new Promise((r) => setTimeout(r, 50));
+    // The BYE only once the app holds its dialog with its 'destroy' listener: drachtio-srf
+    // attaches it after createUAS resumes and would miss a BYE read in the same chunk.
+    await within(held, 3000, 'the app holding its dialog');
     conn.send(sipLeader('txn-bye', { dialogId }), sipRequest('BYE', { callId: 'call-1', toTag: 'srv1' }));
     const byeOk = await conn.next();
     transcript.push(summary(byeOk));

@@ -2,7 +2,7 @@
 // One app process of a high-availability test (seed 003): answers INVITEs with createUAS, or
 // bridges them with createB2BUA (--b2bua sip:host:port), keeps dialogs in Redis (--redis URL),
 // and reports what happens as JSON lines on stdout:
-//   {"ready": ...} once connected; {"event":"create"|"restore"|"terminate"|"reinvite", "id", "session"}.
+//   {"ready": ...} once connected, its routes in force; {"event":"create"|"restore"|"terminate"|"reinvite", "id", "session"}.
 // Connects to a drachtio server (--connect host:port) or runs its own engine (--embedded port).
 // Exits when stdin closes (the test went away).
 const Srf = require('../../index.js');
@@ -61,6 +61,13 @@ if (connect) {
   srf.options((req, res) => res.send(200));
   srf.connect({ embedded: { contacts: [`sip:127.0.0.1:${arg('embedded')};transport=udp`] } });
 }
-srf.on('connect', (err, hostport) => say({ ready: hostport || null, error: err ? err.message : undefined }));
+// Ready once the routes are in force. The embedded engine starts with them; a server applies
+// them before a request sent after them, so once that request has gone out (to a port nobody
+// answers on) they are in place.
+srf.on('connect', (err, hostport) => {
+  if (err || !connect) return say({ ready: hostport || null, error: err ? err.message : undefined });
+  return srf.request('sip:barrier@127.0.0.1:9', { method: 'OPTIONS' })
+    .then(() => say({ ready: hostport || null }), (e) => say({ ready: null, error: `routes barrier: ${e.message}` }));
+});
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();

@@ -16,11 +16,9 @@ const require = createRequire(import.meta.url);
 const { startRedis } = require('../../scripts/redis.js');
 const SDP = 'v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 42000 RTP/AVP 0\r\n';
 
-/** An app process connected to serve; its routes are in force once serve has answered them. */
+/** An app process connected to serve; it says ready once serve has applied its routes. */
 async function startApp(t, args) {
-  const app = await startHaApp(t, args);
-  await new Promise((r) => setTimeout(r, 200));
-  return app;
+  return startHaApp(t, args);
 }
 
 async function setup(t) {
@@ -159,8 +157,13 @@ test('Redis down: calls still complete, failed writes are counted, and writes re
   assert.equal(before.failedWrites, 0);
   await redis.pause();
   for (let i = 0; i < 5; i++) await call();
-  await new Promise((r) => setTimeout(r, 200));
-  const down = (await app.srf.stats()).sessionStore;
+  // Each call's save fails once its write is refused, which can be after the call ended.
+  let down;
+  for (const end = Date.now() + 5000; ;) {
+    down = (await app.srf.stats()).sessionStore;
+    if (down.failedWrites >= 5 || Date.now() > end) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
   assert.ok(down.failedWrites >= 5, JSON.stringify(down));
   await redis.resume();
   // The client reconnects by itself; then a new call's dialog is in Redis again.

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { startServe, routesApplied, failOnError } from '../helpers/serve.mjs';
 import { requireSipp, runSipp, startSippUas, freePort } from '../helpers/sipp.mjs';
+import { waitFor } from '../helpers/embedded.mjs';
 
 const require = createRequire(import.meta.url);
 const { install, sdp } = require('../../examples/uas-app.js');
@@ -26,6 +27,9 @@ async function v6Args() {
 async function callsTo(addr, transport, answered) {
   const r = await runSipp(['-sn', 'uac', addr, '-t', transport === 'tcp' ? 't1' : 'u1', '-m', String(CALLS), '-r', '10', ...(await v6Args())], { timeoutMs: 30000 });
   assert.equal(r.stats.successful, CALLS, r.summary());
+  // The app counts a call once its createUAS resolves, which can be after sipp has ended (the
+  // embedded engine answers the BYE itself).
+  await waitFor(() => answered() >= CALLS, 5000).catch(() => {});
   assert.equal(answered(), CALLS, 'the app answered every call');
 }
 

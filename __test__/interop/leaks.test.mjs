@@ -7,7 +7,7 @@
 // is then not retransmitted into a call sipp has already ended) and T4 alone is short.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SDP, Srf, embeddedSrf } from '../helpers/embedded.mjs';
+import { SDP, Srf, embeddedSrf, waitFor } from '../helpers/embedded.mjs';
 import { requireSipp, runSipp, startSippUas } from '../helpers/sipp.mjs';
 
 const CALLS = 10_000;
@@ -46,8 +46,10 @@ test(`createUAS: ${CALLS} calls from sipp, then nothing held`, { timeout: 120000
   try {
     const r = await runSipp(['-sn', 'uac', app.addr, '-m', String(CALLS), '-r', '1000', '-l', '500'], { timeoutMs: 90000 });
     assert.equal(r.stats.successful, CALLS, r.summary());
-    assert.equal(destroyed, CALLS);
+    // The engine answers each BYE itself and tells the app after: sipp can end before the app
+    // has heard the last ones. A drained Srf holds no dialog, so every 'destroy' was emitted.
     await drained(app.srf);
+    assert.equal(destroyed, CALLS);
     assert.deepEqual(errors, []);
   } finally {
     app.srf.disconnect();
@@ -139,6 +141,9 @@ test(`proxyRequest: ${CALLS} record-routed calls from sipp through to sipp, then
     assert.equal(r.stats.successful, CALLS, r.summary());
     const b = await uas.done;
     assert.equal(b.stats.successful, CALLS, b.summary());
+    // A call goes on in the engine after its proxy result is on its way to the app: sipp can
+    // end before the app has counted the last results.
+    await waitFor(() => connected >= CALLS, 10000).catch(() => {});
     assert.equal(connected, CALLS);
     await drained(app.srf);
     assert.deepEqual(errors, []);

@@ -267,7 +267,11 @@ test('proxy.trace live: the recorded proxy app (recordRoute; user fail -> 486 UA
     runs.call = await sippUac(['-sf', join(sippDir, 'uac-rr.xml'), '-m', '1', '-s', 'callee', '-d', '500'], serve.sip, { timeoutMs: 30000 });
     runs.fail = await sippUac(['-sf', join(sippDir, 'uac-486.xml'), '-m', '1', '-s', 'fail'], serve.sip, { timeoutMs: 30000 });
     [runs.answering, runs.busy] = await Promise.all([finished(answering, 10000), finished(busy, 10000)]);
-    await sleep(200);
+    // Each proxyRequest settles on serve's `done` frame, which can come after SIPp has ended;
+    // the relay records a frame before passing it on, so its log is complete by then too.
+    const settled = Date.now() + 5000;
+    while (results.length < 2 && Date.now() < settled) await sleep(10);
+    await sleep(200); // and time for a frame that must not come (an ACK or BYE serve keeps) to show
   } finally {
     if (app) app.srf.disconnect();
     answering.stop();

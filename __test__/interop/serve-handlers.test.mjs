@@ -64,10 +64,12 @@ async function listeningApp({ endSession = true } = {}) {
   const srf = new DrachtioSrf();
   srf.on('error', () => {});
   const stats = { answered: 0, ended: 0 };
+  const held = new Set(); // Call-IDs of the calls whose dialog the app holds, its listener attached
   srf.invite(async (req, res) => {
     try {
       const uas = await srf.createUAS(req, res, { localSdp: SDP(6000) });
       stats.answered++;
+      held.add(req.get('Call-ID'));
       uas.on('destroy', () => {
         stats.ended++;
         if (endSession) srf.endSession(req);
@@ -78,19 +80,25 @@ async function listeningApp({ endSession = true } = {}) {
   const server = srf.listen({ port, host: '127.0.0.1', secret: 'cymru' });
   await once(server, 'listening');
   const connections = () => new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
-  return { srf, port, stats, connections, close: () => new Promise((r) => server.close(r)) };
+  return { srf, port, stats, holds: (callId) => held.has(callId), connections, close: () => new Promise((r) => server.close(r)) };
 }
 
-const callerError = async (caller, uri) => {
+/**
+ * Calls `uri`: the status, 200 once the caller has hung up. With `app` (the call reaches that
+ * listening app), it hangs up only once the app holds the dialog: the app attaches its
+ * 'destroy' listener after createUAS resolves, which can be after our createUAC has.
+ */
+const callerError = async (caller, uri, app) => {
+  let dialog;
   try {
-    const dialog = await caller.srf.createUAC(uri, { localSdp: SDP(5000) });
-    // Not at once: the app attaches its 'destroy' listener after createUAS resolves.
-    await new Promise((r) => setTimeout(r, 100));
-    dialog.destroy();
-    return 200;
+    dialog = await caller.srf.createUAC(uri, { localSdp: SDP(5000) });
   } catch (err) {
     return err.status;
   }
+  // On a timeout the app's 'ended' count, awaited by the test, says what is missing.
+  if (app) await waitFor(() => app.holds(dialog.sip.callId), 5000).catch(() => {});
+  dialog.destroy();
+  return 200;
 };
 
 test('50 sipp calls routed by a web callback to drachtio-srf in listen mode; endSession frees every connection', { timeout: 60000 }, async (t) => {
@@ -158,7 +166,7 @@ test('web callback failures give the caller a 500 while other calls complete; re
   try {
     const started = Date.now();
     const results = await Promise.all(['slow', 'garbage', 'nojson', 'ok1', 'ok2', 'reject', 'redirect', 'proxy', 'nowhere', 'tagged', 'untagged', 'ok3']
-      .map(async (user) => [user, await callerError(caller, uri(user)), Date.now() - started]));
+      .map(async (user) => [user, await callerError(caller, uri(user), /^ok/.test(user) ? app : undefined), Date.now() - started]));
     const byUser = Object.fromEntries(results.map(([u, s]) => [u, s]));
     assert.deepEqual(byUser, {
       slow: 500, garbage: 500, nojson: 500, ok1: 200, ok2: 200, reject: 486, redirect: 302, proxy: 200, nowhere: 480, tagged: 486, untagged: 480, ok3: 200,
@@ -188,7 +196,7 @@ test('web callback failures give the caller a 500 while other calls complete; re
     assert.equal(posted.contentType, 'text/plain; charset=UTF-8');
     // tcp:// skips HTTP: straight to the app.
     const before = web.seen.length;
-    assert.equal(await callerError(caller2, `sip:direct@${direct.sip}`), 200);
+    assert.equal(await callerError(caller2, `sip:direct@${direct.sip}`, app), 200);
     assert.equal(web.seen.length, before);
     await waitFor(() => app.stats.ended === 4, 5000);
     await sessionsGone(app);

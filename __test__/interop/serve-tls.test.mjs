@@ -87,10 +87,13 @@ test('TLS on the admin port: drachtio-srf and our Srf over TLS; our Srf reconnec
   stranger.disconnect();
 
   // serve restarts on the same ports, now with the chain file: our Srf reconnects over TLS.
+  // Listening from before the restart: the reconnect can complete before startServe returns.
+  // (A plain listener: events.once would reject on the 'error' the lost connection may emit.)
+  const reconnected = new Promise((resolve) => ours.once('connect', resolve));
   await serve.stop();
   serve = await startServe({ ports, extra: tlsFlags(['--chain-file', pki.chainFile]) });
   await waitFor(() => reconnects.length > 0, 5000);
-  await once(ours, 'connect');
+  await reconnected;
   await routesApplied(ours);
   await callThrough(serve);
   await waitFor(() => ourCalls.count === 2, 3000);
