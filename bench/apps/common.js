@@ -102,7 +102,7 @@ function allocProfiler() {
       await post('HeapProfiler.startSampling', { samplingInterval: 4096,
         includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
     },
-    async stop(top = 10) {
+    async stop(top = Number(process.env.BENCH_ALLOC_TOP) || 10) {
       if (!session) throw new Error('alloc-stop without alloc-start');
       const { profile } = await post('HeapProfiler.stopSampling');
       session.disconnect();
@@ -110,17 +110,19 @@ function allocProfiler() {
       const bySite = new Map();
       let bytes = 0;
       const root = path.join(__dirname, '..', '..');
-      const walk = (node) => {
+      // A builtin (no script, such as `split`) is named with the function that called it.
+      const walk = (node, caller) => {
+        const { functionName, url, lineNumber } = node.callFrame;
+        const file = url ? path.relative(root, url.replace(/^file:\/\//, '')) : '';
+        const own = `${functionName || '(anonymous)'}${file ? ` ${file}:${lineNumber + 1}` : ''}`;
+        const site = file || !caller ? own : `${own} in ${caller}`;
         if (node.selfSize) {
-          const { functionName, url, lineNumber } = node.callFrame;
-          const file = url ? path.relative(root, url.replace(/^file:\/\//, '')) : '';
-          const site = `${functionName || '(anonymous)'}${file ? ` ${file}:${lineNumber + 1}` : ''}`;
           bySite.set(site, (bySite.get(site) || 0) + node.selfSize);
           bytes += node.selfSize;
         }
-        for (const child of node.children) walk(child);
+        for (const child of node.children) walk(child, file ? own : caller);
       };
-      walk(profile.head);
+      walk(profile.head, null);
       return { bytes, top: [...bySite].sort((a, b) => b[1] - a[1]).slice(0, top) };
     },
   };
