@@ -50,6 +50,9 @@ options:
   --max-rate N           last rate the default list may reach (default 10000)
   --keep-going           with the default list, go on after a step that is not clean
   --hold-ms N            pause between ACK and BYE in load steps (default 0)
+  --warm-up CALLS[@RATE] calls placed before the first step, not reported (default 3000@1000: V8 has
+                         optimized the app's hot path by then; 400@200, the earlier default, leaves
+                         most of it to be compiled during the first step)
   --concurrent N         memory-embedded: calls held at once (default 5000; 50000 for the full run)
   --rate N               memory/soak: call rate (default 1000 for memory, 500 for soak)
   --plateau-seconds N    memory-embedded: seconds all calls are held together (default 10)
@@ -77,7 +80,7 @@ options:
 function parseArgs(argv) {
   const opts = { rates: null, seconds: 5, maxCalls: Infinity, maxRate: 10000, keepGoing: false, holdMs: 0,
     concurrent: 5000, rate: null, plateauSeconds: 10, settleSeconds: 40, rounds: 1, soakMinutes: 2, sampleSeconds: 5, maxMinutes: 9,
-    busyMs: 1, maxPending: null, json: null, keepTraces: false };
+    busyMs: 1, maxPending: null, json: null, keepTraces: false, warmUp: { calls: 3000, rate: 1000 } };
   const num = (name, v) => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} needs a number, got ${v}`);
@@ -97,6 +100,11 @@ function parseArgs(argv) {
       case '--max-rate': opts.maxRate = num('max-rate', next()); break;
       case '--keep-going': opts.keepGoing = true; break;
       case '--hold-ms': opts.holdMs = num('hold-ms', next()); break;
+      case '--warm-up': {
+        const [calls, rate = '1000'] = next().split('@');
+        opts.warmUp = { calls: num('warm-up', calls), rate: Math.max(1, num('warm-up', rate)) };
+        break;
+      }
       case '--concurrent': opts.concurrent = num('concurrent', next()); break;
       case '--rate': opts.rate = num('rate', next()); break;
       case '--plateau-seconds': opts.plateauSeconds = num('plateau-seconds', next()); break;
@@ -809,14 +817,17 @@ async function runLoad(opts, env) {
   const lifetime = Math.ceil(opts.maxMinutes * 60) + 30;
   const budgetEnd = Date.now() + opts.maxMinutes * 60 * 1000;
   const totalCalls = (explicit ? rates : [...rates, ...Array.from({ length: 20 }, (_, i) => 6000 + i * 1000)])
-    .reduce((a, r) => a + Math.min(Math.round(r * opts.seconds), opts.maxCalls), 400 + 1000);
+    .reduce((a, r) => a + Math.min(Math.round(r * opts.seconds), opts.maxCalls), opts.warmUp.calls + 1000);
   const s = await setup(opts.scenario, lifetime, traceRoot, totalCalls, opts);
   log(`${opts.scenario}: target ${s.target}; sipp traces in ${traceRoot}`);
   const steps = [];
   try {
     // warm-up: JIT, pools, first allocations (not reported)
-    const warm = await runUac({ target: s.target, rate: 200, calls: 400, timeoutSeconds: 20, dir: path.join(traceRoot, 'warmup') });
-    if (warm.completed !== 400) log(`warm-up (not reported): ${warm.completed}/400 calls completed: ${problems({ ...warm, processes: [] }).join('; ')}`);
+    const warmUp = opts.warmUp;
+    if (warmUp.calls > 0) {
+      const warm = await runUac({ target: s.target, rate: warmUp.rate, calls: warmUp.calls, timeoutSeconds: warmUp.calls / warmUp.rate + 20, dir: path.join(traceRoot, 'warmup') });
+      if (warm.completed !== warmUp.calls) log(`warm-up (not reported): ${warm.completed}/${warmUp.calls} calls completed: ${problems({ ...warm, processes: [] }).join('; ')}`);
+    }
     for (let i = 0; i < rates.length; i++) {
       const rate = rates[i];
       const stepSeconds = Math.min(Math.round(rate * opts.seconds), opts.maxCalls) / rate + opts.holdMs / 1000 + 25;
@@ -842,7 +853,7 @@ async function runLoad(opts, env) {
     command: `node bench/load.js ${process.argv.slice(2).join(' ')}`, options: { ...opts, maxCalls: Number.isFinite(opts.maxCalls) ? opts.maxCalls : null },
     headline: { highestCleanRate: clean.length ? Math.max(...clean) : null }, steps, traces: traceRoot };
   const md = [`### ${opts.scenario}: ${SCENARIOS[opts.scenario]}`, '',
-    `\`${result.command}\` — ${env.date}, commit ${env.commit} (addon ${env.addon && env.addon.sha256}), ${env.cpus} × ${env.cpu}, node ${env.node}, ${env.sipp}; ${opts.seconds} s a step, hold ${opts.holdMs} ms`, '',
+    `\`${result.command}\` — ${env.date}, commit ${env.commit} (addon ${env.addon && env.addon.sha256}), ${env.cpus} × ${env.cpu}, node ${env.node}, ${env.sipp}; ${opts.seconds} s a step, hold ${opts.holdMs} ms, warm-up ${opts.warmUp.calls} calls at ${opts.warmUp.rate}/s`, '',
     loadTable(steps), '',
     `**Highest clean rate: ${result.headline.highestCleanRate === null ? 'none' : `${result.headline.highestCleanRate} calls/s`}** (clean: every call completed, none failed, retransmissions < 0.1% of calls, no app errors, no dialog left open)`];
   const split = threadTable(steps);
