@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { randomUUID, createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { miniServer, sipLeader, sipRequest } from './helpers/mini-server.mjs';
-import { errorsFail } from './helpers/embedded.mjs';
+import { errorsFail, waitFor } from './helpers/embedded.mjs';
 
 const require = createRequire(import.meta.url);
 const Srf = require('../index.js');
@@ -104,10 +104,3 @@ test('digestAuth middleware: challenge, wrong password 403, right password reach
   }
 });
 
-async function waitFor(cond, ms = 3000) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

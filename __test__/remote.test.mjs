@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { miniServer, sipRequest, sipLeader } from './helpers/mini-server.mjs';
 import { pkiFor } from './helpers/pki.mjs';
-import { errorsFail } from './helpers/embedded.mjs';
+import { errorsFail, waitFor } from './helpers/embedded.mjs';
 
 const require = createRequire(import.meta.url);
 const Srf = require('../index.js');
@@ -263,11 +263,3 @@ test('disconnect() lets the process exit', { timeout: 15000 }, () => withServer(
   assert.equal(code, 0);
 }));
 
-
-async function waitFor(cond, ms = 3000) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
