@@ -200,16 +200,30 @@ impl<S: EventSink> Client<S> {
         let mut unanswered_pings = 0u32;
         let mut sweep = tokio::time::interval(Duration::from_secs(1));
         let end = loop {
+            // Set when told to stop, after what came before it has been written.
+            let mut stop = None;
             // Commands first: a route registered before connect() waits in the channel when
             // the session starts, and must be recorded before the authenticate answer is read
             // (else 'connect' fires with the route not yet sent: a request right after it
             // finds no app).
             tokio::select! {
                 biased;
-                cmd = self.commands.recv() => match cmd {
-                    None | Some(Command::Disconnect) => break SessionEnd::Disconnect,
-                    Some(cmd) if !authenticated => self.offline(cmd).await,
-                    Some(cmd) => self.online(&mut link, cmd).await,
+                cmd = self.commands.recv() => {
+                    let Some(first) = cmd else { break SessionEnd::Disconnect };
+                    // Every command already waiting goes out in the same write (one send per
+                    // batch the app hands over, not one per command).
+                    let mut next = Some(first);
+                    while let Some(cmd) = next.take() {
+                        match cmd {
+                            Command::Disconnect => {
+                                stop = Some(SessionEnd::Disconnect);
+                                break;
+                            }
+                            cmd if !authenticated => self.offline(cmd).await,
+                            cmd => self.online(&mut link, cmd).await,
+                        }
+                        next = self.commands.try_recv().ok();
+                    }
                 },
                 read = reader.read(&mut buf) => {
                     let n = match read {
@@ -256,6 +270,9 @@ impl<S: EventSink> Client<S> {
             if let Err(message) = link.wire.flush(&mut writer).await {
                 self.sink.emit(Event::Error { message }).await;
                 break SessionEnd::Lost;
+            }
+            if let Some(end) = stop {
+                break end;
             }
         };
         tracing::debug!(pending = link.wire.pending.len(), disconnect = matches!(end, SessionEnd::Disconnect), "session ended");
