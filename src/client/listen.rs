@@ -387,18 +387,29 @@ async fn session<S: ListenSink>(ctx: &SessionCtx<S>, stream: Box<dyn Stream>, mu
                 }
                 Err(e) => result = Err(format!("read from drachtio server failed: {e}")),
             },
-            cmd = commands.recv(), if ending.is_none() => match cmd {
-                None | Some(Command::Disconnect) => {
-                    tracing::debug!(session = sink.id, pending = wire.pending.len(), "ending the session");
-                    ending = Some(Instant::now() + END_GRACE);
-                    // What was queued goes out first; then the server sees our end of the stream.
-                    result = wire.flush(&mut writer).await;
-                    let _ = writer.shutdown().await;
-                }
-                Some(cmd) if !authenticated => proto::fail_offline(sink, cmd, "the drachtio server has not authenticated this session yet").await,
-                Some(cmd) => {
-                    if let Some(other) = wire.command(sink, cmd).await {
-                        tracing::debug!(?other, "not used on outbound connections (no routes in listen mode)");
+            cmd = commands.recv(), if ending.is_none() => {
+                // Every command already waiting goes out in the same write (see conn.rs).
+                let mut next = cmd;
+                loop {
+                    match next {
+                        None | Some(Command::Disconnect) => {
+                            tracing::debug!(session = sink.id, pending = wire.pending.len(), "ending the session");
+                            ending = Some(Instant::now() + END_GRACE);
+                            // What was queued goes out first; then the server sees our end of the stream.
+                            result = wire.flush(&mut writer).await;
+                            let _ = writer.shutdown().await;
+                            break;
+                        }
+                        Some(cmd) if !authenticated => proto::fail_offline(sink, cmd, "the drachtio server has not authenticated this session yet").await,
+                        Some(cmd) => {
+                            if let Some(other) = wire.command(sink, cmd).await {
+                                tracing::debug!(?other, "not used on outbound connections (no routes in listen mode)");
+                            }
+                        }
+                    }
+                    match commands.try_recv() {
+                        Ok(cmd) => next = Some(cmd),
+                        Err(_) => break,
                     }
                 }
             },
