@@ -31,9 +31,10 @@ export async function embeddedSrf({ transport = 'udp', setup, timers = {} } = {}
 
 export const SDP = (port) => `v=0\r\no=- ${port} 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\n`;
 
+/** Polls `cond` (which may return a Promise) until it holds; throws after `ms`. */
 export async function waitFor(cond, ms = 3000) {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
   }

@@ -10,16 +10,11 @@ import { startServe } from '../helpers/serve.mjs';
 import { SipPeer } from '../helpers/sip-peer.mjs';
 import { requireSipp, runSipp, scenario } from '../helpers/sipp.mjs';
 import { needTools, startHaApp } from '../helpers/ha.mjs';
-import { embeddedSrf, Srf } from '../helpers/embedded.mjs';
+import { embeddedSrf, Srf, waitFor } from '../helpers/embedded.mjs';
 
 const require = createRequire(import.meta.url);
 const { startRedis } = require('../../scripts/redis.js');
 const SDP = 'v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 42000 RTP/AVP 0\r\n';
-
-/** An app process connected to serve; it says ready once serve has applied its routes. */
-async function startApp(t, args) {
-  return startHaApp(t, args);
-}
 
 async function setup(t) {
   const redis = await startRedis();
@@ -33,7 +28,7 @@ async function setup(t) {
 test('serve: 100 calls answered by app A, A killed, app B takes each over: re-INVITE answered with its SDP, session intact, BYE ends it', { timeout: 120000 }, async (t) => {
   if (!needTools(t)) return;
   const { serve, args } = await setup(t);
-  const a = await startApp(t, args);
+  const a = await startHaApp(t, args);
   const peer = await SipPeer.udp(serve.sip);
   t.after(() => peer.close());
   const calls = [];
@@ -49,7 +44,7 @@ test('serve: 100 calls answered by app A, A killed, app B takes each over: re-IN
   }
   await a.until((ev) => ev.filter((e) => e.event === 'create').length === 100);
   await new Promise((r) => setTimeout(r, 500)); // the last saves land in Redis
-  const b = await startApp(t, args);
+  const b = await startHaApp(t, args);
   await a.kill();
   // INFO and REFER on a rebuilt dialog are answered there too (the Dialog's default answers).
   for (const method of ['INFO', 'REFER']) {
@@ -80,11 +75,11 @@ test('serve: 100 calls answered by app A, A killed, app B takes each over: re-IN
 test('serve: a sipp call established via app A, A killed, the re-INVITE and BYE are answered by app B', { timeout: 60000 }, async (t) => {
   if (!needTools(t) || !requireSipp(t)) return;
   const { serve, args } = await setup(t);
-  const a = await startApp(t, args);
+  const a = await startHaApp(t, args);
   const [host, port] = [serve.sip.slice(0, serve.sip.lastIndexOf(':')), serve.sip.slice(serve.sip.lastIndexOf(':') + 1)];
   const sipp = runSipp(['-sf', scenario('ha-uac-takeover.xml'), '-m', '1', '-i', '127.0.0.1', `${host}:${port}`], { timeoutMs: 30000 });
   await a.until((ev) => ev.some((e) => e.event === 'create'));
-  const b = await startApp(t, args);
+  const b = await startHaApp(t, args);
   await a.kill();
   const r = await sipp;
   assert.equal(r.code, 0, r.summary());
@@ -100,7 +95,7 @@ test('serve: a B2BUA pair made by app A is rebuilt as a pair by app B; the calle
   const callee = await SipPeer.udp(serve.sip);
   t.after(() => callee.close());
   const args = [...base, '--b2bua', `sip:callee@127.0.0.1:${callee.port}`];
-  const a = await startApp(t, args);
+  const a = await startHaApp(t, args);
   const caller = await SipPeer.udp(serve.sip);
   t.after(() => caller.close());
   const CALLS = 10;
@@ -119,7 +114,7 @@ test('serve: a B2BUA pair made by app A is rebuilt as a pair by app B; the calle
   }
   await a.until((ev) => ev.filter((e) => e.event === 'create').length === 2 * CALLS);
   await new Promise((r) => setTimeout(r, 500));
-  const b = await startApp(t, args);
+  const b = await startHaApp(t, args);
   await a.kill();
   for (const { call, ok, bCallId } of calls) {
     caller.send(call.request('BYE', { uri: ok.contactUri }));
@@ -159,11 +154,7 @@ test('Redis down: calls still complete, failed writes are counted, and writes re
   for (let i = 0; i < 5; i++) await call();
   // Each call's save fails once its write is refused, which can be after the call ended.
   let down;
-  for (const end = Date.now() + 5000; ;) {
-    down = (await app.srf.stats()).sessionStore;
-    if (down.failedWrites >= 5 || Date.now() > end) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(async () => (down = (await app.srf.stats()).sessionStore).failedWrites >= 5, 5000).catch(() => {});
   assert.ok(down.failedWrites >= 5, JSON.stringify(down));
   await redis.resume();
   // The client reconnects by itself; then a new call's dialog is in Redis again.

@@ -24,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { sharedDir } from '../helpers/shared.mjs';
+import { waitFor } from '../helpers/embedded.mjs';
 import { startServe, routesApplied } from '../helpers/serve.mjs';
 import { requireSipp } from '../helpers/sipp.mjs';
 import { FrameReader, parseLeader, readTrace } from '../helpers/wire.mjs';
@@ -269,8 +270,7 @@ test('proxy.trace live: the recorded proxy app (recordRoute; user fail -> 486 UA
     [runs.answering, runs.busy] = await Promise.all([finished(answering, 10000), finished(busy, 10000)]);
     // Each proxyRequest settles on serve's `done` frame, which can come after SIPp has ended;
     // the relay records a frame before passing it on, so its log is complete by then too.
-    const settled = Date.now() + 5000;
-    while (results.length < 2 && Date.now() < settled) await sleep(10);
+    await waitFor(() => results.length >= 2, 5000).catch(() => {});
     await sleep(200); // and time for a frame that must not come (an ACK or BYE serve keeps) to show
   } finally {
     if (app) app.srf.disconnect();
