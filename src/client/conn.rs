@@ -209,11 +209,10 @@ impl<S: EventSink> Client<S> {
             tokio::select! {
                 biased;
                 cmd = self.commands.recv() => {
-                    let Some(first) = cmd else { break SessionEnd::Disconnect };
+                    let Some(mut cmd) = cmd else { break SessionEnd::Disconnect };
                     // Every command already waiting goes out in the same write (one send per
                     // batch the app hands over, not one per command).
-                    let mut next = Some(first);
-                    while let Some(cmd) = next.take() {
+                    loop {
                         match cmd {
                             Command::Disconnect => {
                                 stop = Some(SessionEnd::Disconnect);
@@ -222,7 +221,10 @@ impl<S: EventSink> Client<S> {
                             cmd if !authenticated => self.offline(cmd).await,
                             cmd => self.online(&mut link, cmd).await,
                         }
-                        next = self.commands.try_recv().ok();
+                        match self.commands.try_recv() {
+                            Ok(waiting) => cmd = waiting,
+                            Err(_) => break,
+                        }
                     }
                 },
                 read = reader.read(&mut buf) => {
