@@ -67,16 +67,7 @@ impl Apps {
     /// Round robin among the apps that routed `method` and have `tag` (a handler's route by
     /// tag, as drachtio-server's selectClientForTag).
     pub fn choose_tagged(&mut self, method: &str, tag: &str) -> Option<AppId> {
-        let mut candidates: Vec<AppId> =
-            self.apps.iter().filter(|(_, a)| a.routes.iter().any(|r| r == method) && a.tags.iter().any(|t| t == tag)).map(|(id, _)| *id).collect();
-        if candidates.is_empty() {
-            return None;
-        }
-        candidates.sort_unstable();
-        let offset = self.rotation.entry(format!("{method}#{tag}")).or_default();
-        let chosen = candidates[*offset % candidates.len()];
-        *offset = offset.wrapping_add(1);
-        Some(chosen)
+        self.rotate(&format!("{method}#{tag}"), |a| a.routes.iter().any(|r| r == method) && a.tags.iter().any(|t| t == tag))
     }
 
     /// As drachtio-server does for `remove_route`: clears every route of the app.
@@ -88,15 +79,31 @@ impl Apps {
 
     /// The app that gets a new request of `method` (lower-case), round robin.
     pub fn choose(&mut self, method: &str) -> Option<AppId> {
-        let mut candidates: Vec<AppId> = self.apps.iter().filter(|(_, a)| a.routes.iter().any(|r| r == method)).map(|(id, _)| *id).collect();
+        self.rotate(method, |a| a.routes.iter().any(|r| r == method))
+    }
+
+    /// The next of the apps `eligible` takes, in id order, round robin per `key`. Called for
+    /// every new request, so the common case (one app, a key seen before) allocates nothing.
+    fn rotate(&mut self, key: &str, eligible: impl Fn(&App) -> bool) -> Option<AppId> {
+        let mut eligible = self.apps.iter().filter(|(_, a)| eligible(a)).map(|(id, _)| *id);
+        let first = eligible.next()?;
+        let mut candidates: Vec<AppId> = match eligible.next() {
+            Some(second) => [first, second].into_iter().chain(eligible).collect(),
+            None => Vec::new(),
+        };
+        if !self.rotation.contains_key(key) {
+            self.rotation.insert(key.to_owned(), 0);
+        }
+        let turn = self.rotation.get_mut(key).map_or(0, |o| {
+            let turn = *o;
+            *o = turn.wrapping_add(1);
+            turn
+        });
         if candidates.is_empty() {
-            return None;
+            return Some(first);
         }
         candidates.sort_unstable();
-        let offset = self.rotation.entry(method.to_owned()).or_default();
-        let chosen = candidates[*offset % candidates.len()];
-        *offset = offset.wrapping_add(1);
-        Some(chosen)
+        Some(candidates[turn % candidates.len()])
     }
 
     /// True when the app can take a new request now: nothing parked, room in its queue, and

@@ -3,12 +3,17 @@
 //! Max-Forwards, Contact, Content-Type for SDP and Content-Length, and rewrites `@localhost`.
 
 use crate::sip::{parse, Framing, HeaderName, Limits};
+use std::borrow::Cow;
+
+/// A header of a draft. Names are mostly the canonical spellings of known headers, which
+/// are borrowed rather than allocated for every message.
+pub type Header = (Cow<'static, str>, String);
 
 /// An editable message: start line, ordered headers, body.
 #[derive(Debug, Clone)]
 pub struct Draft {
     pub start_line: String,
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<Header>,
     pub body: Vec<u8>,
 }
 
@@ -27,8 +32,8 @@ impl Draft {
                 continue;
             }
             let name = match h.name {
-                HeaderName::Other => recase(&String::from_utf8_lossy(msg.header_name_bytes(h))),
-                known => known.as_str().to_owned(),
+                HeaderName::Other => Cow::Owned(recase(&String::from_utf8_lossy(msg.header_name_bytes(h)))),
+                known => Cow::Borrowed(known.as_str()),
             };
             let value = crate::sip::unfold(msg.raw_value(h), h.folded).into_owned();
             draft.headers.push((name, value));
@@ -47,8 +52,8 @@ impl Draft {
                 continue;
             }
             let name = match h.name {
-                HeaderName::Other => String::from_utf8_lossy(msg.header_name_bytes(h)).into_owned(),
-                known => known.as_str().to_owned(),
+                HeaderName::Other => Cow::Owned(String::from_utf8_lossy(msg.header_name_bytes(h)).into_owned()),
+                known => Cow::Borrowed(known.as_str()),
             };
             draft.headers.push((name, crate::sip::unfold(msg.raw_value(h), h.folded).into_owned()));
         }
@@ -71,7 +76,7 @@ impl Draft {
         let at = self.position(name).unwrap_or(0);
         self.take(name);
         for (i, v) in values.into_iter().enumerate() {
-            self.headers.insert(at + i, (name.as_str().to_owned(), v));
+            self.headers.insert(at + i, (name.as_str().into(), v));
         }
     }
 
@@ -92,9 +97,11 @@ impl Draft {
     pub fn take(&mut self, name: HeaderName) -> Option<String> {
         let canon = name.as_str();
         let mut first = None;
-        self.headers.retain(|(n, v)| {
+        self.headers.retain_mut(|(n, v)| {
             if n.eq_ignore_ascii_case(canon) {
-                first.get_or_insert_with(|| v.clone());
+                if first.is_none() {
+                    first = Some(std::mem::take(v));
+                }
                 false
             } else {
                 true
@@ -105,13 +112,13 @@ impl Draft {
 
     pub fn set_if_absent(&mut self, name: HeaderName, value: impl FnOnce() -> String) {
         if !self.has(name) {
-            self.headers.push((name.as_str().to_owned(), value()));
+            self.headers.push((name.as_str().into(), value()));
         }
     }
 
     /// Puts headers first, in order (Via, Max-Forwards, From, ... as RFC 3261 examples do).
     pub fn prepend(&mut self, name: HeaderName, value: String) {
-        self.headers.insert(0, (name.as_str().to_owned(), value));
+        self.headers.insert(0, (name.as_str().into(), value));
     }
 
     pub fn method(&self) -> &str {

@@ -3,7 +3,8 @@
 //! transactions (RFC 3261 §17.1) whose responses go back to the app.
 
 use super::apps::AppId;
-use super::build::{with_tag, Draft};
+use bytes::Bytes;
+use super::build::{with_tag, Draft, Header};
 use super::core::{Core, Source, Timer, UNSOLICITED};
 use super::dialog::{dialog_id, is_terminating_notify, Dialog};
 use super::dns::Targets;
@@ -32,7 +33,7 @@ pub struct ClientTxn {
     pub branch: String,
     pub method: String,
     pub draft: Draft,
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
     pub dest: Source,
     pub state: ClientState,
     pub interval: Duration,
@@ -116,7 +117,7 @@ impl Core {
                 t.alternatives = targets;
                 t.bytes.clone()
             }
-            None => Vec::new(),
+            None => Bytes::new(),
         };
         self.ok_sent(app, cmd, dest, bytes, &id, None);
     }
@@ -180,7 +181,7 @@ impl Core {
         d.replace_localhost(&hop.hostport);
         let (protocol, peer, local, branch, dest) = (hop.dest.protocol, hop.dest.remote, hop.local, hop.branch, hop.dest);
         if method == "ACK" {
-            let bytes = d.to_bytes();
+            let bytes = Bytes::from(d.to_bytes());
             dl.last_ack = Some(bytes.clone());
             dl.confirmed = true;
             dl.engine_answers_bye(answer_bye);
@@ -213,7 +214,7 @@ impl Core {
 
     /// Sends a CANCEL for INVITE transaction `invite`, built from it plus `extra` headers, and
     /// gives the INVITE 64×T1 more for its final (§9.1). The CANCEL's id and destination.
-    pub(super) fn cancel_invite(&mut self, invite: &str, extra: Vec<(String, String)>) -> Option<(String, Source)> {
+    pub(super) fn cancel_invite(&mut self, invite: &str, extra: Vec<Header>) -> Option<(String, Source)> {
         let timeout = self.t1() * 64;
         let t = self.client.get_mut(invite)?;
         t.cancelled = true;
@@ -274,7 +275,7 @@ impl Core {
     /// `start_client` under a given id (a retry towards the next target keeps the app's id).
     #[allow(clippy::too_many_arguments)]
     fn start_client_as(&mut self, id: String, app: AppId, method: &str, branch: String, draft: Draft, dest: Source, dialog: Option<String>, report: bool) {
-        let bytes = draft.to_bytes();
+        let bytes = Bytes::from(draft.to_bytes());
         self.send(dest.protocol, dest.remote, Some(dest.local), bytes.clone());
         let t1 = self.t1();
         let retransmit = (dest.protocol == Protocol::Udp).then(|| self.arm(Timer::ClientRetransmit(id.clone()), t1));
@@ -576,7 +577,7 @@ impl Core {
         let mut r = Draft { start_line: format!("SIP/2.0 {status} {reason}"), headers: Vec::new(), body: Vec::new() };
         for h in [HeaderName::Via, HeaderName::From, HeaderName::To, HeaderName::CallId, HeaderName::CSeq] {
             if let Some(v) = t.draft.get(h) {
-                r.headers.push((h.as_str().to_owned(), v.to_owned()));
+                r.headers.push((h.as_str().into(), v.to_owned()));
             }
         }
         let (app, report, dest, method, dialog, initial) = (t.app, t.report, t.dest, t.method.clone(), t.dialog_id.clone(), t.initial_invite);
@@ -687,7 +688,7 @@ fn ack_for_final(invite: &Draft, res: &Message<'_>) -> Vec<u8> {
     a.headers.push(("Max-Forwards".into(), "70".into()));
     for h in [HeaderName::From, HeaderName::CallId] {
         if let Some(v) = invite.get(h) {
-            a.headers.push((h.as_str().to_owned(), v.to_owned()));
+            a.headers.push((h.as_str().into(), v.to_owned()));
         }
     }
     if let Some(to) = res.header_str(HeaderName::To) {

@@ -17,6 +17,7 @@ use crate::app::{CmdId, Command, Event};
 use crate::sip::validate::{validate, validate_except_request_uri};
 use crate::sip::{parse, ErrorKind, Framing, HeaderName, Message, ParseError};
 use crate::wire::{CdrKind, ReplyStatus, SipMeta};
+use bytes::Bytes;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -336,7 +337,9 @@ impl Core {
         }
     }
 
-    pub(super) fn send(&self, protocol: Protocol, to: SocketAddr, local: Option<SocketAddr>, bytes: Vec<u8>) {
+    /// `bytes` is shared with whatever keeps the message for retransmission.
+    pub(super) fn send(&self, protocol: Protocol, to: SocketAddr, local: Option<SocketAddr>, bytes: impl Into<Bytes>) {
+        let bytes = bytes.into();
         if let Some(m) = &self.config.metrics {
             m.message_out(&bytes);
         }
@@ -384,11 +387,11 @@ impl Core {
         self.apps.deliver(app, Event::Sip { meta, raw })
     }
 
-    pub(super) fn meta(&self, source: &str, src: Source, bytes: usize, txn_id: &str, dialog_id: &str) -> SipMeta {
+    pub(super) fn meta(&self, source: &'static str, src: Source, bytes: usize, txn_id: &str, dialog_id: &str) -> SipMeta {
         SipMeta {
-            source: source.to_owned(),
+            source: source.into(),
             bytes: bytes.to_string(),
-            protocol: src.protocol.as_str().to_owned(),
+            protocol: src.protocol.as_str().into(),
             address: util::ip_text(src.remote.ip()),
             port: src.remote.port().to_string(),
             time: util::wall_clock(),
@@ -400,7 +403,9 @@ impl Core {
     }
 
     /// `OK` for a command, with drachtio-server's meta tokens and the message as sent.
-    pub(super) fn ok_sent(&mut self, app: AppId, cmd: CmdId, dest: Source, bytes: Vec<u8>, txn_id: &str, dialog_id: Option<&str>) {
+    /// `bytes` becomes the event's copy without a copy when nothing else shares it.
+    pub(super) fn ok_sent(&mut self, app: AppId, cmd: CmdId, dest: Source, bytes: impl Into<Bytes>, txn_id: &str, dialog_id: Option<&str>) {
+        let bytes = Vec::from(bytes.into());
         let mut args = vec![
             "application".to_owned(),
             bytes.len().to_string(),
@@ -465,13 +470,13 @@ pub(super) fn response_draft(msg: &Message<'_>, status: u16, reason: &str, to_ta
                 d.headers.push(("To".into(), value));
             }
             HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq => {
-                d.headers.push((h.name.as_str().to_owned(), value.into_owned()));
+                d.headers.push((h.name.as_str().into(), value.into_owned()));
             }
             _ => {}
         }
     }
     for (n, v) in extra {
-        d.headers.push(((*n).to_owned(), v.clone()));
+        d.headers.push(((*n).to_owned().into(), v.clone()));
     }
     d
 }
@@ -479,19 +484,27 @@ pub(super) fn response_draft(msg: &Message<'_>, status: u16, reason: &str, to_ta
 /// Adds `received` when the sent-by host is not where the request came from, and fills an
 /// empty `rport` (RFC 3581 §4), so responses find their way back through NAT.
 pub(super) fn stamp_via(via: &str, src: Source) -> String {
-    let ip = util::ip_text(src.remote.ip());
-    let mut out = via.to_owned();
-    if let Ok(v) = crate::sip::via::Via::parse(via.as_bytes()) {
-        let host = String::from_utf8_lossy(v.host);
-        if host.trim_matches(|c| c == '[' || c == ']') != ip && v.param(b"received").is_none() {
-            out.push_str(";received=");
-            out.push_str(&ip);
-        }
-        if v.param(b"rport") == Some(None) {
-            out = replace_bare_rport(&out, src.remote.port());
-        }
-    }
+    let mut out = String::with_capacity(via.len() + 32);
+    stamp_via_into(via, src, &mut out);
     out
+}
+
+/// `stamp_via`, appended to `out`.
+pub(super) fn stamp_via_into(via: &str, src: Source, out: &mut String) {
+    let Ok(v) = crate::sip::via::Via::parse(via.as_bytes()) else {
+        return out.push_str(via);
+    };
+    let host = std::str::from_utf8(v.host).unwrap_or("").trim_matches(|c| c == '[' || c == ']');
+    let received = v.param(b"received").is_none() && host.parse::<IpAddr>().ok() != Some(src.remote.ip());
+    if v.param(b"rport") == Some(None) {
+        out.push_str(&replace_bare_rport(via, src.remote.port()));
+    } else {
+        out.push_str(via);
+    }
+    if received {
+        out.push_str(";received=");
+        util::push_ip(out, src.remote.ip());
+    }
 }
 
 fn replace_bare_rport(via: &str, port: u16) -> String {

@@ -6,6 +6,7 @@ use super::apps::AppId;
 use super::build::Draft;
 use super::transport::Protocol;
 use crate::sip::HeaderName;
+use bytes::Bytes;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio_util::time::delay_queue;
@@ -34,7 +35,7 @@ pub struct Dialog {
     /// UAS: our 2xx, retransmitted until the ACK arrives (§13.3.1.4).
     pub pending_2xx: Option<Pending2xx>,
     /// UAC: the ACK we sent, re-sent when the far end retransmits its 2xx.
-    pub last_ack: Option<Vec<u8>>,
+    pub last_ack: Option<Bytes>,
     /// Formed by a SUBSCRIBE (RFC 6665): a terminating NOTIFY, not a BYE, ends it.
     pub subscription: bool,
     /// The app's Dialog answers the far end's BYE with a plain 200 anyway: the engine sends
@@ -47,7 +48,7 @@ pub struct Dialog {
 
 #[derive(Debug)]
 pub struct Pending2xx {
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
     pub interval: Duration,
     pub retransmit: Option<delay_queue::Key>,
     pub give_up: delay_queue::Key,

@@ -147,9 +147,9 @@ impl Core {
         if status > 100 && t.local_tag.is_none() {
             t.local_tag = Some(util::tag());
         }
-        let mut d = Draft { start_line: format!("SIP/2.0 {status} {reason}"), headers, body: Vec::new() };
-        self.fill_response(&self.server[id], &mut d, status);
-        let bytes = d.to_bytes();
+        let headers = headers.into_iter().map(|(n, v)| (n.into(), v)).collect();
+        let d = Draft { start_line: format!("SIP/2.0 {status} {reason}"), headers, body: Vec::new() };
+        let bytes = self.response_bytes(&self.server[id], &d, status);
         self.call_cdr(id, status, &bytes);
         self.after_response(id, status, bytes);
     }

@@ -11,6 +11,7 @@ pub mod conn_limit;
 mod core;
 mod dialog;
 mod dns;
+mod echo;
 mod memory;
 pub mod nat;
 pub mod metrics;

@@ -6,7 +6,8 @@
 //! then `done` (wire-protocol.md §8); in-dialog requests never wake an app.
 
 use super::apps::AppId;
-use super::build::Draft;
+use super::build::{Draft, Header};
+use bytes::Bytes;
 use super::client::via;
 use super::resolving::{Parked, Resolution};
 use super::core::{stamp_via, Core, Source, Timer};
@@ -60,9 +61,9 @@ pub struct ProxyTxn {
     final_timeout: Option<Duration>,
     branches: Vec<Branch>,
     /// The best final so far (§16.7 step 6), our Via removed.
-    best: Option<(u16, Vec<u8>)>,
+    best: Option<(u16, Bytes)>,
     /// WWW-/Proxy-Authenticate values of every 401/407 (§16.7 step 7).
-    challenges: Vec<(String, String)>,
+    challenges: Vec<Header>,
     /// No new branches: a 2xx or 6xx arrived, or the caller cancelled.
     closed: bool,
     /// A final went upstream: a 2xx, or our 487 after the caller's CANCEL.
@@ -527,11 +528,11 @@ impl Core {
         let Some(p) = self.proxies.get_mut(pid) else { return };
         if matches!(status, 401 | 407) {
             for h in [HeaderName::WwwAuthenticate, HeaderName::ProxyAuthenticate] {
-                p.challenges.extend(msg.values(h).map(|(_, v)| (h.as_str().to_owned(), text(v))));
+                p.challenges.extend(msg.values(h).map(|(_, v)| (h.as_str().into(), text(v))));
             }
         }
         if p.best.as_ref().is_none_or(|(old, _)| rank(status) <= rank(*old)) {
-            p.best = Some((status, bytes));
+            p.best = Some((status, bytes.into()));
         }
     }
 
@@ -629,7 +630,7 @@ impl Core {
                 b.cancel_on_response = true;
             }
         }
-        let extra: Vec<(String, String)> = if reason.is_empty() { Vec::new() } else { vec![("Reason".into(), reason.to_owned())] };
+        let extra: Vec<Header> = if reason.is_empty() { Vec::new() } else { vec![("Reason".into(), reason.to_owned())] };
         for client in now {
             self.cancel_invite(&client, extra.clone());
         }
@@ -641,7 +642,7 @@ impl Core {
         if !p.answered {
             let (best, challenges) = (p.best.take(), std::mem::take(&mut p.challenges));
             let (status, bytes) = match best {
-                Some((status, bytes)) if matches!(status, 401 | 407) && challenges.len() > 1 => (status, with_challenges(&bytes, challenges)),
+                Some((status, bytes)) if matches!(status, 401 | 407) && challenges.len() > 1 => (status, with_challenges(&bytes, challenges).into()),
                 Some(b) => b,
                 None => {
                     // No target could be tried at all: the app hears why, the caller gets a 500.
@@ -743,7 +744,7 @@ fn forward_template(msg: &Message<'_>, src: Source, max_forwards: Option<u32>) -
 
 /// The app's `headers`: a known single-valued header replaces the request's copy; list
 /// headers and extension headers are added.
-fn apply_headers(d: &mut Draft, headers: Vec<(String, String)>) {
+fn apply_headers(d: &mut Draft, headers: Vec<Header>) {
     for (name, value) in headers {
         let h = HeaderName::from_bytes(name.as_bytes());
         if PROTECTED.contains(&h) {
@@ -757,7 +758,7 @@ fn apply_headers(d: &mut Draft, headers: Vec<(String, String)>) {
 }
 
 /// A 401/407 carrying every challenge the branches collected (§16.7 step 7).
-fn with_challenges(bytes: &[u8], challenges: Vec<(String, String)>) -> Vec<u8> {
+fn with_challenges(bytes: &[u8], challenges: Vec<Header>) -> Vec<u8> {
     let Ok(msg) = parse(bytes, Framing::Datagram, &crate::sip::Limits::default()) else { return bytes.to_vec() };
     let mut d = Draft::from_message(&msg);
     d.take(HeaderName::WwwAuthenticate);

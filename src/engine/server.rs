@@ -5,7 +5,8 @@
 
 use super::apps::AppId;
 use super::build::{with_tag, Draft};
-use super::core::{response_draft, stamp_via, Core, Source, Timer, UNSOLICITED};
+use super::core::{response_draft, Core, Source, Timer, UNSOLICITED};
+use super::echo::EchoHeaders;
 use super::dialog::{dialog_id, is_terminating_notify, Dialog, Pending2xx};
 use super::transport::Protocol;
 use super::util;
@@ -13,7 +14,9 @@ use crate::app::CmdId;
 use crate::wire::CdrKind;
 use crate::sip::name_addr::parse_contacts;
 use crate::sip::via::Via;
+use crate::sip::serialize::MessageWriter;
 use crate::sip::{HeaderName, Message};
+use bytes::Bytes;
 use std::time::Duration;
 use tokio_util::time::delay_queue;
 
@@ -34,24 +37,19 @@ pub struct ServerTxn {
     pub app: Option<AppId>,
     pub method: String,
     pub src: Source,
-    pub vias: Vec<String>,
-    pub from: String,
-    pub to: String,
-    pub call_id: String,
-    pub cseq: String,
-    pub remote_tag: String,
+    /// What its responses copy from the request.
+    pub echo: EchoHeaders,
     pub remote_contact: Option<String>,
-    pub record_route: Vec<String>,
     pub supports_100rel: bool,
     pub state: ServerState,
     pub final_sent: bool,
-    pub last: Option<Vec<u8>>,
+    pub last: Option<Bytes>,
     pub local_tag: Option<String>,
     pub dialog_id: Option<String>,
     pub in_dialog: bool,
     pub rseq: u32,
     /// A reliable 1xx awaiting its PRACK (RSeq, bytes).
-    pub reliable: Option<(u32, Vec<u8>)>,
+    pub reliable: Option<(u32, Bytes)>,
     pub interval: Duration,
     /// When the request arrived, until its app's first response (metrics only).
     pub arrived: Option<std::time::Instant>,
@@ -74,14 +72,8 @@ impl ServerTxn {
     /// it needs its key, source and last response, not the request's headers. Calls spend
     /// most of their transactions' lifetime in these states, so this is most of their memory.
     fn compact(&mut self) {
-        self.vias = Vec::new();
-        self.from = String::new();
-        self.to = String::new();
-        self.call_id = String::new();
-        self.cseq = String::new();
-        self.remote_tag = String::new();
+        self.echo = EchoHeaders::default();
         self.remote_contact = None;
-        self.record_route = Vec::new();
         self.local_tag = None;
         self.reliable = None;
         self.request = None;
@@ -296,14 +288,6 @@ impl Core {
 
     pub(super) fn create_server_txn(&mut self, msg: &Message<'_>, src: Source, key: (String, String, String), app: Option<AppId>, method: &str, dialog: Option<String>) -> String {
         let id = util::txn_id();
-        let mut vias: Vec<String> = msg
-            .values(HeaderName::Via)
-            .flat_map(|(e, v)| crate::sip::split_commas(v).map(move |one| crate::sip::unfold(one, e.folded).trim().to_owned()))
-            .collect();
-        if let Some(top) = vias.first_mut() {
-            *top = stamp_via(top, src);
-        }
-        let header = |h: HeaderName| msg.header_str(h).map(|c| c.into_owned()).unwrap_or_default();
         let supports = |h: HeaderName| msg.values(h).any(|(_, v)| String::from_utf8_lossy(v).split(',').any(|o| o.trim().eq_ignore_ascii_case("100rel")));
         let txn = ServerTxn {
             id: id.clone(),
@@ -311,14 +295,8 @@ impl Core {
             app,
             method: method.to_owned(),
             src,
-            vias,
-            from: header(HeaderName::From),
-            to: header(HeaderName::To),
-            call_id: header(HeaderName::CallId),
-            cseq: header(HeaderName::CSeq),
-            remote_tag: msg.tag(HeaderName::From).map(text).unwrap_or_default(),
+            echo: EchoHeaders::of(msg, src),
             remote_contact: first_contact_uri(msg),
-            record_route: msg.values(HeaderName::RecordRoute).flat_map(|(_, v)| crate::sip::split_commas(v).map(|r| text(r).trim().to_owned())).collect(),
             supports_100rel: supports(HeaderName::Supported) || supports(HeaderName::Require),
             state: ServerState::Proceeding,
             final_sent: false,
@@ -468,38 +446,44 @@ impl Core {
     }
 
     /// The bytes of a response the engine makes itself on transaction `id`, not yet sent.
-    pub(super) fn engine_response(&mut self, id: &str, status: u16, reason: &str) -> Option<Vec<u8>> {
+    pub(super) fn engine_response(&mut self, id: &str, status: u16, reason: &str) -> Option<Bytes> {
         let t = self.server.get_mut(id)?;
         // Every response but 100 carries our To tag (§8.2.6.2), also when the app sent none.
         if status > 100 && t.local_tag.is_none() {
             t.local_tag = Some(util::tag());
         }
-        let t = &self.server[id];
-        let mut d = Draft { start_line: format!("SIP/2.0 {status} {reason}"), headers: Vec::new(), body: Vec::new() };
-        self.fill_response(t, &mut d, status);
-        Some(d.to_bytes())
+        let d = Draft { start_line: format!("SIP/2.0 {status} {reason}"), headers: Vec::new(), body: Vec::new() };
+        Some(self.response_bytes(&self.server[id], &d, status).into())
     }
 
-    /// Via, From, To (with our tag past 100), Call-ID and CSeq from the request.
-    pub(super) fn fill_response(&self, t: &ServerTxn, d: &mut Draft, status: u16) {
-        let mut head: Vec<(String, String)> = t.vias.iter().map(|v| ("Via".to_owned(), v.clone())).collect();
-        let to = match (&t.local_tag, status > 100) {
-            (Some(tag), true) => with_tag(&t.to, tag),
-            _ => t.to.clone(),
-        };
-        head.extend([
-            ("From".to_owned(), t.from.clone()),
-            ("To".to_owned(), to),
-            ("Call-ID".to_owned(), t.call_id.clone()),
-            ("CSeq".to_owned(), t.cseq.clone()),
-        ]);
+    /// The response `d` on transaction `t` as sent: Via, From, To (with our tag past 100),
+    /// Call-ID and CSeq from the request, written straight from the transaction's copies,
+    /// then `d`'s own headers and body.
+    pub(super) fn response_bytes(&self, t: &ServerTxn, d: &Draft, status: u16) -> Vec<u8> {
         // §12.1.1: a response that establishes a dialog carries the request's Record-Route, in
         // order, so the far end routes its in-dialog requests through the same proxies.
-        if (101..300).contains(&status) && matches!(t.method.as_str(), "INVITE" | "SUBSCRIBE" | "REFER" | "NOTIFY") {
-            head.extend(t.record_route.iter().map(|r| ("Record-Route".to_owned(), r.clone())));
+        let record_route = (101..300).contains(&status) && matches!(t.method.as_str(), "INVITE" | "SUBSCRIBE" | "REFER" | "NOTIFY");
+        let e = &t.echo;
+        let to = match (&t.local_tag, status > 100) {
+            (Some(tag), true) => std::borrow::Cow::Owned(with_tag(e.to(), tag)),
+            _ => std::borrow::Cow::Borrowed(e.to()),
+        };
+        let own = d.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>() + d.body.len();
+        let mut w = MessageWriter::new(&d.start_line, e.written_len() + 24 + own);
+        for v in e.vias() {
+            w.header("Via", v);
         }
-        head.append(&mut d.headers);
-        d.headers = head;
+        w.header("From", e.from());
+        w.header("To", &to);
+        w.header("Call-ID", e.call_id());
+        w.header("CSeq", e.cseq());
+        for r in e.record_route().filter(|_| record_route) {
+            w.header("Record-Route", r);
+        }
+        for (n, v) in &d.headers {
+            w.header(n, v);
+        }
+        w.finish(&d.body)
     }
 
     /// An app's response on transaction `txn_id`.
@@ -557,10 +541,8 @@ impl Core {
             d.headers.push(("RSeq".into(), t.rseq.to_string()));
         }
         let rseq = t.rseq;
-        let t = &self.server[txn_id];
-        self.fill_response(t, &mut d, status);
+        let bytes = Bytes::from(self.response_bytes(&self.server[txn_id], &d, status));
         let local_contact = d.get(HeaderName::Contact).map(str::to_owned).unwrap_or(contact);
-        let bytes = d.to_bytes();
         self.call_cdr(txn_id, status, &bytes);
         let dialog = self.after_response(txn_id, status, bytes.clone());
         self.session_answered(txn_id, dialog.as_deref(), status, &d, session);
@@ -588,7 +570,8 @@ impl Core {
 
     /// Sends a response on a server transaction and moves its state machine; returns the
     /// dialog the response created or belongs to.
-    pub(super) fn after_response(&mut self, id: &str, status: u16, bytes: Vec<u8>) -> Option<String> {
+    pub(super) fn after_response(&mut self, id: &str, status: u16, bytes: impl Into<Bytes>) -> Option<String> {
+        let bytes = bytes.into();
         let t1 = self.t1();
         let t = self.server.get_mut(id)?;
         let (protocol, remote, local) = (t.src.protocol, t.src.remote, t.src.local);
@@ -680,24 +663,26 @@ impl Core {
     fn create_uas_dialog(&mut self, id: &str) -> String {
         let t = &self.server[id];
         let local_tag = t.local_tag.clone().unwrap_or_else(util::tag);
-        let dialog_id = dialog_id(&t.call_id, &t.remote_tag);
+        let e = &t.echo;
+        let dialog_id = dialog_id(e.call_id(), e.remote_tag());
+        let route_set: Vec<String> = e.record_route().map(str::to_owned).collect();
         let remote_target = t.remote_contact.clone().unwrap_or_else(|| format!("sip:{}", t.src.remote));
         // Our requests go to the first Record-Route entry (the proxy nearest to us); without a
         // route set, back where the request came from (the flow: NAT, WebSocket), not to the
         // Contact.
         let flow = (t.src.protocol, t.src.remote);
-        let (protocol, peer) = self.dialog_first_hop(&t.record_route, None, Some(flow)).unwrap_or(flow);
+        let (protocol, peer) = self.dialog_first_hop(&route_set, None, Some(flow)).unwrap_or(flow);
         let dialog = Dialog {
             id: dialog_id.clone(),
             app: t.app.unwrap_or_default(),
-            call_id: t.call_id.clone(),
+            call_id: e.call_id().to_owned(),
             local_tag: local_tag.clone(),
-            remote_tag: t.remote_tag.clone(),
-            local_uri: with_tag(&t.to, &local_tag),
-            remote_uri: t.from.clone(),
+            remote_tag: e.remote_tag().to_owned(),
+            local_uri: with_tag(e.to(), &local_tag),
+            remote_uri: e.from().to_owned(),
             local_seq: util::initial_cseq(),
             remote_target,
-            route_set: t.record_route.clone(),
+            route_set,
             local_contact: String::new(),
             protocol,
             peer,
@@ -709,12 +694,12 @@ impl Core {
             last_ack: None,
             subscription: t.method == "SUBSCRIBE",
         };
-        self.dialog_keys.insert((t.call_id.clone(), local_tag), dialog_id.clone());
+        self.dialog_keys.insert((e.call_id().to_owned(), local_tag), dialog_id.clone());
         self.dialogs.insert(dialog_id.clone(), Box::new(dialog));
         dialog_id
     }
 
-    fn start_2xx_retransmission(&mut self, dialog: &str, bytes: Vec<u8>, udp: bool) {
+    fn start_2xx_retransmission(&mut self, dialog: &str, bytes: Bytes, udp: bool) {
         let t1 = self.t1();
         let retransmit = udp.then(|| self.arm(Timer::Retransmit2xx(dialog.to_owned()), t1));
         let give_up = self.arm(Timer::AckTimeout(dialog.to_owned()), t1 * 64);

@@ -259,7 +259,7 @@ impl Core {
             let ack = Draft { start_line: "ACK sip:placeholder SIP/2.0".into(), headers: Vec::new(), body: Vec::new() };
             if let Some((_, bytes)) = self.send_engine_request(dialog, ack) {
                 if let Some(dl) = self.dialogs.get_mut(dialog) {
-                    dl.last_ack = Some(bytes);
+                    dl.last_ack = Some(bytes.into());
                 }
             }
         }

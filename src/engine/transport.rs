@@ -9,6 +9,7 @@ mod ws;
 
 use super::conn_limit::{PerAddress, Slot};
 use crate::sip::Limits;
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -150,7 +151,7 @@ const UDP_MAX_DATAGRAM: usize = 65_535;
 
 /// A connection's queue of messages to write.
 struct Conn {
-    writer: mpsc::Sender<Vec<u8>>,
+    writer: mpsc::Sender<Bytes>,
 }
 
 type ConnKey = (Protocol, SocketAddr);
@@ -245,10 +246,10 @@ impl Transports {
     /// Sends one message. UDP goes out at once; TCP and TLS reuse a connection to the peer or
     /// open one, without making the caller wait for the connect; WebSocket peers are reached
     /// only over a connection they opened.
-    pub fn send(&self, protocol: Protocol, to: SocketAddr, local: Option<SocketAddr>, bytes: Vec<u8>) -> Result<(), String> {
+    pub fn send(&self, protocol: Protocol, to: SocketAddr, local: Option<SocketAddr>, bytes: Bytes) -> Result<(), String> {
         #[cfg(test)]
         if let Some(c) = &self.capture {
-            let sent = Sent { at: tokio::time::Instant::now(), protocol, to, bytes };
+            let sent = Sent { at: tokio::time::Instant::now(), protocol, to, bytes: bytes.to_vec() };
             c.sent.lock().map_err(|_| "capture poisoned")?.push(sent);
             return Ok(());
         }
@@ -438,7 +439,7 @@ async fn acceptor(protocol: Protocol, listener: TcpListener, t: Transports) {
 
 /// A connection a peer opened: the TLS handshake and WebSocket upgrade it owes us, bounded by
 /// the message timeout, then its messages.
-async fn accepted_connection(protocol: Protocol, tcp: TcpStream, peer: SocketAddr, writes: mpsc::Receiver<Vec<u8>>, t: Transports, slot: Slot) {
+async fn accepted_connection(protocol: Protocol, tcp: TcpStream, peer: SocketAddr, writes: mpsc::Receiver<Bytes>, t: Transports, slot: Slot) {
     let _ = tcp.set_nodelay(true);
     let local = tcp.local_addr().unwrap_or(peer);
     let link = Link { protocol, local, peer, writes, t: t.clone(), slot: Some(slot) };
@@ -461,7 +462,7 @@ async fn accepted_connection(protocol: Protocol, tcp: TcpStream, peer: SocketAdd
 }
 
 /// A connection we open to send a request (TCP, TLS): connect, handshake, then as any other.
-async fn connect(protocol: Protocol, to: SocketAddr, writes: mpsc::Receiver<Vec<u8>>, t: Transports) {
+async fn connect(protocol: Protocol, to: SocketAddr, writes: mpsc::Receiver<Bytes>, t: Transports) {
     if let Err(e) = open(protocol, to, writes, &t).await {
         tracing::warn!(peer = %to, error = %e, "{} connect failed", protocol.as_str());
         t.forget(protocol, to);
@@ -471,7 +472,7 @@ async fn connect(protocol: Protocol, to: SocketAddr, writes: mpsc::Receiver<Vec<
     t.forget(protocol, to);
 }
 
-async fn open(protocol: Protocol, to: SocketAddr, writes: mpsc::Receiver<Vec<u8>>, t: &Transports) -> Result<(), String> {
+async fn open(protocol: Protocol, to: SocketAddr, writes: mpsc::Receiver<Bytes>, t: &Transports) -> Result<(), String> {
     let tcp = match tokio::time::timeout(t.message_timeout, TcpStream::connect(to)).await {
         Ok(Ok(tcp)) => tcp,
         Ok(Err(e)) => return Err(e.to_string()),
@@ -506,7 +507,7 @@ struct Link {
     /// Our end of the connection.
     local: SocketAddr,
     peer: SocketAddr,
-    writes: mpsc::Receiver<Vec<u8>>,
+    writes: mpsc::Receiver<Bytes>,
     t: Transports,
     /// The per-address slot of a connection the peer opened (None for ours).
     slot: Option<Slot>,
@@ -521,7 +522,7 @@ impl Link {
 
     /// Hands the core the header section of an oversized request, then waits briefly for its
     /// answer (513), which is what this connection writes before it closes.
-    async fn refuse_oversized(&mut self, head: Vec<u8>) -> Option<Vec<u8>> {
+    async fn refuse_oversized(&mut self, head: Vec<u8>) -> Option<Bytes> {
         let msg = Inbound { protocol: self.protocol, local: self.local, remote: self.peer, bytes: head, kind: InboundKind::OversizedHead };
         self.t.inbound.send(msg).await.ok()?;
         tokio::time::timeout(OVERSIZED_ANSWER_WAIT, self.writes.recv()).await.ok().flatten()

@@ -45,20 +45,45 @@ impl MessageBuilder {
 
 /// A message on the wire: start line, headers in order, a Content-Length computed from the
 /// body, the body. Callers keep Content-Length out of `headers`.
-pub fn write_message(start_line: &str, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
-    let size = start_line.len() + headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>() + body.len() + 32;
-    let mut out = Vec::with_capacity(size);
-    out.extend_from_slice(start_line.as_bytes());
-    out.extend_from_slice(b"\r\n");
+pub fn write_message<N: AsRef<str>>(start_line: &str, headers: &[(N, String)], body: &[u8]) -> Vec<u8> {
+    let size = headers.iter().map(|(n, v)| n.as_ref().len() + v.len()).sum::<usize>();
+    let mut w = MessageWriter::new(start_line, size + 4 * headers.len() + body.len());
     for (n, v) in headers {
-        out.extend_from_slice(n.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(v.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        w.header(n.as_ref(), v);
     }
-    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
-    out.extend_from_slice(body);
-    out
+    w.finish(body)
+}
+
+/// Writes a message piece by piece, so a message made of parts held in different places (a
+/// transaction's copy of the request's headers, an app's headers) needs no intermediate list.
+pub struct MessageWriter {
+    out: Vec<u8>,
+}
+
+impl MessageWriter {
+    /// `room`: the bytes expected after the start line, to allocate once.
+    pub fn new(start_line: &str, room: usize) -> Self {
+        let mut out = Vec::with_capacity(start_line.len() + room + 32);
+        out.extend_from_slice(start_line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        MessageWriter { out }
+    }
+
+    pub fn header(&mut self, name: &str, value: &str) {
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b": ");
+        self.out.extend_from_slice(value.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// Content-Length, the blank line and the body.
+    pub fn finish(mut self, body: &[u8]) -> Vec<u8> {
+        self.out.extend_from_slice(b"Content-Length: ");
+        self.out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+        self.out.extend_from_slice(b"\r\n\r\n");
+        self.out.extend_from_slice(body);
+        self.out
+    }
 }
 
 #[cfg(test)]

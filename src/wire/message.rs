@@ -2,6 +2,7 @@
 //! The first token is always the sender's message id; a body follows the leader after CRLF.
 //! Both directions are here, so the client (app side) and `serve` (server side) share them.
 
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,9 +29,10 @@ impl std::error::Error for WireError {}
 /// Meta fields of a `sip` frame from the server (§2.2: positions 2–12).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SipMeta {
-    pub source: String,
+    /// `network` or `application` (borrowed when the engine writes it: no allocation).
+    pub source: Cow<'static, str>,
     pub bytes: String,
-    pub protocol: String,
+    pub protocol: Cow<'static, str>,
     pub address: String,
     pub port: String,
     pub time: String,
@@ -186,9 +188,9 @@ impl ServerMsg {
                     return Err(WireError::Truncated("sip"));
                 }
                 let mut meta = SipMeta {
-                    source: take(&mut t),
+                    source: take(&mut t).into(),
                     bytes: take(&mut t),
-                    protocol: take(&mut t),
+                    protocol: take(&mut t).into(),
                     address: take(&mut t),
                     port: take(&mut t),
                     time: take(&mut t),

@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 const SUBPROTOCOL: &str = "sec-websocket-protocol";
 
@@ -65,9 +65,10 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin>(io: S, mut link: Link
             }
             out = link.writes.recv() => {
                 let Some(bytes) = out else { return };
-                let frame = match String::from_utf8(bytes) {
-                    Ok(text) => Message::text(text),
-                    Err(e) => Message::binary(e.into_bytes()),
+                // A clone of `Bytes` shares the buffer: checking the text costs no copy.
+                let frame = match Utf8Bytes::try_from(bytes.clone()) {
+                    Ok(text) => Message::Text(text),
+                    Err(_) => Message::Binary(bytes),
                 };
                 if sink.send(frame).await.is_err() {
                     return;
