@@ -77,7 +77,7 @@ pub struct Core {
     // inline values holds that much memory in empty slots (tens of MB at 2,000 calls/s).
     pub(super) server: Table<String, Box<ServerTxn>>,
     /// (branch, sent-by, method) → server transaction id (§17.2.3).
-    pub(super) server_keys: Table<(String, String, String), String>,
+    pub(super) server_keys: Table<super::server::ServerKey, String>,
     pub(super) client: Table<String, Box<ClientTxn>>,
     /// (branch, method) → client transaction id (§17.1.3).
     pub(super) client_keys: Table<(String, String), String>,
@@ -406,7 +406,8 @@ impl Core {
     /// `bytes` becomes the event's copy without a copy when nothing else shares it.
     pub(super) fn ok_sent(&mut self, app: AppId, cmd: CmdId, dest: Source, bytes: impl Into<Bytes>, txn_id: &str, dialog_id: Option<&str>) {
         let bytes = Vec::from(bytes.into());
-        let mut args = vec![
+        let mut args = Vec::with_capacity(11);
+        args.extend([
             "application".to_owned(),
             bytes.len().to_string(),
             dest.protocol.as_str().to_owned(),
@@ -414,7 +415,7 @@ impl Core {
             dest.remote.port().to_string(),
             util::wall_clock(),
             txn_id.to_owned(),
-        ];
+        ]);
         // Echoes of responses carry the dialog id and an empty token before the marker.
         if let Some(d) = dialog_id {
             args.extend([d.to_owned(), String::new()]);
@@ -497,7 +498,7 @@ pub(super) fn stamp_via_into(via: &str, src: Source, out: &mut String) {
     let host = std::str::from_utf8(v.host).unwrap_or("").trim_matches(|c| c == '[' || c == ']');
     let received = v.param(b"received").is_none() && host.parse::<IpAddr>().ok() != Some(src.remote.ip());
     if v.param(b"rport") == Some(None) {
-        out.push_str(&replace_bare_rport(via, src.remote.port()));
+        push_with_rport(out, via, src.remote.port());
     } else {
         out.push_str(via);
     }
@@ -507,18 +508,22 @@ pub(super) fn stamp_via_into(via: &str, src: Source, out: &mut String) {
     }
 }
 
-fn replace_bare_rport(via: &str, port: u16) -> String {
-    let lower = via.to_ascii_lowercase();
+/// Appends `via` to `out` with its bare `;rport` given the port (RFC 3581 §4).
+fn push_with_rport(out: &mut String, via: &str, port: u16) {
+    let b = via.as_bytes();
     let mut from = 0;
-    while let Some(pos) = lower[from..].find(";rport").map(|p| p + from) {
-        let end = pos + ";rport".len();
-        let next = lower[end..].chars().next();
-        if next.is_none_or(|c| c == ';' || c == ',' || c.is_whitespace()) {
-            return format!("{};rport={port}{}", &via[..pos], &via[end..]);
+    while let Some(pos) = b[from..].windows(6).position(|w| w.eq_ignore_ascii_case(b";rport")).map(|p| p + from) {
+        let end = pos + 6;
+        if b.get(end).is_none_or(|c| matches!(c, b';' | b',') || c.is_ascii_whitespace()) {
+            out.push_str(&via[..pos]);
+            out.push_str(";rport=");
+            out.push_str(itoa::Buffer::new().format(port));
+            out.push_str(&via[end..]);
+            return;
         }
         from = end;
     }
-    via.to_owned()
+    out.push_str(via);
 }
 
 #[cfg(test)]

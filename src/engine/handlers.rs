@@ -64,7 +64,7 @@ impl Core {
 
     /// Holds a new request whose method has a handler; false when it has none (the request
     /// goes to inbound apps as usual).
-    pub(super) fn hold_for_router(&mut self, msg: &Message<'_>, src: Source, key: &(String, String, String), method: &str) -> bool {
+    pub(super) fn hold_for_router(&mut self, msg: &Message<'_>, src: Source, key: &super::server::ServerKey, method: &str) -> bool {
         let Some(router) = self.router.as_ref().filter(|r| r.wants(method)) else { return false };
         let held = router.held.clone();
         let id = self.create_server_txn(msg, src, key.clone(), None, method, None);

@@ -268,7 +268,7 @@ impl Core {
 
     /// Forwards an in-dialog request routed through us (§16.4–§16.6): ACK statelessly, the
     /// rest on a transaction of their own, toward the next Route or the Request-URI.
-    pub(super) fn proxy_in_dialog(&mut self, msg: &Message<'_>, src: Source, key: (String, String, String), method: &str) {
+    pub(super) fn proxy_in_dialog(&mut self, msg: &Message<'_>, src: Source, key: super::server::ServerKey, method: &str) {
         let mf = max_forwards(msg);
         if mf == Some(0) {
             if method != "ACK" {

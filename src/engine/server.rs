@@ -32,7 +32,7 @@ pub enum ServerState {
 #[derive(Debug)]
 pub struct ServerTxn {
     pub id: String,
-    pub key: (String, String, String),
+    pub key: ServerKey,
     /// None for transactions the engine answers itself (CANCEL).
     pub app: Option<AppId>,
     pub method: String,
@@ -134,7 +134,7 @@ impl Core {
         msg.values(HeaderName::Via).flat_map(|(_, v)| crate::sip::via::parse_list(v)).filter_map(Result::ok).any(|v| self.is_our_via(&v))
     }
 
-    fn new_from_network(&mut self, msg: &Message<'_>, src: Source, key: (String, String, String), method: &str) {
+    fn new_from_network(&mut self, msg: &Message<'_>, src: Source, key: ServerKey, method: &str) {
         if OUT_OF_DIALOG_481.contains(&method) {
             return self.stateless(msg, src, 481, "Call/Transaction Does Not Exist");
         }
@@ -170,7 +170,7 @@ impl Core {
         self.deliver_sip(app, meta, msg.as_bytes().to_vec());
     }
 
-    fn in_dialog_from_network(&mut self, msg: &Message<'_>, src: Source, key: (String, String, String), method: &str, to_tag: &str) {
+    fn in_dialog_from_network(&mut self, msg: &Message<'_>, src: Source, key: ServerKey, method: &str, to_tag: &str) {
         let call_id = text(msg.call_id().unwrap_or_default());
         let Some(dialog_id) = self.dialog_keys.get(&(call_id, to_tag.to_owned())).cloned() else {
             if self.config.adopt_dialogs {
@@ -228,7 +228,7 @@ impl Core {
     /// A request inside a dialog another process made (seed 003): to an app that takes calls,
     /// which looks the dialog up in its session store and adopts it (`adopt_dialog`) or
     /// answers 481 itself.
-    fn unknown_dialog_to_app(&mut self, msg: &Message<'_>, src: Source, key: (String, String, String), method: &str) {
+    fn unknown_dialog_to_app(&mut self, msg: &Message<'_>, src: Source, key: ServerKey, method: &str) {
         let Some(app) = self.apps.choose("invite").or_else(|| self.apps.choose(&method.to_ascii_lowercase())) else {
             return self.stateless(msg, src, 481, "Call/Transaction Does Not Exist");
         };
@@ -286,7 +286,7 @@ impl Core {
         }
     }
 
-    pub(super) fn create_server_txn(&mut self, msg: &Message<'_>, src: Source, key: (String, String, String), app: Option<AppId>, method: &str, dialog: Option<String>) -> String {
+    pub(super) fn create_server_txn(&mut self, msg: &Message<'_>, src: Source, key: ServerKey, app: Option<AppId>, method: &str, dialog: Option<String>) -> String {
         let id = util::txn_id();
         let supports = |h: HeaderName| msg.values(h).any(|(_, v)| String::from_utf8_lossy(v).split(',').any(|o| o.trim().eq_ignore_ascii_case("100rel")));
         let txn = ServerTxn {
@@ -369,11 +369,12 @@ impl Core {
 
     /// A CANCEL: 200 to it and 487 to the INVITE, then the app hears of it (§9.2).
     fn on_cancel(&mut self, msg: &Message<'_>, src: Source, top: &Via<'_>) {
-        let invite_key = (text(top.branch().unwrap_or_default()), sent_by(top), "INVITE".to_owned());
+        let branch = top.branch().unwrap_or_default();
+        let invite_key = key_text(branch, top, "INVITE");
         let Some(invite) = self.server_keys.get(&invite_key).cloned() else {
             return self.stateless(msg, src, 481, "Call/Transaction Does Not Exist");
         };
-        let cancel_key = (invite_key.0.clone(), invite_key.1.clone(), "CANCEL".to_owned());
+        let cancel_key = key_text(branch, top, "CANCEL");
         let cancel = self.create_server_txn(msg, src, cancel_key, None, "CANCEL", None);
         // The 200 to CANCEL carries the To tag the INVITE's final will carry (§9.2).
         let invite_tag = self.server.get_mut(&invite).filter(|t| !t.final_sent).map(|t| t.local_tag.get_or_insert_with(util::tag).clone());
@@ -821,19 +822,33 @@ fn requires_100rel(d: &Draft) -> bool {
     d.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("Require") && v.split(',').any(|o| o.trim().eq_ignore_ascii_case("100rel")))
 }
 
-fn sent_by(v: &Via<'_>) -> String {
-    util::host_port(&String::from_utf8_lossy(v.host), v.port.unwrap_or(5060))
-}
+/// A server transaction's key (§17.2.3): branch, sent-by and method in one string, looked
+/// up for every request.
+pub(super) type ServerKey = String;
 
 /// §17.2.3: branch + sent-by + method; RFC 2543 peers (no cookie) fall back to the dialog and
 /// sequence identifiers.
-fn server_key(msg: &Message<'_>, top: &Via<'_>, method: &str) -> (String, String, String) {
+fn server_key(msg: &Message<'_>, top: &Via<'_>, method: &str) -> ServerKey {
     if top.has_rfc3261_branch() {
-        return (text(top.branch().unwrap_or_default()), sent_by(top), method.to_owned());
+        return key_text(top.branch().unwrap_or_default(), top, method);
     }
     let cseq = msg.cseq().map(|c| c.seq).unwrap_or(0);
     let legacy = format!("{}|{}|{}", text(msg.call_id().unwrap_or_default()), cseq, text(msg.tag(HeaderName::From).unwrap_or_default()));
-    (legacy, sent_by(top), method.to_owned())
+    key_text(legacy.as_bytes(), top, method)
+}
+
+/// `first`, the sent-by of `top` and `method`, separated by spaces (which none of them holds).
+fn key_text(first: &[u8], top: &Via<'_>, method: &str) -> ServerKey {
+    let host = String::from_utf8_lossy(top.host);
+    let mut k = String::with_capacity(first.len() + host.len() + method.len() + 8);
+    k.push_str(&String::from_utf8_lossy(first));
+    k.push(' ');
+    k.push_str(&host);
+    k.push(':');
+    k.push_str(itoa::Buffer::new().format(top.port.unwrap_or(5060)));
+    k.push(' ');
+    k.push_str(method);
+    k
 }
 
 fn first_contact_uri(msg: &Message<'_>) -> Option<String> {
