@@ -64,9 +64,20 @@ pub struct BatchWriter {
 const DATA_CAPACITY: usize = 4096;
 const TEXT_CAPACITY: usize = 512;
 
-impl Default for BatchWriter {
+/// The most room a batch starts with, under the allocator's threshold for mapping pages.
+const MAX_START_CAPACITY: usize = 64 * 1024;
+
+/// The room the next batch starts with: what the last one used, so that under load a batch
+/// of many events does not grow (and copy itself) several times on the way.
+#[derive(Clone, Copy)]
+pub struct BatchRoom {
+    text: usize,
+    data: usize,
+}
+
+impl Default for BatchRoom {
     fn default() -> Self {
-        BatchWriter { text: String::with_capacity(TEXT_CAPACITY), data: Vec::with_capacity(DATA_CAPACITY), events: 0, session: 0, index: Vec::new() }
+        BatchRoom { text: TEXT_CAPACITY, data: DATA_CAPACITY }
     }
 }
 
@@ -97,8 +108,18 @@ impl Batchable for (u32, ListenEvent) {
 }
 
 impl BatchWriter {
+    pub fn with_room(room: BatchRoom) -> Self {
+        BatchWriter { text: String::with_capacity(room.text), data: Vec::with_capacity(room.data), events: 0, session: 0, index: Vec::new() }
+    }
+
     pub fn len(&self) -> usize {
         self.events
+    }
+
+    /// The room for the next batch, after this one.
+    pub fn room_used(&self) -> BatchRoom {
+        let fit = |used: usize, least: usize| (used + used / 4).clamp(least, MAX_START_CAPACITY);
+        BatchRoom { text: fit(self.text.len(), TEXT_CAPACITY), data: fit(self.data.len(), DATA_CAPACITY) }
     }
 
     pub fn finish(self) -> JsBatch {

@@ -3,7 +3,7 @@
 //! batches through one thread-safe function, with at most two batches in flight so a stalled
 //! event loop slows the connection down instead of growing memory.
 
-use super::batch::{Batchable, BatchWriter, JsBatch};
+use super::batch::{BatchRoom, Batchable, BatchWriter, JsBatch};
 use super::runtime;
 use crate::app::{AdoptedDialog, Command, Event, EventSink};
 use crate::client::{self, ClientConfig, Reconnect, TlsOptions, TlsServerOptions};
@@ -411,8 +411,9 @@ fn prometheus_addr(p: &PrometheusOptions) -> Result<std::net::SocketAddr, String
 /// when the connection task has finished and dropped its sender.
 pub(super) async fn pump<T: Batchable>(mut rx: mpsc::Receiver<T>, callback: EventCallback) {
     let permits = Arc::new(Semaphore::new(JS_BATCHES_IN_FLIGHT));
+    let mut room = BatchRoom::default();
     while let Some(first) = rx.recv().await {
-        let mut batch = BatchWriter::default();
+        let mut batch = BatchWriter::with_room(room);
         first.write_to(&mut batch);
         while batch.len() < JS_BATCH {
             match rx.try_recv() {
@@ -420,6 +421,7 @@ pub(super) async fn pump<T: Batchable>(mut rx: mpsc::Receiver<T>, callback: Even
                 Err(_) => break,
             }
         }
+        room = batch.room_used();
         let Ok(permit) = permits.clone().acquire_owned().await else { return };
         callback.call_with_return_value(batch.finish(), ThreadsafeFunctionCallMode::NonBlocking, move |_, _| {
             drop(permit);
