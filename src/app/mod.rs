@@ -5,6 +5,7 @@
 //! before the traffic that follows it (the ACK).
 
 use crate::wire::{CdrKind, ProxySpec, ReplyStatus, SipMeta};
+use bytes::Bytes;
 
 /// Identifies a command so its outcome can be matched; chosen by the front (JS).
 pub type CmdId = u32;
@@ -65,7 +66,7 @@ pub enum Event {
     Closed,
     Reconnecting { delay_ms: u64, attempt: u32 },
     /// A SIP message from the server: a new or in-dialog request, or a response to ours.
-    Sip { meta: SipMeta, raw: Vec<u8> },
+    Sip { meta: SipMeta, raw: Bytes },
     /// The server's answer to a command; `more` when further answers follow (proxy).
     Reply { cmd: CmdId, status: ReplyStatus, args: Vec<String>, raw: Option<Vec<u8>>, more: bool },
     /// A command failed before the server could answer it.

@@ -69,7 +69,7 @@ impl Wire {
                     sink.emit(Event::Reply { cmd, status, args, raw: body, more }).await;
                 }
             }
-            ServerMsg::Sip { meta, body, .. } => sink.emit(Event::Sip { meta, raw: body }).await,
+            ServerMsg::Sip { meta, body, .. } => sink.emit(Event::Sip { meta, raw: body.into() }).await,
             ServerMsg::Cdr { kind, source, time, extra, body, .. } => sink.emit(Event::Cdr { kind, source, time, extra, raw: body }).await,
         }
     }

@@ -374,7 +374,7 @@ impl Core {
         }
         if report {
             let meta = self.meta("network", src, msg.as_bytes().len(), &id, dialog.as_deref().unwrap_or(""));
-            self.deliver_sip(app, meta, msg.as_bytes().to_vec());
+            self.deliver_sip(app, meta, self.raw_bytes(msg));
         } else if status >= 200 {
             self.session_refresh_done(&id, status);
         }

@@ -92,6 +92,9 @@ pub struct Core {
     pub(super) router: Option<super::RequestRouter>,
     /// DNS answers, and work waiting on lookups (resolving.rs).
     pub(super) resolver: super::resolving::Resolver,
+    /// The datagram or frame being handled, so that what keeps or forwards its message shares
+    /// the buffer it was read into rather than copying it (`raw_bytes`).
+    inbound: Bytes,
 }
 
 impl Core {
@@ -114,6 +117,7 @@ impl Core {
             trim: super::memory::Trim::default(),
             router: None,
             resolver: super::resolving::Resolver::new(std::sync::Arc::new(super::dns::SystemDns::new())),
+            inbound: Bytes::new(),
         }
     }
 
@@ -231,6 +235,7 @@ impl Core {
     fn on_inbound(&mut self, inb: Inbound) {
         let started = self.config.metrics.is_some().then(std::time::Instant::now);
         self.handle_inbound(inb);
+        self.inbound = Bytes::new();
         if let (Some(m), Some(t)) = (&self.config.metrics, started) {
             m.processed(t.elapsed());
         }
@@ -238,6 +243,8 @@ impl Core {
 
     fn handle_inbound(&mut self, inb: Inbound) {
         let Inbound { protocol, local, remote, bytes, kind } = inb;
+        let bytes = Bytes::from(bytes);
+        self.inbound = bytes.clone();
         let src = Source { protocol, local, remote };
         match kind {
             InboundKind::Message => {}
@@ -383,8 +390,20 @@ impl Core {
         self.bound.iter().any(|(_, a)| a.port() == port && (a.ip() == ip || external || (a.ip().is_unspecified() && ip.is_loopback())))
     }
 
-    pub(super) fn deliver_sip(&mut self, app: AppId, meta: SipMeta, raw: Vec<u8>) -> bool {
-        self.apps.deliver(app, Event::Sip { meta, raw })
+    pub(super) fn deliver_sip(&mut self, app: AppId, meta: SipMeta, raw: impl Into<Bytes>) -> bool {
+        self.apps.deliver(app, Event::Sip { meta, raw: raw.into() })
+    }
+
+    /// The bytes of `msg`: shared with the buffer it was read into when it is (part of) the
+    /// message being handled, else a copy.
+    pub(super) fn raw_bytes(&self, msg: &Message<'_>) -> Bytes {
+        let raw = msg.as_bytes();
+        let (base, at) = (self.inbound.as_ptr() as usize, raw.as_ptr() as usize);
+        if !raw.is_empty() && at >= base && at + raw.len() <= base + self.inbound.len() {
+            self.inbound.slice_ref(raw)
+        } else {
+            Bytes::copy_from_slice(raw)
+        }
     }
 
     pub(super) fn meta(&self, source: &'static str, src: Source, bytes: usize, txn_id: &str, dialog_id: &str) -> SipMeta {

@@ -69,9 +69,10 @@ impl Core {
         let held = router.held.clone();
         let id = self.create_server_txn(msg, src, key.clone(), None, method, None);
         let timeout = self.arm(Timer::ServerTimeout(id.clone()), DECISION_DEADLINE);
+        let request = self.raw_bytes(msg);
         if let Some(t) = self.server.get_mut(&id) {
             t.timeout = Some(timeout);
-            t.request = Some(msg.as_bytes().to_vec());
+            t.request = Some(request);
         }
         if method == "INVITE" {
             self.session_note_offer(&id, msg);

@@ -62,7 +62,7 @@ pub struct ServerTxn {
     /// A NOTIFY with `Subscription-State: terminated`: its 2xx ends a subscription dialog.
     pub terminating_notify: bool,
     /// The request as received, while an app may still proxy it (new requests only).
-    pub request: Option<Vec<u8>>,
+    pub request: Option<Bytes>,
     /// Forwarded by the proxy (proxy.rs): responses are relayed, no dialog is formed here.
     pub proxied: bool,
 }
@@ -156,9 +156,10 @@ impl Core {
         }
         let id = self.create_server_txn(msg, src, key, Some(app), method, None);
         self.apps.count_pending(app, true);
+        let request = self.raw_bytes(msg);
         if let Some(t) = self.server.get_mut(&id) {
             t.counted = true;
-            t.request = Some(msg.as_bytes().to_vec());
+            t.request = Some(request);
         }
         if method == "INVITE" {
             self.session_note_offer(&id, msg);
@@ -167,7 +168,7 @@ impl Core {
         }
         let mut meta = self.meta("network", src, msg.as_bytes().len(), &id, "");
         meta.received_on = Some((util::ip_text(src.local.ip()), src.local.port().to_string()));
-        self.deliver_sip(app, meta, msg.as_bytes().to_vec());
+        self.deliver_sip(app, meta, self.raw_bytes(msg));
     }
 
     fn in_dialog_from_network(&mut self, msg: &Message<'_>, src: Source, key: ServerKey, method: &str, to_tag: &str) {
@@ -222,7 +223,7 @@ impl Core {
             }
         }
         let meta = self.meta("network", src, msg.as_bytes().len(), txn, &dialog_id);
-        self.deliver_sip(app, meta, msg.as_bytes().to_vec());
+        self.deliver_sip(app, meta, self.raw_bytes(msg));
     }
 
     /// A request inside a dialog another process made (seed 003): to an app that takes calls,
@@ -237,7 +238,7 @@ impl Core {
             t.in_dialog = true; // no dialog is formed by answering it
         }
         let meta = self.meta("network", src, msg.as_bytes().len(), &id, "");
-        self.deliver_sip(app, meta, msg.as_bytes().to_vec());
+        self.deliver_sip(app, meta, self.raw_bytes(msg));
     }
 
     /// An app took on a dialog another process made: it is ours from now on, as if we had
@@ -364,7 +365,7 @@ impl Core {
             self.disarm(Some(p.give_up));
         }
         let meta = self.meta("network", src, msg.as_bytes().len(), &util::txn_id(), &dialog_id);
-        self.deliver_sip(app, meta, msg.as_bytes().to_vec());
+        self.deliver_sip(app, meta, self.raw_bytes(msg));
     }
 
     /// A CANCEL: 200 to it and 487 to the INVITE, then the app hears of it (§9.2).
@@ -399,7 +400,7 @@ impl Core {
         }
         if let Some(app) = app {
             let meta = self.meta("network", src, msg.as_bytes().len(), &invite, &dialog);
-            self.deliver_sip(app, meta, msg.as_bytes().to_vec());
+            self.deliver_sip(app, meta, self.raw_bytes(msg));
         }
     }
 

@@ -229,7 +229,7 @@ fn on_event(event: Event, auth_id: &mut Option<String>, pending: &mut HashMap<u3
                 frame(&reply(&id, ReplyStatus::Ok, vec![hostports, version, local_hostports], None), out);
             }
         }
-        Event::Sip { meta, raw } => frame(&ServerMsg::Sip { id: new_id(), meta, body: raw }, out),
+        Event::Sip { meta, raw } => frame(&ServerMsg::Sip { id: new_id(), meta, body: raw.into() }, out),
         Event::Reply { cmd, status, args, raw, more } => {
             let id = if more { pending.get(&cmd).cloned() } else { pending.remove(&cmd) };
             if let Some(id) = id {
