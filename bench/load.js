@@ -226,7 +226,10 @@ function waitExit(child, ms) {
 /** A bench app (bench/apps/*.js): waits for its ready line, answers stats/gc queries. */
 class App {
   static async start(file, args, { lifetimeSeconds, name = 'app' }) {
-    const child = track(spawn(process.execPath, ['--expose-gc', path.join(APPS, file), ...args, '--max-seconds', String(lifetimeSeconds)],
+    // BENCH_NODE_FLAGS: extra flags for the app's node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`
+    // (NODE_OPTIONS refuses some of them).
+    const flags = (process.env.BENCH_NODE_FLAGS || '').split(' ').filter(Boolean);
+    const child = track(spawn(process.execPath, ['--expose-gc', ...flags, path.join(APPS, file), ...args, '--max-seconds', String(lifetimeSeconds)],
       { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }), name);
     const app = new App(child, name);
     app.info = await app._ready(20000);
