@@ -242,7 +242,10 @@ impl Core {
     }
 
     fn handle_inbound(&mut self, inb: Inbound) {
-        let Inbound { protocol, local, remote, bytes, kind } = inb;
+        let Inbound { protocol, local, remote, mut bytes, kind } = inb;
+        // A stream's message can come in the buffer several arrived in; what keeps this one
+        // (its transaction, its event) should not keep the rest of that buffer's room.
+        bytes.shrink_to_fit();
         let bytes = Bytes::from(bytes);
         self.inbound = bytes.clone();
         let src = Source { protocol, local, remote };

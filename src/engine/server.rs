@@ -156,10 +156,10 @@ impl Core {
         }
         let id = self.create_server_txn(msg, src, key, Some(app), method, None);
         self.apps.count_pending(app, true);
-        let request = self.raw_bytes(msg);
+        let raw = self.raw_bytes(msg);
         if let Some(t) = self.server.get_mut(&id) {
             t.counted = true;
-            t.request = Some(request);
+            t.request = Some(raw.clone());
         }
         if method == "INVITE" {
             self.session_note_offer(&id, msg);
@@ -168,7 +168,7 @@ impl Core {
         }
         let mut meta = self.meta("network", src, msg.as_bytes().len(), &id, "");
         meta.received_on = Some((util::ip_text(src.local.ip()), src.local.port().to_string()));
-        self.deliver_sip(app, meta, self.raw_bytes(msg));
+        self.deliver_sip(app, meta, raw);
     }
 
     fn in_dialog_from_network(&mut self, msg: &Message<'_>, src: Source, key: ServerKey, method: &str, to_tag: &str) {
