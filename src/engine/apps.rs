@@ -91,14 +91,13 @@ impl Apps {
             Some(second) => [first, second].into_iter().chain(eligible).collect(),
             None => Vec::new(),
         };
-        if !self.rotation.contains_key(key) {
-            self.rotation.insert(key.to_owned(), 0);
-        }
-        let turn = self.rotation.get_mut(key).map_or(0, |o| {
-            let turn = *o;
-            *o = turn.wrapping_add(1);
-            turn
-        });
+        let turn = match self.rotation.get_mut(key) {
+            Some(next) => std::mem::replace(next, next.wrapping_add(1)),
+            None => {
+                self.rotation.insert(key.to_owned(), 1);
+                0
+            }
+        };
         if candidates.is_empty() {
             return Some(first);
         }

@@ -7,7 +7,6 @@
 
 use super::apps::AppId;
 use super::build::{Draft, Header};
-use bytes::Bytes;
 use super::client::via;
 use super::resolving::{Parked, Resolution};
 use super::core::{stamp_via, Core, Source, Timer};
@@ -18,6 +17,7 @@ use crate::sip::name_addr::{parse_contacts, NameAddr};
 use crate::sip::uri::{HostKind, SipUri};
 use crate::sip::via::Via;
 use crate::sip::{parse, Framing, HeaderName, Message};
+use bytes::Bytes;
 use crate::wire::{CdrKind, ProxySpec, ReplyStatus};
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};

@@ -14,7 +14,7 @@ use crate::app::CmdId;
 use crate::wire::CdrKind;
 use crate::sip::name_addr::parse_contacts;
 use crate::sip::via::Via;
-use crate::sip::serialize::MessageWriter;
+use crate::sip::serialize::{written_len, MessageWriter};
 use crate::sip::{HeaderName, Message};
 use bytes::Bytes;
 use std::time::Duration;
@@ -470,7 +470,7 @@ impl Core {
             (Some(tag), true) => std::borrow::Cow::Owned(with_tag(e.to(), tag)),
             _ => std::borrow::Cow::Borrowed(e.to()),
         };
-        let own = d.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>() + d.body.len();
+        let own = written_len(&d.headers, &d.body);
         let mut w = MessageWriter::new(&d.start_line, e.written_len() + 24 + own);
         for v in e.vias() {
             w.header("Via", v);

@@ -46,12 +46,16 @@ impl MessageBuilder {
 /// A message on the wire: start line, headers in order, a Content-Length computed from the
 /// body, the body. Callers keep Content-Length out of `headers`.
 pub fn write_message<N: AsRef<str>>(start_line: &str, headers: &[(N, String)], body: &[u8]) -> Vec<u8> {
-    let size = headers.iter().map(|(n, v)| n.as_ref().len() + v.len()).sum::<usize>();
-    let mut w = MessageWriter::new(start_line, size + 4 * headers.len() + body.len());
+    let mut w = MessageWriter::new(start_line, written_len(headers, body));
     for (n, v) in headers {
         w.header(n.as_ref(), v);
     }
     w.finish(body)
+}
+
+/// The bytes `headers` and `body` take on the wire (Content-Length aside).
+pub fn written_len<N: AsRef<str>>(headers: &[(N, String)], body: &[u8]) -> usize {
+    headers.iter().map(|(n, v)| n.as_ref().len() + v.len() + 4).sum::<usize>() + body.len()
 }
 
 /// Writes a message piece by piece, so a message made of parts held in different places (a
