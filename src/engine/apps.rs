@@ -87,10 +87,8 @@ impl Apps {
     fn rotate(&mut self, key: &str, eligible: impl Fn(&App) -> bool) -> Option<AppId> {
         let mut eligible = self.apps.iter().filter(|(_, a)| eligible(a)).map(|(id, _)| *id);
         let first = eligible.next()?;
-        let mut candidates: Vec<AppId> = match eligible.next() {
-            Some(second) => [first, second].into_iter().chain(eligible).collect(),
-            None => Vec::new(),
-        };
+        // Collecting an empty iterator allocates nothing: one app costs no Vec.
+        let mut others: Vec<AppId> = eligible.collect();
         let turn = match self.rotation.get_mut(key) {
             Some(next) => std::mem::replace(next, next.wrapping_add(1)),
             None => {
@@ -98,11 +96,12 @@ impl Apps {
                 0
             }
         };
-        if candidates.is_empty() {
+        if others.is_empty() {
             return Some(first);
         }
-        candidates.sort_unstable();
-        Some(candidates[turn % candidates.len()])
+        others.push(first);
+        others.sort_unstable();
+        Some(others[turn % others.len()])
     }
 
     /// True when the app can take a new request now: nothing parked, room in its queue, and

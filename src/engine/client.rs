@@ -3,7 +3,6 @@
 //! transactions (RFC 3261 §17.1) whose responses go back to the app.
 
 use super::apps::AppId;
-use bytes::Bytes;
 use super::build::{with_tag, Draft, Header};
 use super::core::{Core, Source, Timer, UNSOLICITED};
 use super::dialog::{dialog_id, is_terminating_notify, Dialog};
@@ -15,6 +14,7 @@ use crate::app::CmdId;
 use crate::wire::CdrKind;
 use crate::sip::name_addr::parse_contacts;
 use crate::sip::{HeaderName, Message};
+use bytes::Bytes;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio_util::time::delay_queue;
